@@ -1,0 +1,250 @@
+(() => {
+  'use strict';
+
+  const MAX_CHARS = 4000, COUNTER_FROM = 3500;
+  const $ = (id) => document.getElementById(id);
+  const [list, form, input, sendBtn, statusEl, counter] =
+    ['messages', 'composer', 'input', 'send', 'status', 'counter'].map($);
+
+  let config = {};
+  try { config = JSON.parse($('chatlink-config').textContent) || {}; } catch { /* run without greeting */ }
+
+  // Keyed by path so two links on the same origin never share a conversation.
+  const KEY = 'chatlink:' + location.pathname;
+  // { conv, turn, eid, text }: conversation, running turn, last applied event id and its streamed text.
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(KEY)) || {}; } catch { /* storage unavailable */ }
+  const persist = () => {
+    try { localStorage.setItem(KEY, JSON.stringify(saved)); } catch { /* private mode: works until reload */ }
+  };
+
+  let state = 'loading', source = null, lastEventId = 0, pollTimer = null;
+
+  const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
+  const setStatus = (text) => { statusEl.textContent = text || ''; };
+  // Count code points, not UTF-16 units, so emoji count once like on the server.
+  const charCount = (s) => [...s].length;
+  const readJson = (res) => res.json().catch(() => ({}));
+  const closeSource = () => { source?.close(); source = null; };
+  const roleClass = (role) => (role === 'user' || role === 'visitor' ? 'user' : role === 'owner' ? 'owner' : 'assistant');
+
+  function updateComposer() {
+    const n = charCount(input.value.trim());
+    sendBtn.disabled = state !== 'idle' || n === 0 || n > MAX_CHARS;
+    counter.hidden = n < COUNTER_FROM;
+    counter.textContent = `${n} / ${MAX_CHARS}`;
+    counter.classList.toggle('over', n > MAX_CHARS);
+    // Grow with the text up to the CSS max-height, then scroll inside.
+    input.style.height = 'auto';
+    input.style.height = input.scrollHeight + 2 + 'px';
+  }
+
+  // Only follow new content if the visitor has not scrolled up to read.
+  const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 96;
+  const scrollDown = () => { list.scrollTop = list.scrollHeight; };
+
+  function addElement(className, text, id) {
+    const follow = nearBottom();
+    const el = document.createElement('div');
+    el.className = className;
+    el.textContent = text;
+    if (id) el.dataset.id = id;
+    list.appendChild(el);
+    if (follow || className === 'msg user') scrollDown();
+    return el;
+  }
+  const addMessage = (role, text, id) => addElement('msg ' + roleClass(role), text, id);
+
+  // aria-busy asks screen readers to wait for the reply instead of reading the typing dots.
+  const setTyping = (el, on) => {
+    el.classList.toggle('typing', on);
+    if (on) el.setAttribute('aria-busy', 'true'); else el.removeAttribute('aria-busy');
+  };
+  const findMessage = (id) => [...list.querySelectorAll('.msg[data-id]')].find((el) => el.dataset.id === String(id));
+
+  // Show a finished message once: update it if already shown, else fill the bubble or append.
+  function putMessage(m, bubble) {
+    const follow = nearBottom();
+    let el = findMessage(m.id);
+    if (!el && bubble && !bubble.dataset.id) el = bubble;
+    else if (el && bubble && el !== bubble && !bubble.dataset.id) bubble.remove();
+    if (!el) return addMessage(m.role, m.content, m.id);
+    el.classList.remove('user', 'assistant', 'owner');
+    el.classList.add(roleClass(m.role));
+    setTyping(el, false);
+    el.textContent = m.content;
+    el.dataset.id = m.id;
+    if (follow) scrollDown();
+    return el;
+  }
+
+  function closeLink(message) {
+    closeSource();
+    clearInterval(pollTimer);
+    input.disabled = true;
+    setState('closed');
+    setStatus(message || 'This link no longer works. Please ask the shop for a new one.');
+  }
+
+  async function loadHistory() {
+    if (!saved.conv || state === 'closed') return;
+    const url = 'history?conversation_id=' + encodeURIComponent(saved.conv);
+    const res = await fetch(url, { headers: { Accept: 'application/json' } }).catch(() => null);
+    if (!res) return setStatus('Could not load earlier messages. Check your connection.');
+    if (res.status === 404) { saved = {}; persist(); return; } // unknown conversation: start fresh
+    if (!res.ok) {
+      const err = await readJson(res);
+      if (res.status === 401) closeLink(err.message);
+      else setStatus(err.message || 'Could not load earlier messages.');
+      return;
+    }
+    const history = await readJson(res);
+    for (const m of history.messages || []) putMessage(m);
+    if (history.running_turn_id && state !== 'streaming' && state !== 'sending') resume(history.running_turn_id);
+  }
+
+  function addStreamingBubble() {
+    const el = addElement('msg assistant streaming', '');
+    setTyping(el, true);
+    return el;
+  }
+
+  // Continue a reply after a reload: pick up where the stored stream stopped, or replay the turn.
+  function resume(turnId) {
+    const bubble = addStreamingBubble();
+    let query = '';
+    if (saved.turn === turnId && saved.eid) {
+      if (saved.text) { setTyping(bubble, false); bubble.textContent = saved.text; }
+      query = '?last_event_id=' + encodeURIComponent(saved.eid);
+      lastEventId = saved.eid;
+    } else {
+      saved.turn = turnId; saved.eid = 0; saved.text = '';
+      lastEventId = 0;
+    }
+    openStream(turnId, bubble, query);
+    scrollDown();
+  }
+
+  function openStream(turnId, bubble, query) {
+    setState('streaming');
+    const es = (source = new EventSource(encodeURIComponent(turnId) + '/sse' + query));
+
+    // EventSource replays after its own Last-Event-ID; this guards against anything seen twice.
+    const accept = (ev) => {
+      const id = parseInt(ev.lastEventId, 10) || 0;
+      if (id && id <= lastEventId) return null;
+      lastEventId = Math.max(lastEventId, id);
+      try { return JSON.parse(ev.data); } catch { return null; }
+    };
+
+    es.onopen = () => setStatus('');
+    es.addEventListener('delta', (ev) => {
+      const d = accept(ev);
+      if (!d || bubble.dataset.id) return;
+      const follow = nearBottom();
+      setTyping(bubble, false);
+      bubble.appendChild(document.createTextNode(d.text || ''));
+      saved.eid = lastEventId; saved.text = (saved.text || '') + (d.text || '');
+      persist();
+      if (follow) scrollDown();
+    });
+    es.addEventListener('message', (ev) => {
+      const m = accept(ev);
+      if (!m) return;
+      putMessage(m, bubble);
+      // Finished messages come back with history, so there is no partial text left to restore.
+      saved.eid = lastEventId; saved.text = '';
+      persist();
+    });
+    es.addEventListener('done', (ev) => {
+      const d = accept(ev);
+      if (d) finish(bubble, d.status, d.message);
+    });
+    es.onerror = () => {
+      if (source !== es) return;
+      if (es.readyState === EventSource.CLOSED) {
+        // The server refused the stream (e.g. link revoked): history tells us why and what arrived.
+        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
+        loadHistory();
+      } else {
+        setStatus('Connection lost, reconnecting…');
+      }
+    };
+  }
+
+  function finish(bubble, status, message) {
+    closeSource();
+    bubble.classList.remove('streaming');
+    setTyping(bubble, false);
+    if (status === 'error') {
+      const text = message || 'Sorry, something went wrong. Please try again.';
+      // An empty bubble carries the error itself; after a partial reply the status line does.
+      if (bubble.textContent) setStatus(text);
+      else { bubble.textContent = text; bubble.classList.add('error'); }
+    } else {
+      if (!bubble.textContent && !bubble.dataset.id) bubble.remove();
+      setStatus('');
+    }
+    if (status === 'handoff') {
+      addElement('note', 'A person from the team will reply here.');
+      // Team replies arrive outside this stream; look for them now and then.
+      clearInterval(pollTimer);
+      pollTimer = setInterval(() => { if (state === 'idle') loadHistory(); }, 15000);
+    }
+    saved.turn = null; saved.eid = 0; saved.text = '';
+    persist();
+    if (state !== 'closed') setState('idle');
+  }
+
+  async function send() {
+    const content = input.value.trim();
+    if (state !== 'idle' || !content || charCount(content) > MAX_CHARS) return;
+    setState('sending');
+    setStatus('');
+    const mine = addMessage('user', content);
+    input.value = '';
+    updateComposer();
+    input.focus();
+
+    const body = saved.conv ? { content, conversation_id: saved.conv } : { content };
+    const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
+    let res = null, data = {};
+    try {
+      res = await fetch('./', { method: 'POST', headers, body: JSON.stringify(body) });
+      data = await readJson(res);
+    } catch { /* network failure, handled below */ }
+
+    if (!res || !res.ok) {
+      // Give the text back so nothing the visitor typed is lost.
+      mine.remove();
+      if (!input.value) input.value = content;
+      if (res && (res.status === 401 || res.status === 404)) return closeLink(data.message);
+      setState('idle');
+      const wait = res?.status === 429 ? parseInt(res.headers.get('Retry-After'), 10) : 0;
+      setStatus((!res ? 'Could not send. Check your connection and try again.'
+        : data.message || 'Could not send your message. Please try again.') + (wait > 0 ? ` Please wait ${wait} s.` : ''));
+      return;
+    }
+
+    if (data.message_id) mine.dataset.id = data.message_id;
+    saved = { conv: data.conversation_id, turn: data.turn_id, eid: 0, text: '' };
+    persist();
+    lastEventId = 0;
+    openStream(data.turn_id, addStreamingBubble(), '');
+  }
+
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); send(); });
+  input.addEventListener('input', updateComposer);
+  input.addEventListener('keydown', (ev) => {
+    // isComposing: Enter also confirms IME input (Japanese, Chinese…) and must not send then.
+    if (ev.key !== 'Enter' || ev.shiftKey || ev.isComposing) return;
+    ev.preventDefault();
+    send();
+  });
+
+  if (config.greeting) addMessage('assistant', config.greeting).classList.add('greeting');
+  loadHistory().finally(() => {
+    if (state === 'loading') setState('idle');
+    scrollDown();
+  });
+})();

@@ -1,0 +1,10 @@
+//! Chatlink core: the chat server, its store, route tokens, agents and the `App` facade that every
+//! front end (the `chatlink` CLI, the desktop window) holds.
+
+pub mod agent;
+pub mod error;
+pub mod jid;
+pub mod secret;
+pub mod token;
+
+pub use error::{Error, Result};
