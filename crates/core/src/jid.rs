@@ -70,7 +70,7 @@ impl Jid {
 impl fmt::Display for Jid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Jid::Web { folder, suffix } => write!(f, "web:{folder}")?,
+            Jid::Web { folder, .. } => write!(f, "web:{folder}")?,
             Jid::Hook { folder, source, .. } => write!(f, "hook:{folder}/{source}")?,
         }
         match self.suffix() {

@@ -2,6 +2,7 @@
 //! front end (the `chatlink` CLI, the desktop window) holds.
 
 pub mod agent;
+pub mod store;
 pub mod error;
 pub mod jid;
 pub mod secret;

@@ -1,0 +1,375 @@
+//! Conversations, messages, turns and their frames.
+//!
+//! A turn's frames are written once, at the turn's end, in the same transaction as the reply and
+//! the turn's status; while it runs they live in the hub. The user's message and the running turn
+//! are written before the 202 goes out, so an accepted message survives a crash, and
+//! [`Store::recover_running_turns`] ends turns a crash interrupted.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Store, now_ms};
+use crate::agent::{HistoryMessage, Role};
+use crate::error::{Error, Result};
+use crate::token::random_id;
+
+/// A turn holds at most this many frames: its `done` frame's seq never exceeds
+/// `first_seq + MAX_FRAMES_PER_TURN`, which is where crash recovery puts it so that it sorts after
+/// anything a visitor may have seen live before the crash.
+pub const MAX_FRAMES_PER_TURN: i64 = 65_536;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationRow {
+    pub id: String,
+    pub folder: String,
+    pub jid: String,
+    pub token_id: Option<i64>,
+    pub state: String,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    pub id: String,
+    pub turn_id: Option<String>,
+    pub role: Role,
+    pub content: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnRow {
+    pub id: String,
+    pub conversation_id: String,
+    pub token_id: Option<i64>,
+    pub status: String,
+    pub first_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameRow {
+    pub seq: i64,
+    pub event: &'static str,
+    pub data: String,
+}
+
+/// A visitor's message that starts a turn.
+#[derive(Debug, Clone)]
+pub struct NewTurn<'a> {
+    /// Continue this conversation (it must belong to `jid`), or start a new one.
+    pub conversation_id: Option<&'a str>,
+    pub folder: &'a str,
+    pub jid: &'a str,
+    pub token_id: Option<i64>,
+    pub content: &'a str,
+    /// How many earlier messages to hand the agent as context.
+    pub history: usize,
+}
+
+/// What [`Store::begin_turn`] wrote.
+#[derive(Debug, Clone)]
+pub struct TurnStart {
+    pub turn_id: String,
+    pub conversation_id: String,
+    pub message_id: String,
+    pub first_seq: i64,
+    pub history: Vec<HistoryMessage>,
+}
+
+/// Everything a finished turn writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct TurnEnd<'a> {
+    pub turn_id: &'a str,
+    pub conversation_id: &'a str,
+    pub frames: &'a [FrameRow],
+    /// The assistant's message: (id, content, created_at).
+    pub reply: Option<(&'a str, &'a str, i64)>,
+    pub status: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredTurn {
+    pub turn_id: String,
+    pub conversation_id: String,
+}
+
+pub fn conversation(conn: &Connection, id: &str) -> Result<Option<ConversationRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, folder, jid, token_id, state, last_seq, created_at, updated_at
+         FROM conversations WHERE id = ?1",
+    )?;
+    Ok(stmt
+        .query_row([id], |r| {
+            Ok(ConversationRow {
+                id: r.get(0)?,
+                folder: r.get(1)?,
+                jid: r.get(2)?,
+                token_id: r.get(3)?,
+                state: r.get(4)?,
+                last_seq: r.get(5)?,
+                created_at: r.get(6)?,
+                updated_at: r.get(7)?,
+            })
+        })
+        .optional()?)
+}
+
+fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM turns WHERE conversation_id = ?1 AND status = 'running' LIMIT 1")?;
+    Ok(stmt.query_row([conversation_id], |r| r.get(0)).optional()?)
+}
+
+/// The last `limit` messages of a conversation, oldest first.
+fn recent_messages(conn: &Connection, conversation_id: &str, limit: usize) -> Result<Vec<HistoryRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, turn_id, role, content, created_at FROM messages
+         WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![conversation_id, limit as i64], |r| {
+        let role: String = r.get(2)?;
+        Ok(HistoryRow {
+            id: r.get(0)?,
+            turn_id: r.get(1)?,
+            role: Role::parse(&role).unwrap_or(Role::User),
+            content: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })?;
+    let mut out: Vec<HistoryRow> = rows.collect::<rusqlite::Result<_>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+impl Store {
+    /// Writes the visitor's message and a running turn. Fails with `turn_in_progress` while the
+    /// conversation has a running turn, and `not_found` for a conversation of another JID.
+    pub fn begin_turn(&self, t: &NewTurn<'_>) -> Result<TurnStart> {
+        self.write(|tx| {
+            let now = now_ms();
+            let (conversation_id, last_seq, history) = match t.conversation_id {
+                Some(id) => {
+                    let conv = conversation(tx, id)?
+                        .filter(|c| c.jid == t.jid)
+                        .ok_or(Error::NotFound { what: "conversation" })?;
+                    if running_turn(tx, id)?.is_some() {
+                        return Err(Error::TurnInProgress);
+                    }
+                    let history = recent_messages(tx, id, t.history)?
+                        .into_iter()
+                        .map(|m| HistoryMessage { role: m.role, content: m.content })
+                        .collect();
+                    (conv.id, conv.last_seq, history)
+                }
+                None => {
+                    let id = random_id();
+                    tx.execute(
+                        "INSERT INTO conversations(id, folder, jid, token_id, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                        params![id, t.folder, t.jid, t.token_id, now],
+                    )?;
+                    (id, 0, Vec::new())
+                }
+            };
+            let turn_id = random_id();
+            let message_id = random_id();
+            let first_seq = last_seq + 1;
+            tx.prepare_cached(
+                "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
+                 VALUES (?1, ?2, ?3, 'user', ?4, ?5)",
+            )?
+            .execute(params![message_id, conversation_id, turn_id, t.content, now])?;
+            tx.prepare_cached(
+                "INSERT INTO turns(id, conversation_id, token_id, first_seq, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![turn_id, conversation_id, t.token_id, first_seq, now])?;
+            tx.prepare_cached("UPDATE conversations SET updated_at = ?2 WHERE id = ?1")?
+                .execute(params![conversation_id, now])?;
+            if let Some(token_id) = t.token_id {
+                tx.prepare_cached("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")?
+                    .execute(params![token_id, now])?;
+            }
+            Ok(TurnStart { turn_id, conversation_id, message_id, first_seq, history })
+        })
+    }
+
+    pub fn end_turn(&self, end: &TurnEnd<'_>) -> Result<()> {
+        self.write(|tx| {
+            let now = now_ms();
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut last_seq = None;
+            for f in end.frames {
+                insert.execute(params![end.conversation_id, f.seq, end.turn_id, f.event, f.data])?;
+                last_seq = Some(f.seq);
+            }
+            if let Some((id, content, created_at)) = end.reply {
+                tx.prepare_cached(
+                    "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
+                     VALUES (?1, ?2, ?3, 'assistant', ?4, ?5)",
+                )?
+                .execute(params![id, end.conversation_id, end.turn_id, content, created_at])?;
+            }
+            tx.prepare_cached("UPDATE turns SET status = ?2, ended_at = ?3 WHERE id = ?1")?
+                .execute(params![end.turn_id, end.status, now])?;
+            let state = (end.status == "handoff").then_some("handoff");
+            tx.prepare_cached(
+                "UPDATE conversations SET last_seq = max(last_seq, coalesce(?2, last_seq)),
+                        state = coalesce(?3, state), updated_at = ?4 WHERE id = ?1",
+            )?
+            .execute(params![end.conversation_id, last_seq, state, now])?;
+            Ok(())
+        })
+    }
+
+    pub fn conversation(&self, id: &str) -> Result<Option<ConversationRow>> {
+        self.read(|c| conversation(c, id))
+    }
+
+    pub fn turn(&self, id: &str) -> Result<Option<TurnRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, conversation_id, token_id, status, first_seq FROM turns WHERE id = ?1",
+            )?;
+            Ok(stmt
+                .query_row([id], |r| {
+                    Ok(TurnRow {
+                        id: r.get(0)?,
+                        conversation_id: r.get(1)?,
+                        token_id: r.get(2)?,
+                        status: r.get(3)?,
+                        first_seq: r.get(4)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    /// The stored frames of a finished turn with seq > `after`, in order.
+    pub fn frames_after(&self, conversation_id: &str, turn_id: &str, after: i64) -> Result<Vec<FrameRow>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, event, data FROM frames
+                 WHERE conversation_id = ?1 AND seq > ?3 AND turn_id = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![conversation_id, turn_id, after], |r| {
+                let event: String = r.get(1)?;
+                Ok(FrameRow { seq: r.get(0)?, event: intern_event(&event), data: r.get(2)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// The conversation's last `limit` messages and its running turn, if any.
+    pub fn history(&self, conversation_id: &str, limit: usize) -> Result<(Vec<HistoryRow>, Option<String>)> {
+        self.read(|c| Ok((recent_messages(c, conversation_id, limit)?, running_turn(c, conversation_id)?)))
+    }
+
+    /// Ends every turn still marked running (the process that ran it is gone): status `error` and
+    /// a `done` frame placed after any seq the turn could have used, so a visitor resuming from
+    /// the last frame they saw gets it.
+    pub fn recover_running_turns(&self, visitor_message: &str) -> Result<Vec<RecoveredTurn>> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare("SELECT id, conversation_id, first_seq FROM turns WHERE status = 'running'")?;
+            let running = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let now = now_ms();
+            let mut out = Vec::with_capacity(running.len());
+            for (turn_id, conversation_id, first_seq) in running {
+                let seq = first_seq + MAX_FRAMES_PER_TURN;
+                let data = serde_json::json!({"turn_id": turn_id, "status": "error", "message": visitor_message});
+                tx.execute(
+                    "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, 'done', ?4)",
+                    params![conversation_id, seq, turn_id, data.to_string()],
+                )?;
+                tx.execute("UPDATE turns SET status = 'error', ended_at = ?2 WHERE id = ?1", params![turn_id, now])?;
+                tx.execute(
+                    "UPDATE conversations SET last_seq = max(last_seq, ?2), updated_at = ?3 WHERE id = ?1",
+                    params![conversation_id, seq, now],
+                )?;
+                out.push(RecoveredTurn { turn_id, conversation_id });
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Frame event names are a closed set; keeping them `&'static str` saves an allocation per frame.
+pub fn intern_event(event: &str) -> &'static str {
+    match event {
+        "delta" => "delta",
+        "message" => "message",
+        "done" => "done",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::temp_store;
+    use super::*;
+
+    fn new_turn<'a>(conv: Option<&'a str>, content: &'a str) -> NewTurn<'a> {
+        NewTurn { conversation_id: conv, folder: "acme", jid: "web:acme", token_id: None, content, history: 10 }
+    }
+
+    #[test]
+    fn a_turn_begins_ends_and_replays() {
+        let (_d, s) = temp_store();
+        s.create_folder("acme", "Acme", "", "").expect("folder");
+        let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
+        assert_eq!(t.first_seq, 1);
+        assert_eq!(
+            s.begin_turn(&new_turn(Some(&t.conversation_id), "again")).expect_err("busy").code(),
+            "turn_in_progress"
+        );
+        let (msgs, running) = s.history(&t.conversation_id, 50).expect("history");
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(running.as_deref(), Some(t.turn_id.as_str()));
+
+        let frames = vec![
+            FrameRow { seq: 1, event: "delta", data: "{}".into() },
+            FrameRow { seq: 2, event: "message", data: "{}".into() },
+            FrameRow { seq: 3, event: "done", data: "{}".into() },
+        ];
+        s.end_turn(&TurnEnd {
+            turn_id: &t.turn_id,
+            conversation_id: &t.conversation_id,
+            frames: &frames,
+            reply: Some(("m2", "hi there", now_ms())),
+            status: "handoff",
+        })
+        .expect("end");
+        assert_eq!(s.frames_after(&t.conversation_id, &t.turn_id, 1).expect("replay"), frames[1..].to_vec());
+        let conv = s.conversation(&t.conversation_id).expect("conv").expect("exists");
+        assert_eq!((conv.last_seq, conv.state.as_str()), (3, "handoff"));
+
+        let t2 = s.begin_turn(&new_turn(Some(&t.conversation_id), "more")).expect("second");
+        assert_eq!(t2.first_seq, 4);
+        assert_eq!(t2.history.len(), 2);
+        assert_eq!(t2.history[1].content, "hi there");
+        let other = NewTurn { jid: "web:acme/other", ..new_turn(Some(&t.conversation_id), "x") };
+        assert_eq!(s.begin_turn(&other).expect_err("other jid").code(), "not_found");
+    }
+
+    #[test]
+    fn recovery_ends_running_turns_after_any_live_seq() {
+        let (_d, s) = temp_store();
+        s.create_folder("acme", "Acme", "", "").expect("folder");
+        let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
+        let rec = s.recover_running_turns("sorry").expect("recover");
+        assert_eq!(rec, vec![RecoveredTurn { turn_id: t.turn_id.clone(), conversation_id: t.conversation_id.clone() }]);
+        let frames = s.frames_after(&t.conversation_id, &t.turn_id, 500).expect("frames");
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].event, "done");
+        assert_eq!(frames[0].seq, 1 + MAX_FRAMES_PER_TURN);
+        assert_eq!(s.turn(&t.turn_id).expect("turn").expect("exists").status, "error");
+        assert!(s.recover_running_turns("sorry").expect("again").is_empty());
+        // The next turn continues after the recovered done frame.
+        let t2 = s.begin_turn(&new_turn(Some(&t.conversation_id), "again")).expect("next");
+        assert_eq!(t2.first_seq, 2 + MAX_FRAMES_PER_TURN);
+    }
+}

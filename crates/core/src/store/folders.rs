@@ -1,0 +1,272 @@
+//! Folders (one agent's home), their knowledge entries and per-JID route rules.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{Store, now_ms};
+use crate::agent::Knowledge;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineRow {
+    Answers,
+    OpenAi { base_url: String, model: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderRow {
+    pub slug: String,
+    pub name: String,
+    pub greeting: String,
+    pub instructions: String,
+    pub engine: EngineRow,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub knowledge_count: i64,
+}
+
+/// Fields to change; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct FolderUpdate {
+    pub name: Option<String>,
+    pub greeting: Option<String>,
+    pub instructions: Option<String>,
+    pub engine: Option<EngineRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRule {
+    pub jid: String,
+    pub folder: String,
+    pub persona: Option<String>,
+    pub greeting: Option<String>,
+}
+
+const FOLDER_COLUMNS: &str = "slug, name, greeting, instructions, engine, openai_base_url, openai_model, \
+     created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug)";
+
+fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
+    let engine: String = r.get(4)?;
+    let engine = match engine.as_str() {
+        "openai" => EngineRow::OpenAi {
+            base_url: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            model: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        },
+        _ => EngineRow::Answers,
+    };
+    Ok(FolderRow {
+        slug: r.get(0)?,
+        name: r.get(1)?,
+        greeting: r.get(2)?,
+        instructions: r.get(3)?,
+        engine,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
+        knowledge_count: r.get(9)?,
+    })
+}
+
+pub fn get(conn: &Connection, slug: &str) -> Result<Option<FolderRow>> {
+    let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders WHERE slug = ?1");
+    Ok(conn.query_row(&sql, [slug], folder_from_row).optional()?)
+}
+
+pub fn require(conn: &Connection, slug: &str) -> Result<FolderRow> {
+    get(conn, slug)?.ok_or(Error::NotFound { what: "agent" })
+}
+
+pub fn knowledge(conn: &Connection, slug: &str) -> Result<Vec<Knowledge>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, question, answer FROM knowledge WHERE folder = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([slug], |r| {
+        Ok(Knowledge { id: r.get(0)?, question: r.get(1)?, answer: r.get(2)? })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn route_rule(conn: &Connection, jid: &str) -> Result<Option<RouteRule>> {
+    Ok(conn
+        .query_row(
+            "SELECT jid, folder, persona, greeting FROM route_rules WHERE jid = ?1",
+            [jid],
+            |r| Ok(RouteRule { jid: r.get(0)?, folder: r.get(1)?, persona: r.get(2)?, greeting: r.get(3)? }),
+        )
+        .optional()?)
+}
+
+fn engine_columns(engine: &EngineRow) -> (&'static str, Option<&str>, Option<&str>) {
+    match engine {
+        EngineRow::Answers => ("answers", None, None),
+        EngineRow::OpenAi { base_url, model } => ("openai", Some(base_url), Some(model)),
+    }
+}
+
+impl Store {
+    pub fn create_folder(&self, slug: &str, name: &str, greeting: &str, instructions: &str) -> Result<FolderRow> {
+        self.write(|tx| {
+            if get(tx, slug)?.is_some() {
+                return Err(Error::Conflict(format!("an agent named `{slug}` already exists")));
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO folders(slug, name, greeting, instructions, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![slug, name, greeting, instructions, now],
+            )?;
+            require(tx, slug)
+        })
+    }
+
+    pub fn folder(&self, slug: &str) -> Result<FolderRow> {
+        self.read(|c| require(c, slug))
+    }
+
+    pub fn folders(&self) -> Result<Vec<FolderRow>> {
+        self.read(|c| {
+            let sql = format!("SELECT {FOLDER_COLUMNS} FROM folders ORDER BY slug");
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map([], folder_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    pub fn update_folder(&self, slug: &str, update: &FolderUpdate) -> Result<FolderRow> {
+        self.write(|tx| {
+            let cur = require(tx, slug)?;
+            let engine = update.engine.as_ref().unwrap_or(&cur.engine);
+            let (engine, base_url, model) = engine_columns(engine);
+            tx.execute(
+                "UPDATE folders SET name = ?2, greeting = ?3, instructions = ?4, engine = ?5,
+                        openai_base_url = ?6, openai_model = ?7, updated_at = ?8
+                 WHERE slug = ?1",
+                params![
+                    slug,
+                    update.name.as_deref().unwrap_or(&cur.name),
+                    update.greeting.as_deref().unwrap_or(&cur.greeting),
+                    update.instructions.as_deref().unwrap_or(&cur.instructions),
+                    engine,
+                    base_url,
+                    model,
+                    now_ms()
+                ],
+            )?;
+            require(tx, slug)
+        })
+    }
+
+    pub fn knowledge(&self, slug: &str) -> Result<Vec<Knowledge>> {
+        self.read(|c| {
+            require(c, slug)?;
+            knowledge(c, slug)
+        })
+    }
+
+    /// Adds entries in one transaction: an import either lands whole or not at all.
+    pub fn add_knowledge(&self, slug: &str, entries: &[(Option<String>, String)]) -> Result<Vec<Knowledge>> {
+        self.write(|tx| {
+            require(tx, slug)?;
+            let now = now_ms();
+            let mut out = Vec::with_capacity(entries.len());
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO knowledge(folder, question, answer, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (question, answer) in entries {
+                stmt.execute(params![slug, question, answer, now])?;
+                out.push(Knowledge { id: tx.last_insert_rowid(), question: question.clone(), answer: answer.clone() });
+            }
+            tx.execute("UPDATE folders SET updated_at = ?2 WHERE slug = ?1", params![slug, now])?;
+            Ok(out)
+        })
+    }
+
+    pub fn update_knowledge(&self, slug: &str, id: i64, question: Option<&str>, answer: &str) -> Result<Knowledge> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE knowledge SET question = ?3, answer = ?4 WHERE folder = ?1 AND id = ?2",
+                params![slug, id, question, answer],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "knowledge entry" });
+            }
+            Ok(Knowledge { id, question: question.map(str::to_owned), answer: answer.to_owned() })
+        })
+    }
+
+    pub fn remove_knowledge(&self, slug: &str, id: i64) -> Result<()> {
+        self.write(|tx| {
+            let n = tx.execute("DELETE FROM knowledge WHERE folder = ?1 AND id = ?2", params![slug, id])?;
+            if n == 0 {
+                return Err(Error::NotFound { what: "knowledge entry" });
+            }
+            Ok(())
+        })
+    }
+
+    pub fn set_route_rule(&self, rule: &RouteRule) -> Result<()> {
+        self.write(|tx| {
+            require(tx, &rule.folder)?;
+            if rule.persona.is_none() && rule.greeting.is_none() {
+                tx.execute("DELETE FROM route_rules WHERE jid = ?1", [&rule.jid])?;
+            } else {
+                tx.execute(
+                    "INSERT INTO route_rules(jid, folder, persona, greeting) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(jid) DO UPDATE SET persona = excluded.persona, greeting = excluded.greeting",
+                    params![rule.jid, rule.folder, rule.persona, rule.greeting],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    pub fn route_rules(&self, slug: &str) -> Result<Vec<RouteRule>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT jid, folder, persona, greeting FROM route_rules WHERE folder = ?1 ORDER BY jid",
+            )?;
+            let rows = stmt.query_map([slug], |r| {
+                Ok(RouteRule { jid: r.get(0)?, folder: r.get(1)?, persona: r.get(2)?, greeting: r.get(3)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::temp_store;
+    use super::*;
+
+    #[test]
+    fn folder_lifecycle_knowledge_and_rules() {
+        let (_d, s) = temp_store();
+        s.create_folder("acme", "Acme", "Hi!", "Be kind.").expect("create");
+        assert_eq!(s.create_folder("acme", "A", "", "").expect_err("dup").code(), "conflict");
+        let added = s
+            .add_knowledge("acme", &[(Some("Hours?".into()), "9 to 5".into()), (None, "We sell bread.".into())])
+            .expect("add");
+        assert_eq!(added.len(), 2);
+        assert_eq!(s.folder("acme").expect("get").knowledge_count, 2);
+        s.update_knowledge("acme", added[0].id, Some("When open?"), "9 to 6").expect("edit");
+        s.remove_knowledge("acme", added[1].id).expect("remove");
+        assert_eq!(s.remove_knowledge("acme", added[1].id).expect_err("gone").code(), "not_found");
+        let k = s.knowledge("acme").expect("list");
+        assert_eq!(k, vec![Knowledge { id: added[0].id, question: Some("When open?".into()), answer: "9 to 6".into() }]);
+
+        let f = s
+            .update_folder(
+                "acme",
+                &FolderUpdate {
+                    engine: Some(EngineRow::OpenAi { base_url: "http://x/v1".into(), model: "m".into() }),
+                    ..Default::default()
+                },
+            )
+            .expect("update");
+        assert_eq!(f.name, "Acme");
+        assert_eq!(f.engine, EngineRow::OpenAi { base_url: "http://x/v1".into(), model: "m".into() });
+
+        let rule = RouteRule { jid: "web:acme/sales".into(), folder: "acme".into(), persona: Some("Sell.".into()), greeting: None };
+        s.set_route_rule(&rule).expect("rule");
+        assert_eq!(s.read(|c| route_rule(c, "web:acme/sales")).expect("read"), Some(rule));
+        assert_eq!(s.add_knowledge("nope", &[(None, "x".into())]).expect_err("missing").code(), "not_found");
+    }
+}
