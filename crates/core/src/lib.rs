@@ -4,8 +4,10 @@
 pub mod agent;
 pub mod store;
 pub mod error;
+pub mod hub;
 pub mod jid;
 pub mod secret;
 pub mod token;
+pub mod turn;
 
 pub use error::{Error, Result};

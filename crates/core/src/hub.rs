@@ -1,0 +1,312 @@
+//! Live fan-out of a running turn's frames to its SSE subscribers, and the switches that end
+//! streams: one per link (revocation) and one for the whole server (shutdown).
+//!
+//! A running turn's frames live in memory in its [`LiveTurn`] (an append-only list plus a
+//! `watch` counter), not in a broadcast channel: a slow subscriber reads from its own cursor and
+//! can never lag out or miss a frame, and a resume with `Last-Event-ID` is a slice of the list.
+//! The turn writes its frames to the store before it publishes the last two (`message`, `done`)
+//! and only then leaves the hub, so a subscriber that does not find a turn here finds it whole
+//! in the store.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures_util::Stream;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, Result};
+use crate::store::{FrameRow, MAX_FRAMES_PER_TURN};
+
+/// The frames of one turn while it runs.
+#[derive(Debug)]
+pub struct LiveTurn {
+    pub turn_id: String,
+    pub conversation_id: String,
+    pub token_id: Option<i64>,
+    pub first_seq: i64,
+    state: Mutex<LiveState>,
+    version: watch::Sender<u64>,
+}
+
+#[derive(Debug, Default)]
+struct LiveState {
+    frames: Vec<FrameRow>,
+    finished: bool,
+}
+
+impl LiveTurn {
+    pub fn new(turn_id: String, conversation_id: String, token_id: Option<i64>, first_seq: i64) -> LiveTurn {
+        LiveTurn {
+            turn_id,
+            conversation_id,
+            token_id,
+            first_seq,
+            state: Mutex::new(LiveState::default()),
+            version: watch::Sender::new(0),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, LiveState> {
+        // A panic while holding this lock cannot leave the list half-written (push is one call).
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a frame with the next seq and wakes subscribers. `Ok(seq)`, or `Err(())` when the
+    /// turn is out of seq numbers (only deltas can get there: the caller keeps two for the end).
+    pub fn push(&self, event: &'static str, data: String, reserve: usize) -> std::result::Result<i64, ()> {
+        let seq = {
+            let mut st = self.state();
+            if st.frames.len() + reserve >= MAX_FRAMES_PER_TURN as usize {
+                return Err(());
+            }
+            let seq = self.first_seq + st.frames.len() as i64;
+            st.frames.push(FrameRow { seq, event, data });
+            seq
+        };
+        self.version.send_modify(|v| *v += 1);
+        Ok(seq)
+    }
+
+    pub fn next_seq(&self) -> i64 {
+        self.first_seq + self.state().frames.len() as i64
+    }
+
+    pub fn frames(&self) -> Vec<FrameRow> {
+        self.state().frames.clone()
+    }
+
+    /// Marks the turn finished: subscribers drain what is left and end.
+    pub fn finish(&self) {
+        self.state().finished = true;
+        self.version.send_modify(|v| *v += 1);
+    }
+
+    fn after(&self, cursor: i64) -> (Vec<FrameRow>, bool) {
+        let st = self.state();
+        let start = st.frames.partition_point(|f| f.seq <= cursor);
+        (st.frames[start..].to_vec(), st.finished)
+    }
+}
+
+pub struct Hub {
+    turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
+    links: Mutex<HashMap<i64, CancellationToken>>,
+    shutdown: CancellationToken,
+    open_streams: Arc<AtomicUsize>,
+    max_streams: usize,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("open_streams", &self.open_streams.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Hub {
+    pub fn new(shutdown: CancellationToken, max_streams: usize) -> Hub {
+        Hub {
+            turns: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
+            shutdown,
+            open_streams: Arc::new(AtomicUsize::new(0)),
+            max_streams,
+        }
+    }
+
+    pub fn insert_turn(&self, turn: Arc<LiveTurn>) {
+        lock(&self.turns).insert(turn.turn_id.clone(), turn);
+    }
+
+    pub fn turn(&self, turn_id: &str) -> Option<Arc<LiveTurn>> {
+        lock(&self.turns).get(turn_id).cloned()
+    }
+
+    pub fn remove_turn(&self, turn_id: &str) {
+        lock(&self.turns).remove(turn_id);
+    }
+
+    pub fn running_turns(&self) -> usize {
+        lock(&self.turns).len()
+    }
+
+    pub fn open_streams(&self) -> usize {
+        self.open_streams.load(Ordering::Relaxed)
+    }
+
+    /// The switch that ends every stream of link `token_id`; the server's shutdown ends it too.
+    pub fn link_switch(&self, token_id: i64) -> CancellationToken {
+        lock(&self.links).entry(token_id).or_insert_with(|| self.shutdown.child_token()).clone()
+    }
+
+    /// Ends every open stream of link `token_id` (it was revoked).
+    pub fn close_link(&self, token_id: i64) {
+        if let Some(switch) = lock(&self.links).remove(&token_id) {
+            switch.cancel();
+        }
+    }
+
+    /// Reserves one open stream, or `too_many_streams` at the cap.
+    pub fn acquire_stream(&self) -> Result<StreamSlot> {
+        let prev = self.open_streams.fetch_add(1, Ordering::AcqRel);
+        let slot = StreamSlot(self.open_streams.clone());
+        if prev >= self.max_streams {
+            return Err(Error::TooManyStreams);
+        }
+        Ok(slot)
+    }
+
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+}
+
+/// One open stream counted against the cap; released on drop.
+#[derive(Debug)]
+pub struct StreamSlot(Arc<AtomicUsize>);
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub type FrameStream = Pin<Box<dyn Stream<Item = FrameRow> + Send>>;
+
+/// Where a subscription reads from.
+pub enum Source {
+    Live(Arc<LiveTurn>),
+    /// A finished turn's stored frames after the cursor.
+    Stored(Vec<FrameRow>),
+}
+
+struct Sub {
+    live: Option<(Arc<LiveTurn>, watch::Receiver<u64>)>,
+    pending: VecDeque<FrameRow>,
+    cursor: i64,
+    ended: bool,
+    switch: CancellationToken,
+    _slot: StreamSlot,
+}
+
+/// The frames after `cursor`, then live ones until `done`, the link's switch or shutdown.
+pub fn subscribe(source: Source, cursor: i64, switch: CancellationToken, slot: StreamSlot) -> FrameStream {
+    let (live, pending) = match source {
+        Source::Live(turn) => {
+            let rx = turn.version.subscribe();
+            (Some((turn, rx)), VecDeque::new())
+        }
+        Source::Stored(frames) => (None, frames.into()),
+    };
+    let sub = Sub { live, pending, cursor, ended: false, switch, _slot: slot };
+    Box::pin(futures_util::stream::unfold(sub, |mut sub| async move {
+        loop {
+            if sub.ended || sub.switch.is_cancelled() {
+                return None;
+            }
+            if let Some(frame) = sub.pending.pop_front() {
+                sub.cursor = frame.seq;
+                sub.ended = frame.event == "done";
+                return Some((frame, sub));
+            }
+            let (turn, rx) = sub.live.as_mut()?;
+            rx.borrow_and_update();
+            let (frames, finished) = turn.after(sub.cursor);
+            if !frames.is_empty() {
+                sub.pending.extend(frames);
+                continue;
+            }
+            if finished {
+                return None;
+            }
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { return None },
+                () = sub.switch.cancelled() => return None,
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn hub(max: usize) -> Hub {
+        Hub::new(CancellationToken::new(), max)
+    }
+
+    #[tokio::test]
+    async fn a_late_subscriber_gets_every_frame_after_its_cursor_once() {
+        let hub = hub(10);
+        let turn = Arc::new(LiveTurn::new("t".into(), "c".into(), Some(1), 5));
+        hub.insert_turn(turn.clone());
+        for i in 0..3 {
+            turn.push("delta", format!("d{i}"), 2).expect("push");
+        }
+        let mut s = subscribe(Source::Live(turn.clone()), 5, hub.link_switch(1), hub.acquire_stream().expect("slot"));
+        let writer = {
+            let turn = turn.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                turn.push("message", "m".into(), 1).expect("push");
+                turn.push("done", "x".into(), 0).expect("push");
+                turn.finish();
+            })
+        };
+        let mut seen = Vec::new();
+        while let Some(f) = s.next().await {
+            seen.push((f.seq, f.event));
+        }
+        writer.await.expect("writer");
+        assert_eq!(seen, vec![(6, "delta"), (7, "delta"), (8, "message"), (9, "done")]);
+        assert_eq!(hub.open_streams(), 0, "the slot is released when the stream ends");
+    }
+
+    #[tokio::test]
+    async fn closing_a_link_ends_its_streams_but_not_others() {
+        let hub = hub(10);
+        let turn = Arc::new(LiveTurn::new("t".into(), "c".into(), Some(1), 1));
+        let mut a = subscribe(Source::Live(turn.clone()), 0, hub.link_switch(1), hub.acquire_stream().expect("a"));
+        let mut b = subscribe(Source::Live(turn.clone()), 0, hub.link_switch(2), hub.acquire_stream().expect("b"));
+        hub.close_link(1);
+        assert!(tokio::time::timeout(Duration::from_secs(1), a.next()).await.expect("ends at once").is_none());
+        assert!(tokio::time::timeout(Duration::from_millis(50), b.next()).await.is_err(), "b stays open");
+        hub.shutdown_token().cancel();
+        assert!(tokio::time::timeout(Duration::from_secs(1), b.next()).await.expect("shutdown").is_none());
+    }
+
+    #[tokio::test]
+    async fn stored_frames_replay_and_the_cap_holds() {
+        let hub = hub(1);
+        let frames = vec![FrameRow { seq: 3, event: "done", data: "{}".into() }];
+        let slot = hub.acquire_stream().expect("first");
+        assert_eq!(hub.acquire_stream().expect_err("over the cap").code(), "too_many_streams");
+        let got: Vec<_> = subscribe(Source::Stored(frames.clone()), 2, hub.link_switch(1), slot).collect().await;
+        assert_eq!(got, frames);
+        assert!(hub.acquire_stream().is_ok(), "released after the stream ended");
+    }
+
+    #[test]
+    fn pushes_stop_before_the_seq_budget_runs_out() {
+        let turn = LiveTurn::new("t".into(), "c".into(), None, 1);
+        for _ in 0..(MAX_FRAMES_PER_TURN as usize - 2) {
+            turn.push("delta", String::new(), 2).expect("room");
+        }
+        assert!(turn.push("delta", String::new(), 2).is_err());
+        assert!(turn.push("message", String::new(), 1).is_ok());
+        assert!(turn.push("done", String::new(), 0).is_ok());
+        assert_eq!(turn.next_seq(), 1 + MAX_FRAMES_PER_TURN);
+    }
+}

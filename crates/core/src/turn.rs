@@ -1,0 +1,220 @@
+//! A turn's lifecycle after the visitor's message is on disk: run the agent, stream its deltas to
+//! the hub, write the reply and every frame in one transaction, publish `message` and `done`.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::{Agent, AgentInput, HistoryMessage, Knowledge, Outcome, Reply};
+use crate::hub::{Hub, LiveTurn};
+use crate::store::{FrameRow, Store, TurnEnd, now_ms, rfc3339};
+use crate::token::random_id;
+
+/// What a visitor sees when the server stops in the middle of a reply.
+pub const INTERRUPTED: &str = "The reply was interrupted because the chat server restarted. Please send your message again.";
+
+/// Everything a turn needs, owned so the task can outlive the request that started it.
+pub struct TurnJob {
+    pub live: Arc<LiveTurn>,
+    pub agent: Arc<dyn Agent>,
+    pub name: String,
+    pub persona: String,
+    pub greeting: String,
+    pub knowledge: Arc<Vec<Knowledge>>,
+    pub history: Vec<HistoryMessage>,
+    pub message: String,
+}
+
+/// Runs the turn to its end. Never fails: whatever happens, the turn ends with a `done` frame.
+pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: CancellationToken) {
+    let live = job.live.clone();
+    let turn_id = live.turn_id.clone();
+    let streamed = Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = {
+        let live = live.clone();
+        let turn_id = turn_id.clone();
+        let streamed = streamed.clone();
+        move |text: &str| {
+            if text.is_empty() {
+                return;
+            }
+            if let Ok(mut s) = streamed.lock() {
+                s.push_str(text);
+            }
+            // Past the seq budget deltas are dropped: the `message` frame still carries all of it.
+            let _ = live.push("delta", json!({"turn_id": turn_id, "text": text}).to_string(), 2);
+        }
+    };
+    let input = AgentInput {
+        name: &job.name,
+        persona: &job.persona,
+        greeting: &job.greeting,
+        knowledge: &job.knowledge,
+        history: &job.history,
+        message: &job.message,
+    };
+    let reply = tokio::select! {
+        reply = job.agent.run(input, &sink) => reply,
+        () = shutdown.cancelled() => Reply {
+            text: streamed.lock().map(|s| s.clone()).unwrap_or_default(),
+            outcome: Outcome::Error { visitor_message: INTERRUPTED.to_owned() },
+        },
+    };
+    finish(&store, &live, reply).await;
+    hub.remove_turn(&turn_id);
+}
+
+async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
+    let turn_id = live.turn_id.as_str();
+    let created_at = now_ms();
+    let message_id = random_id();
+    // Partial text the visitor already saw is kept: history must match what was on screen.
+    let text = if reply.text.is_empty() && matches!(reply.outcome, Outcome::Error { .. }) {
+        None
+    } else {
+        Some(reply.text.clone())
+    };
+    let (status, done) = match &reply.outcome {
+        Outcome::Ok => ("ok", json!({"turn_id": turn_id, "status": "ok"})),
+        Outcome::Handoff => ("handoff", json!({"turn_id": turn_id, "status": "handoff"})),
+        Outcome::Error { visitor_message } => {
+            ("error", json!({"turn_id": turn_id, "status": "error", "message": visitor_message}))
+        }
+    };
+    let mut tail = Vec::with_capacity(2);
+    let mut seq = live.next_seq();
+    if let Some(text) = &text {
+        let data = json!({
+            "turn_id": turn_id,
+            "id": message_id,
+            "role": "assistant",
+            "content": text,
+            "created_at": rfc3339(created_at),
+        });
+        tail.push(FrameRow { seq, event: "message", data: data.to_string() });
+        seq += 1;
+    }
+    tail.push(FrameRow { seq, event: "done", data: done.to_string() });
+
+    let mut frames = live.frames();
+    frames.extend(tail.iter().cloned());
+    let persisted = {
+        let store = store.clone();
+        let conversation_id = live.conversation_id.clone();
+        let turn_id = turn_id.to_owned();
+        let message_id = message_id.clone();
+        tokio::task::spawn_blocking(move || {
+            store.end_turn(&TurnEnd {
+                turn_id: &turn_id,
+                conversation_id: &conversation_id,
+                frames: &frames,
+                reply: text.as_deref().map(|t| (message_id.as_str(), t, created_at)),
+                status,
+            })
+        })
+        .await
+    };
+    match persisted {
+        Ok(Ok(())) => {}
+        // The visitor still gets their `done`; the row stays `running` and the next start's
+        // recovery ends it as an error.
+        Ok(Err(e)) => tracing::error!(turn_id, error = %e, "could not store a finished turn"),
+        Err(e) => tracing::error!(turn_id, error = %e, "turn persistence task failed"),
+    }
+    for f in tail {
+        let _ = live.push(f.event, f.data, 0);
+    }
+    live.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::agent::DeltaSink;
+    use crate::agent::answers::AnswersAgent;
+    use crate::hub::{Source, subscribe};
+    use crate::store::NewTurn;
+    use crate::store::test_util::temp_store;
+
+    struct Hang;
+    impl Agent for Hang {
+        fn run<'a>(&'a self, _: AgentInput<'a>, sink: &'a DeltaSink) -> crate::agent::BoxFuture<'a, Reply> {
+            Box::pin(async move {
+                sink("partial ");
+                std::future::pending().await
+            })
+        }
+    }
+
+    fn start(store: &Store) -> (Arc<LiveTurn>, String) {
+        store.create_folder("acme", "Acme", "Hi", "").expect("folder");
+        let t = store
+            .begin_turn(&NewTurn {
+                conversation_id: None,
+                folder: "acme",
+                jid: "web:acme",
+                token_id: None,
+                content: "when are you open?",
+                history: 10,
+            })
+            .expect("begin");
+        (Arc::new(LiveTurn::new(t.turn_id, t.conversation_id.clone(), None, t.first_seq)), t.conversation_id)
+    }
+
+    fn job(live: Arc<LiveTurn>, agent: Arc<dyn Agent>) -> TurnJob {
+        TurnJob {
+            live,
+            agent,
+            name: "Acme".into(),
+            persona: String::new(),
+            greeting: "Hi".into(),
+            knowledge: Arc::new(vec![Knowledge { id: 1, question: Some("When are you open?".into()), answer: "Nine to five, every day.".into() }]),
+            history: vec![],
+            message: "when are you open?".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn deltas_then_message_then_done_stored_and_live_alike() {
+        let (_d, store) = temp_store();
+        let store = Arc::new(store);
+        let hub = Arc::new(Hub::new(CancellationToken::new(), 10));
+        let (live, conv) = start(&store);
+        hub.insert_turn(live.clone());
+        let sub = subscribe(Source::Live(live.clone()), 0, hub.link_switch(1), hub.acquire_stream().expect("slot"));
+        run(store.clone(), hub.clone(), job(live.clone(), Arc::new(AnswersAgent::new())), CancellationToken::new()).await;
+        let got: Vec<FrameRow> = sub.collect().await;
+        let events: Vec<&str> = got.iter().map(|f| f.event).collect();
+        assert!(events.len() >= 3 && events[..events.len() - 2].iter().all(|e| *e == "delta"), "{events:?}");
+        assert_eq!(&events[events.len() - 2..], ["message", "done"]);
+        assert!(got.windows(2).all(|w| w[1].seq == w[0].seq + 1), "consecutive seqs");
+        assert!(got[got.len() - 2].data.contains("Nine to five"));
+        assert!(hub.turn(&live.turn_id).is_none(), "left the hub");
+        assert_eq!(store.frames_after(&conv, &live.turn_id, 0).expect("stored"), got);
+        let (history, running) = store.history(&conv, 10).expect("history");
+        assert_eq!(history.len(), 2);
+        assert!(running.is_none());
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_a_hung_turn_as_error_keeping_partial_text() {
+        let (_d, store) = temp_store();
+        let store = Arc::new(store);
+        let hub = Arc::new(Hub::new(CancellationToken::new(), 10));
+        let (live, conv) = start(&store);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(store.clone(), hub.clone(), job(live.clone(), Arc::new(Hang)), stop.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stop.cancel();
+        task.await.expect("turn task");
+        let frames = store.frames_after(&conv, &live.turn_id, 0).expect("frames");
+        let last = frames.last().expect("done");
+        assert_eq!(last.event, "done");
+        assert!(last.data.contains("\"error\"") && last.data.contains("restarted"));
+        let (history, _) = store.history(&conv, 10).expect("history");
+        assert_eq!(history.last().map(|m| m.content.as_str()), Some("partial "));
+    }
+}
