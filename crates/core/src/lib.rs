@@ -2,12 +2,18 @@
 //! front end (the `chatlink` CLI, the desktop window) holds.
 
 pub mod agent;
+pub mod app;
+mod demo;
 pub mod store;
 pub mod error;
 pub mod hub;
 pub mod jid;
+pub mod knowledge;
+pub mod qr;
 pub mod secret;
 pub mod token;
 pub mod turn;
 
 pub use error::{Error, Result};
+
+pub use app::{App, AppConfig, Limits};

@@ -36,6 +36,11 @@ pub fn looks_like_token(s: &str) -> bool {
     s.len() == TOKEN_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// Whether `s` could be an id from [`random_id`]; anything else is rejected before a lookup.
+pub fn looks_like_id(s: &str) -> bool {
+    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The lookup key stored in the database instead of the token.
 pub fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()

@@ -218,6 +218,10 @@ impl Store {
         })
     }
 
+    pub fn route_rule(&self, jid: &str) -> Result<Option<RouteRule>> {
+        self.read(|c| route_rule(c, jid))
+    }
+
     pub fn route_rules(&self, slug: &str) -> Result<Vec<RouteRule>> {
         self.read(|c| {
             let mut stmt = c.prepare(

@@ -1,0 +1,365 @@
+//! Visitor calls: the chat page's data, posting a message, a turn's frames, history, hooks.
+//!
+//! A link is resolved on every request (one indexed lookup by hash), so a revocation or an
+//! expiry takes effect on the very next request. Conversations belong to a JID: a visitor of one
+//! link can never read or continue a conversation of another.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{App, Inner};
+use crate::agent::Agent;
+use crate::agent::openai::{OpenAiAgent, OpenAiConfig};
+use crate::error::{Error, Result};
+use crate::hub::{FrameStream, LiveTurn, Source, subscribe};
+use crate::store::{self, EngineRow, NewTurn, TokenRow, now_ms, rfc3339};
+use crate::token;
+use crate::turn::{self, TurnJob};
+
+/// What the chat page shows before the first message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatPage {
+    pub name: String,
+    pub greeting: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostMessage {
+    pub content: String,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Posted {
+    pub turn_id: String,
+    pub conversation_id: String,
+    pub message_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryMessageView {
+    pub id: String,
+    pub turn_id: Option<String>,
+    pub role: &'static str,
+    pub content: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct History {
+    pub conversation_id: String,
+    pub messages: Vec<HistoryMessageView>,
+    pub running_turn_id: Option<String>,
+}
+
+impl Inner {
+    /// The live token of `kind` behind `raw`: unknown (or of the other kind) is not found,
+    /// revoked or expired is refused.
+    fn resolve(&self, raw: &str, kind: &str) -> Result<TokenRow> {
+        if !token::looks_like_token(raw) {
+            return Err(Error::NotFound { what: "link" });
+        }
+        let row = self
+            .store
+            .token_by_hash(&token::hash(raw))?
+            .filter(|r| r.kind == kind)
+            .ok_or(Error::NotFound { what: "link" })?;
+        if row.revoked_at.is_some() {
+            return Err(Error::LinkRevoked);
+        }
+        if row.expires_at.is_some_and(|e| e <= now_ms()) {
+            return Err(Error::LinkExpired);
+        }
+        Ok(row)
+    }
+
+    /// The agent's persona and greeting for this JID, after its route rule.
+    fn persona(&self, row: &TokenRow) -> Result<(store::FolderRow, String, String)> {
+        let folder = self.store.folder(&row.folder)?;
+        let rule = self.store.route_rule(&row.jid)?;
+        let persona = rule.as_ref().and_then(|r| r.persona.clone()).unwrap_or_else(|| folder.instructions.clone());
+        let greeting = rule.and_then(|r| r.greeting).unwrap_or_else(|| folder.greeting.clone());
+        Ok((folder, persona, greeting))
+    }
+
+    fn agent_for(&self, folder: &store::FolderRow) -> Result<Arc<dyn Agent>> {
+        Ok(match &folder.engine {
+            EngineRow::Answers => self.answers.clone(),
+            EngineRow::OpenAi { base_url, model } => Arc::new(OpenAiAgent::new(
+                OpenAiConfig {
+                    base_url: base_url.clone(),
+                    model: model.clone(),
+                    api_key: self.secrets.get(&self.api_key_name(&folder.slug))?,
+                },
+                self.http.clone(),
+            )),
+        })
+    }
+
+    /// Writes the visitor's message and a running turn, and prepares the turn's job.
+    fn begin(&self, row: &TokenRow, content: &str, conversation_id: Option<&str>) -> Result<(Posted, TurnJob)> {
+        let (folder, persona, greeting) = self.persona(row)?;
+        let agent = self.agent_for(&folder)?;
+        let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
+        let start = self.store.begin_turn(&NewTurn {
+            conversation_id,
+            folder: &row.folder,
+            jid: &row.jid,
+            token_id: Some(row.id),
+            content,
+            history: self.limits.context_messages,
+        })?;
+        let live = Arc::new(LiveTurn::new(
+            start.turn_id.clone(),
+            start.conversation_id.clone(),
+            Some(row.id),
+            start.first_seq,
+        ));
+        let posted = Posted {
+            turn_id: start.turn_id,
+            conversation_id: start.conversation_id,
+            message_id: start.message_id,
+        };
+        let job = TurnJob {
+            live,
+            agent,
+            name: folder.name,
+            persona,
+            greeting,
+            knowledge,
+            history: start.history,
+            message: content.to_owned(),
+        };
+        Ok((posted, job))
+    }
+}
+
+fn check_message(content: &str, max: usize) -> Result<()> {
+    let n = content.chars().count();
+    if content.trim().is_empty() {
+        return Err(Error::invalid("the message is empty"));
+    }
+    if n > max {
+        return Err(Error::invalid(format!("the message is {n} characters long; the limit is {max}")));
+    }
+    Ok(())
+}
+
+impl App {
+    /// The chat page's title and greeting for a live chat link. Creates nothing.
+    pub async fn chat_page(&self, token: &str) -> Result<ChatPage> {
+        let token = token.to_owned();
+        self.blocking(move |i| {
+            let row = i.resolve(&token, "web")?;
+            let (folder, _, greeting) = i.persona(&row)?;
+            Ok(ChatPage { name: folder.name, greeting })
+        })
+        .await
+    }
+
+    /// A visitor's message on a chat link: stored before this returns, answered in the background.
+    pub async fn post_message(&self, token: &str, msg: PostMessage, client: IpAddr) -> Result<Posted> {
+        check_message(&msg.content, self.0.limits.message_chars)?;
+        if let Some(id) = &msg.conversation_id {
+            if !token::looks_like_id(id) {
+                return Err(Error::NotFound { what: "conversation" });
+            }
+        }
+        self.start_turn(token, "web", msg.content, msg.conversation_id, client).await
+    }
+
+    /// A hook's body becomes a message to the agent in a new conversation.
+    pub async fn post_hook(&self, token: &str, body: String, client: IpAddr) -> Result<Posted> {
+        if body.trim().is_empty() {
+            return Err(Error::invalid("the body is empty"));
+        }
+        if body.len() > self.0.limits.hook_body {
+            return Err(Error::PayloadTooLarge { limit: self.0.limits.hook_body });
+        }
+        self.start_turn(token, "hook", body, None, client).await
+    }
+
+    async fn start_turn(
+        &self,
+        token: &str,
+        kind: &'static str,
+        content: String,
+        conversation_id: Option<String>,
+        client: IpAddr,
+    ) -> Result<Posted> {
+        if self.0.shutdown.is_cancelled() {
+            return Err(Error::ShuttingDown);
+        }
+        let token = token.to_owned();
+        let app = self.clone();
+        let (posted, job) = self
+            .blocking(move |i| {
+                let row = i.resolve(&token, kind)?;
+                i.rates.check(row.id, client)?;
+                i.begin(&row, &content, conversation_id.as_deref())
+            })
+            .await?;
+        self.0.hub.insert_turn(job.live.clone());
+        let inner = &app.0;
+        inner.tasks.spawn(turn::run(inner.store.clone(), inner.hub.clone(), job, inner.shutdown.clone()));
+        Ok(posted)
+    }
+
+    /// A turn's frames after `last_event_id` (all of them when `None`), then live ones until
+    /// `done`. The stream ends early when the link is revoked or the server shuts down.
+    pub async fn subscribe(&self, token: &str, turn_id: &str, last_event_id: Option<i64>) -> Result<FrameStream> {
+        let slot = self.0.hub.acquire_stream()?;
+        let (token, turn_id) = (token.to_owned(), turn_id.to_owned());
+        let hub = self.0.hub.clone();
+        let (row, source, cursor) = self
+            .blocking(move |i| {
+                let row = i.resolve(&token, "web")?;
+                if !token::looks_like_id(&turn_id) {
+                    return Err(Error::NotFound { what: "turn" });
+                }
+                let turn = i.store.turn(&turn_id)?.ok_or(Error::NotFound { what: "turn" })?;
+                let conv = i.store.conversation(&turn.conversation_id)?;
+                if conv.is_none_or(|c| c.jid != row.jid) {
+                    return Err(Error::NotFound { what: "turn" });
+                }
+                let cursor = last_event_id.unwrap_or(turn.first_seq - 1);
+                let source = match hub.turn(&turn_id) {
+                    Some(live) => Source::Live(live),
+                    None => Source::Stored(i.store.frames_after(&turn.conversation_id, &turn_id, cursor)?),
+                };
+                Ok((row, source, cursor))
+            })
+            .await?;
+        Ok(subscribe(source, cursor, self.0.hub.link_switch(row.id), slot))
+    }
+
+    /// The conversation's latest messages, oldest first, and its running turn.
+    pub async fn history(&self, token: &str, conversation_id: &str) -> Result<History> {
+        let (token, conversation_id) = (token.to_owned(), conversation_id.to_owned());
+        self.blocking(move |i| {
+            let row = i.resolve(&token, "web")?;
+            if !token::looks_like_id(&conversation_id) {
+                return Err(Error::NotFound { what: "conversation" });
+            }
+            let conv = i.store.conversation(&conversation_id)?.filter(|c| c.jid == row.jid);
+            let conv = conv.ok_or(Error::NotFound { what: "conversation" })?;
+            let (messages, running_turn_id) = i.store.history(&conv.id, i.limits.history_messages)?;
+            Ok(History {
+                conversation_id: conv.id,
+                messages: messages
+                    .into_iter()
+                    .map(|m| HistoryMessageView {
+                        id: m.id,
+                        turn_id: m.turn_id,
+                        role: m.role.as_str(),
+                        content: m.content,
+                        created_at: rfc3339(m.created_at),
+                    })
+                    .collect(),
+                running_turn_id,
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::StreamExt;
+
+    use super::super::test_util::test_app;
+    use super::super::{IssueLink, LinkKind};
+    use super::*;
+
+    const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    fn token_of(url: &str) -> String {
+        url.trim_end_matches('/').rsplit('/').next().expect("token").to_owned()
+    }
+
+    async fn demo_token(app: &App) -> String {
+        let link = app.issue_link(IssueLink::chat("demo")).await.expect("issue");
+        token_of(&link.url.expect("url"))
+    }
+
+    #[tokio::test]
+    async fn post_stream_and_history() {
+        let (_d, app) = test_app();
+        let t = demo_token(&app).await;
+        assert_eq!(app.chat_page(&t).await.expect("page").name, "Rosie's Bakery");
+        let msg = PostMessage { content: "When are you open on Sunday?".into(), conversation_id: None };
+        let posted = app.post_message(&t, msg, CLIENT).await.expect("post");
+        let frames: Vec<_> = app.subscribe(&t, &posted.turn_id, None).await.expect("sse").collect().await;
+        let last = frames.last().expect("frames");
+        assert_eq!(last.event, "done");
+        assert!(last.data.contains("\"ok\""), "{}", last.data);
+        assert!(frames.iter().any(|f| f.event == "message" && f.data.contains("8am to 2pm")));
+        // Replay after the second frame gives exactly the rest, from the store.
+        let rest: Vec<_> = app.subscribe(&t, &posted.turn_id, Some(frames[1].seq)).await.expect("replay").collect().await;
+        assert_eq!(rest, frames[2..].to_vec());
+
+        let h = app.history(&t, &posted.conversation_id).await.expect("history");
+        assert_eq!(h.messages.iter().map(|m| m.role).collect::<Vec<_>>(), ["user", "assistant"]);
+        assert_eq!(h.running_turn_id, None);
+
+        // Another link of the same agent sees neither the conversation nor the turn.
+        let other = demo_token(&app).await;
+        let other_link = app.issue_link(IssueLink { suffix: Some("x".into()), ..IssueLink::chat("demo") }).await.expect("x");
+        let other_jid = token_of(&other_link.url.expect("url"));
+        assert_eq!(app.history(&other_jid, &posted.conversation_id).await.expect_err("jid").code(), "not_found");
+        assert!(app.subscribe(&other_jid, &posted.turn_id, None).await.is_err());
+        // Same JID, other token: the same place, so the conversation is visible.
+        assert!(app.history(&other, &posted.conversation_id).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn bad_messages_and_links_are_refused_without_writing() {
+        let (_d, app) = test_app();
+        let t = demo_token(&app).await;
+        for content in ["", "   ", &"x".repeat(4001)] {
+            let err = app.post_message(&t, PostMessage { content: content.into(), conversation_id: None }, CLIENT).await;
+            assert_eq!(err.expect_err("bad").code(), "invalid_input");
+        }
+        let ok = PostMessage { content: "hi".into(), conversation_id: Some("nope".into()) };
+        assert_eq!(app.post_message(&t, ok, CLIENT).await.expect_err("conv").code(), "not_found");
+        let unknown = "A".repeat(43);
+        assert_eq!(app.chat_page(&unknown).await.expect_err("unknown").code(), "not_found");
+        assert_eq!(app.chat_page("short").await.expect_err("garbage").code(), "not_found");
+
+        let hook = app
+            .issue_link(IssueLink { kind: LinkKind::Hook { source: "form".into() }, ..IssueLink::chat("demo") })
+            .await
+            .expect("hook");
+        let hook_token = token_of(&hook.url.expect("url"));
+        assert_eq!(app.chat_page(&hook_token).await.expect_err("hook at chat").code(), "not_found");
+        assert_eq!(app.post_hook(&t, "hi".into(), CLIENT).await.expect_err("web at hook").code(), "not_found");
+        let posted = app.post_hook(&hook_token, "Order #12 paid".into(), CLIENT).await.expect("hook post");
+        assert!(!posted.conversation_id.is_empty());
+    }
+
+    #[tokio::test]
+    async fn revoked_and_expired_links_are_refused_and_streams_close() {
+        let (_d, app) = test_app();
+        let link = app.issue_link(IssueLink::chat("demo")).await.expect("issue");
+        let t = token_of(link.url.as_deref().expect("url"));
+        let expiring = app
+            .issue_link(IssueLink { expires_at: Some(now_ms() + 200), ..IssueLink::chat("demo") })
+            .await
+            .expect("expiring");
+        let posted = app.post_message(&t, PostMessage { content: "hello".into(), conversation_id: None }, CLIENT).await.expect("post");
+        // Hold a stream on a turn that is finished but not yet read: it is the live one or stored.
+        let mut stream = app.subscribe(&t, &posted.turn_id, Some(i64::MAX - 1)).await.expect("sse");
+        app.revoke_link(link.id).await.expect("revoke");
+        let ended = tokio::time::timeout(Duration::from_secs(1), stream.next()).await.expect("closed within 1 s");
+        assert!(ended.is_none());
+        assert_eq!(app.chat_page(&t).await.expect_err("revoked").code(), "link_revoked");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let e = token_of(expiring.url.as_deref().expect("url"));
+        assert_eq!(app.chat_page(&e).await.expect_err("expired").code(), "link_expired");
+    }
+}

@@ -1,0 +1,327 @@
+//! `App`, the facade every front end holds. The CLI, the HTTP handlers and the desktop window's
+//! commands each translate one request into one `App` call; the rules live here and below.
+//!
+//! Owner calls (links, agents) and visitor calls (chat, hooks) are split into submodules. Every
+//! store access runs on tokio's blocking pool so a slow disk never stalls the event loop.
+
+mod agents;
+mod chat;
+mod links;
+mod limits;
+
+pub use agents::{AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent};
+pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
+pub use limits::Limits;
+pub use links::{IssueLink, LinkInfo, LinkKind};
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::agent::answers::AnswersAgent;
+use crate::error::{Error, Result};
+use crate::hub::Hub;
+use crate::secret::{Keys, SecretBackend, SecretStore, load_or_create_master_key, open_store};
+use crate::store::{Store, now_ms};
+
+pub const DEFAULT_PORT: u16 = 8640;
+const DB_FILE: &str = "chatlink.db";
+
+/// How to open an [`App`].
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub data_dir: PathBuf,
+    pub secrets: SecretBackend,
+    pub limits: Limits,
+    /// Create the demo agent and link when the data folder is new.
+    pub seed_demo: bool,
+}
+
+impl AppConfig {
+    pub fn new(data_dir: impl Into<PathBuf>, secrets: SecretBackend) -> AppConfig {
+        AppConfig { data_dir: data_dir.into(), secrets, limits: Limits::default(), seed_demo: true }
+    }
+
+    /// The platform's data folder (`~/.local/share/chatlink` on Linux).
+    pub fn default_data_dir() -> Result<PathBuf> {
+        directories::ProjectDirs::from("", "", "chatlink")
+            .map(|d| d.data_dir().to_owned())
+            .ok_or_else(|| Error::invalid("cannot find a home folder for the data; pass --data-dir"))
+    }
+}
+
+#[derive(Clone)]
+pub struct App(Arc<Inner>);
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("data_dir", &self.0.data_dir).finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    data_dir: PathBuf,
+    store: Arc<Store>,
+    secrets: Box<dyn SecretStore>,
+    keys: Keys,
+    /// Prefix of every secret name, so two data folders never share keyring entries.
+    namespace: String,
+    hub: Arc<Hub>,
+    limits: Limits,
+    rates: limits::RateLimits,
+    answers: Arc<AnswersAgent>,
+    http: reqwest::Client,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    base_url: RwLock<String>,
+    serve_lock: std::sync::Mutex<Option<File>>,
+}
+
+impl App {
+    /// Opens the data folder: database, secret store, master key; seeds the demo on first run.
+    pub fn open(config: AppConfig) -> Result<App> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| Error::io(format!("cannot create the data folder {}", config.data_dir.display()), e))?;
+        let store = Store::open(&config.data_dir.join(DB_FILE))?;
+        check_backend(&store, config.secrets)?;
+        let namespace = match store.setting("install_id")? {
+            Some(id) => id,
+            None => {
+                let id = crate::token::random_id();
+                store.set_setting("install_id", &id)?;
+                id
+            }
+        };
+        let secrets = open_store(config.secrets, &config.data_dir)?;
+        let keys = load_or_create_master_key(secrets.as_ref(), &namespace)?;
+        if config.secrets != SecretBackend::Memory {
+            store.set_setting("secrets_backend", config.secrets.as_str())?;
+        }
+        let base_url = store.setting("base_url")?.unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
+        let shutdown = CancellationToken::new();
+        let app = App(Arc::new(Inner {
+            data_dir: config.data_dir,
+            store: Arc::new(store),
+            secrets,
+            keys,
+            namespace,
+            hub: Arc::new(Hub::new(shutdown.clone(), config.limits.max_streams)),
+            rates: limits::RateLimits::new(&config.limits),
+            limits: config.limits,
+            answers: Arc::new(AnswersAgent::new()),
+            http: crate::agent::openai::default_client(),
+            tasks: TaskTracker::new(),
+            shutdown,
+            base_url: RwLock::new(base_url),
+            serve_lock: std::sync::Mutex::new(None),
+        }));
+        if config.seed_demo {
+            app.seed_demo()?;
+        }
+        Ok(app)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.0.data_dir
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.0.limits
+    }
+
+    /// The origin links are built from (`http://127.0.0.1:8640`, or the public URL).
+    pub fn base_url(&self) -> String {
+        self.0.base_url.read().map(|u| u.clone()).unwrap_or_default()
+    }
+
+    /// Sets and remembers the origin links are built from, so `token issue` in another process
+    /// prints the same URLs as the server.
+    pub fn set_base_url(&self, url: &str) -> Result<()> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| Error::invalid(format!("{url:?} is not a URL: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+            return Err(Error::invalid(format!("{url:?} must be an http:// or https:// URL with a host")));
+        }
+        let url = parsed.as_str().trim_end_matches('/').to_owned();
+        self.0.store.set_setting("base_url", &url)?;
+        if let Ok(mut b) = self.0.base_url.write() {
+            *b = url;
+        }
+        Ok(())
+    }
+
+    /// Takes the role of the one server process on this data folder: ends turns a previous run
+    /// left running, and watches for links revoked by other processes. Call once before serving.
+    pub async fn start_serving(&self) -> Result<()> {
+        let lock = take_serve_lock(&self.0.data_dir)?;
+        if let Ok(mut slot) = self.0.serve_lock.lock() {
+            *slot = Some(lock);
+        }
+        let recovered = self.blocking(|i| i.store.recover_running_turns(crate::turn::INTERRUPTED)).await?;
+        if !recovered.is_empty() {
+            tracing::warn!(count = recovered.len(), "ended turns interrupted by the last shutdown");
+        }
+        let app = self.clone();
+        self.0.tasks.spawn(async move { app.watch_revocations().await });
+        Ok(())
+    }
+
+    /// Polls for tokens revoked by another process (the CLI) and closes their streams; a
+    /// revocation made through this `App` closes them at once without waiting for this.
+    async fn watch_revocations(self) {
+        let mut since = now_ms();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        let mut sweeps = 0u32;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.0.shutdown.cancelled() => return,
+            }
+            let checked_at = now_ms();
+            match self.blocking(move |i| i.store.revoked_since(since)).await {
+                Ok(ids) => {
+                    for id in ids {
+                        self.0.hub.close_link(id);
+                    }
+                    // Overlap one tick so a revocation committed during the query is not missed.
+                    since = checked_at - 500;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not check for revoked links"),
+            }
+            sweeps = sweeps.wrapping_add(1);
+            if sweeps % 120 == 0 {
+                self.0.rates.forget_idle();
+            }
+        }
+    }
+
+    /// The token cancelled when the app shuts down (the HTTP server stops with it).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.0.shutdown.clone()
+    }
+
+    /// Ends every stream, lets running turns write their end, and waits for them (up to 10 s).
+    pub async fn shutdown(&self) {
+        self.0.shutdown.cancel();
+        self.0.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.0.tasks.wait()).await.is_err() {
+            tracing::warn!("some turns did not finish within 10 s of shutdown");
+        }
+        if let Ok(mut slot) = self.0.serve_lock.lock() {
+            slot.take();
+        }
+    }
+
+    pub fn open_streams(&self) -> usize {
+        self.0.hub.open_streams()
+    }
+
+    /// Runs `f` on the blocking pool with this app's state.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Inner) -> Result<T> + Send + 'static) -> Result<T> {
+        let app = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&app))
+            .await
+            .map_err(|e| Error::Internal(format!("a background task failed: {e}")))?
+    }
+
+    fn seed_demo(&self) -> Result<()> {
+        let store = &self.0.store;
+        if store.setting("seeded")?.is_some() {
+            return Ok(());
+        }
+        if store.folders()?.is_empty() {
+            store.create_folder(crate::demo::SLUG, crate::demo::NAME, crate::demo::GREETING, crate::demo::INSTRUCTIONS)?;
+            store.add_knowledge(crate::demo::SLUG, &crate::demo::knowledge())?;
+            links::issue_blocking(
+                &self.0,
+                &IssueLink { label: Some("Demo link".into()), ..IssueLink::chat(crate::demo::SLUG) },
+            )?;
+        }
+        store.set_setting("seeded", "1")?;
+        Ok(())
+    }
+}
+
+fn check_backend(store: &Store, wanted: SecretBackend) -> Result<()> {
+    let Some(recorded) = store.setting("secrets_backend")? else { return Ok(()) };
+    if recorded == wanted.as_str() || wanted == SecretBackend::Memory {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "this data folder keeps its secrets in the {recorded} store, not the {} one: run with `--secrets {recorded}`",
+        wanted.as_str()
+    )))
+}
+
+fn take_serve_lock(data_dir: &Path) -> Result<File> {
+    let path = data_dir.join("serve.lock");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Conflict(format!(
+            "another chatlink server is already running on {}",
+            data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::*;
+
+    pub fn test_app() -> (tempfile::TempDir, App) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let app = App::open(AppConfig::new(dir.path(), SecretBackend::Memory)).expect("open app");
+        (dir, app)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_util::test_app;
+    use super::*;
+
+    #[tokio::test]
+    async fn first_run_seeds_the_demo_once() {
+        let (dir, app) = test_app();
+        let links = app.links(None).await.expect("links");
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].jid, "web:demo");
+        assert!(app.agent("demo").await.expect("demo").knowledge_count >= 5);
+        drop(app);
+        let app = App::open(AppConfig::new(dir.path(), SecretBackend::File)).expect("reopen");
+        assert_eq!(app.links(None).await.expect("links").len(), 1, "not seeded twice");
+    }
+
+    #[test]
+    fn a_folder_refuses_another_secret_backend() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        App::open(AppConfig::new(dir.path(), SecretBackend::File)).expect("file");
+        let err = App::open(AppConfig::new(dir.path(), SecretBackend::Keyring)).expect_err("keyring");
+        assert_eq!(err.code(), "invalid_input");
+        assert!(err.to_string().contains("--secrets file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn one_server_per_data_folder_and_base_url_is_checked() {
+        let (dir, app) = test_app();
+        app.start_serving().await.expect("first");
+        let other = App::open(AppConfig::new(dir.path(), SecretBackend::Memory)).expect("open");
+        assert_eq!(other.start_serving().await.expect_err("second").code(), "conflict");
+        assert!(app.set_base_url("ftp://x").is_err());
+        assert!(app.set_base_url("not a url").is_err());
+        app.set_base_url("https://chat.example.com/").expect("set");
+        assert_eq!(other.0.store.setting("base_url").expect("read").as_deref(), Some("https://chat.example.com"));
+        app.shutdown().await;
+    }
+}
