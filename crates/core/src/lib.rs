@@ -6,6 +6,7 @@ pub mod app;
 mod demo;
 pub mod store;
 pub mod error;
+pub mod http;
 pub mod hub;
 pub mod jid;
 pub mod knowledge;

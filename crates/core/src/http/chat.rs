@@ -1,0 +1,131 @@
+//! Handlers for chat links and hooks: each parses its request and makes one `App` call.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::{PING_INTERVAL, page};
+use crate::app::{App, PostMessage};
+use crate::error::Error;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+pub async fn add_slash(uri: Uri) -> Redirect {
+    Redirect::permanent(&format!("{}/", uri.path()))
+}
+
+pub async fn page(State(app): State<App>, Path(token): Path<String>) -> Response {
+    match app.chat_page(&token).await {
+        Ok(p) => page::chat(&p),
+        Err(e) => page::error(&e),
+    }
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError(Error::NotFound { what: "page" })
+}
+
+/// Reads at most `limit` bytes of body; more is `payload_too_large`, answered before parsing.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| Error::PayloadTooLarge { limit })
+}
+
+fn parse_message(headers: &HeaderMap, body: &[u8]) -> Result<PostMessage, Error> {
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|e| Error::invalid(format!("the body is not a message: {e}"))),
+        "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
+            .map_err(|e| Error::invalid(format!("the form is not a message: {e}"))),
+        _ => Err(Error::invalid("send the message as application/json: {\"content\": \"…\"}")),
+    }
+}
+
+pub async fn post_message(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = read_body(body, app.limits().chat_body).await?;
+    let msg = parse_message(&headers, &body)?;
+    let posted = app.post_message(&token, msg, peer.ip()).await?;
+    Ok((StatusCode::ACCEPTED, Json(posted)))
+}
+
+pub async fn post_hook(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> ApiResult<impl IntoResponse> {
+    let body = read_body(body, app.limits().hook_body).await?;
+    let text = String::from_utf8(body.to_vec()).map_err(|_| Error::invalid("the body must be UTF-8 text"))?;
+    let posted = app.post_hook(&token, text, peer.ip()).await?;
+    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"turn_id": posted.turn_id, "conversation_id": posted.conversation_id}))))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    conversation_id: String,
+}
+
+pub async fn history(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    let Query(q) = query.map_err(|_| Error::invalid("add ?conversation_id=<id> to the URL"))?;
+    let mut res = Json(app.history(&token, &q.conversation_id).await?).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SseQuery {
+    last_event_id: Option<String>,
+}
+
+fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Option<i64>, Error> {
+    let raw = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.last_event_id.clone());
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(Some)
+            .ok_or_else(|| Error::invalid("Last-Event-ID must be an event id this server sent")),
+    }
+}
+
+pub async fn sse(
+    State(app): State<App>,
+    Path((token, turn_id)): Path<(String, String)>,
+    Query(query): Query<SseQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let after = last_event_id(&headers, &query)?;
+    let frames = app.subscribe(&token, &turn_id, after).await?;
+    let events = frames.map(|f| Ok::<_, Infallible>(Event::default().id(f.seq.to_string()).event(f.event).data(f.data)));
+    let mut res = Sse::new(events).keep_alive(KeepAlive::new().interval(PING_INTERVAL).text("ping")).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(res)
+}
