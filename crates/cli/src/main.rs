@@ -1,1 +1,353 @@
-fn main() {}
+//! `chatlink`: the headless front end. Each subcommand parses its arguments, makes one `App`
+//! call and prints the answer (a table, or JSON with `--json`).
+
+mod args;
+mod output;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind, NewAgent};
+use chatlink_core::knowledge::Format;
+use chatlink_core::secret::{SecretBackend, Sensitive};
+use chatlink_core::{App, AppConfig, Error, Result};
+use clap::Parser;
+
+use args::{AgentCmd, Cli, Command, KnowledgeCmd, TokenCmd, TokenKind};
+use output::Out;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHATLINK_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if matches!(cli.command, Command::Serve { .. }) {
+            "info"
+        } else {
+            "warn"
+        })
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let out = Out { json: cli.json };
+    match runtime.block_on(run(cli, &out)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<App> {
+    let data_dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => AppConfig::default_data_dir()?,
+    };
+    let secrets = SecretBackend::parse(&cli.secrets)?;
+    let mut config = AppConfig::new(data_dir, secrets);
+    if cli.no_rate_limits {
+        config.limits.link_per_minute = u32::MAX;
+        config.limits.link_burst = u32::MAX;
+        config.limits.client_per_minute = u32::MAX;
+        config.limits.client_burst = u32::MAX;
+    }
+    App::open(config)
+}
+
+async fn run(cli: Cli, out: &Out) -> Result<()> {
+    let app = open(&cli)?;
+    match cli.command {
+        Command::Serve { bind, public_url } => serve(app, bind, public_url, out).await,
+        Command::Token(cmd) => token(app, cmd, out).await,
+        Command::Agent(cmd) => agent(app, cmd, out).await,
+        Command::Qr {
+            target,
+            png,
+            svg,
+            scale,
+        } => qr(app, &target, png.as_deref(), svg.as_deref(), scale, out).await,
+    }
+}
+
+async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {bind} (is another server using that port? try --bind 127.0.0.1:0)"), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the bound address", e))?;
+    app.set_base_url(&public_url.unwrap_or_else(|| format!("http://{local}")))?;
+    app.start_serving().await?;
+    let demo = app
+        .links_of_jid("web:demo")
+        .await
+        .ok()
+        .and_then(|l| l.into_iter().rev().find_map(|l| l.url));
+    out.serving(&local, &app.base_url(), demo.as_deref());
+    let server = tokio::spawn(chatlink_core::http::serve(app.clone(), listener));
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    app.shutdown().await;
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::io("the server stopped", e)),
+        Err(e) => Err(Error::Internal(format!("the server task failed: {e}"))),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+fn parse_expiry(s: &str) -> Result<i64> {
+    let now = chatlink_core::store::now_ms();
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(now.saturating_add(d.as_millis().min(i64::MAX as u128) as i64));
+    }
+    let t = humantime::parse_rfc3339_weak(s).map_err(|_| {
+        Error::invalid(format!(
+            "--expires {s:?}: use a duration like 30d or 12h, or a date like 2027-01-31T18:00:00Z"
+        ))
+    })?;
+    let ms = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Ok(ms)
+}
+
+async fn token(app: App, cmd: TokenCmd, out: &Out) -> Result<()> {
+    match cmd {
+        TokenCmd::Issue {
+            folder,
+            kind,
+            suffix,
+            label,
+            expires,
+        } => {
+            let kind = match kind {
+                TokenKind::Chat => LinkKind::Chat,
+                TokenKind::Hook { source } => LinkKind::Hook { source },
+            };
+            let expires_at = expires.as_deref().map(parse_expiry).transpose()?;
+            let link = app
+                .issue_link(IssueLink {
+                    folder,
+                    kind,
+                    suffix,
+                    label,
+                    expires_at,
+                })
+                .await?;
+            out.issued(&link);
+        }
+        TokenCmd::List { folder } => out.links(&app.links(folder).await?),
+        TokenCmd::Show { jid } => out.links(&app.links_of_jid(&jid).await?),
+        TokenCmd::Revoke {
+            jid: Some(jid),
+            id: None,
+        } => out.revoked(&app.revoke_jid(&jid).await?),
+        TokenCmd::Revoke {
+            jid: None,
+            id: Some(id),
+        } => out.revoked(&[app.revoke_link(id).await?]),
+        TokenCmd::Revoke { .. } => return Err(Error::invalid("give either a JID or --id N")),
+        TokenCmd::Reissue { id } => out.issued(&app.reissue_link(id).await?),
+    }
+    Ok(())
+}
+
+async fn agent(app: App, cmd: AgentCmd, out: &Out) -> Result<()> {
+    match cmd {
+        AgentCmd::Create {
+            slug,
+            name,
+            greeting,
+            instructions,
+        } => {
+            let name = name.unwrap_or_else(|| slug.clone());
+            out.agent(
+                &app.create_agent(NewAgent {
+                    slug,
+                    name,
+                    greeting,
+                    instructions,
+                })
+                .await?,
+            );
+        }
+        AgentCmd::List => out.agents(&app.agents().await?),
+        AgentCmd::Show { slug } => out.agent(&app.agent(&slug).await?),
+        AgentCmd::Edit {
+            slug,
+            name,
+            greeting,
+            instructions,
+            engine,
+            base_url,
+            model,
+        } => {
+            let engine = match engine.as_deref() {
+                None => None,
+                Some("answers") => Some(EngineSetting::Answers),
+                Some("openai") => Some(EngineSetting::OpenAi {
+                    base_url: base_url
+                        .ok_or_else(|| Error::invalid("--engine openai needs --base-url"))?,
+                    model: model.ok_or_else(|| Error::invalid("--engine openai needs --model"))?,
+                }),
+                Some(other) => {
+                    return Err(Error::invalid(format!(
+                        "unknown engine {other:?}: use answers or openai"
+                    )));
+                }
+            };
+            out.agent(
+                &app.update_agent(
+                    &slug,
+                    AgentUpdate {
+                        name,
+                        greeting,
+                        instructions,
+                        engine,
+                    },
+                )
+                .await?,
+            );
+        }
+        AgentCmd::ApiKey { slug, clear } => {
+            let key = if clear {
+                None
+            } else {
+                Some(read_secret_from_stdin()?)
+            };
+            out.agent(&app.set_api_key(&slug, key).await?);
+        }
+        AgentCmd::Rule {
+            jid,
+            persona,
+            greeting,
+        } => {
+            app.set_route_rule(&jid, persona, greeting).await?;
+            out.done(&format!("route rule for {jid} saved"));
+        }
+        AgentCmd::Knowledge(k) => knowledge(app, k, out).await?,
+    }
+    Ok(())
+}
+
+fn read_secret_from_stdin() -> Result<Sensitive<String>> {
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Error::io("cannot read the API key from stdin", e))?;
+    Ok(Sensitive::new(s.trim().to_owned()))
+}
+
+async fn knowledge(app: App, cmd: KnowledgeCmd, out: &Out) -> Result<()> {
+    match cmd {
+        KnowledgeCmd::Add {
+            slug,
+            question,
+            answer,
+        } => out.knowledge(&[app.add_knowledge(&slug, question, answer).await?]),
+        KnowledgeCmd::List { slug } => out.knowledge(&app.knowledge(&slug).await?),
+        KnowledgeCmd::Remove { slug, id } => {
+            app.remove_knowledge(&slug, id).await?;
+            out.done(&format!("entry {id} removed"));
+        }
+        KnowledgeCmd::Import { slug, file } => {
+            let name = file.to_string_lossy().into_owned();
+            let format = Format::from_file_name(&name)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Error::io(format!("cannot read {name}"), e))?;
+            let added = app.import_knowledge(&slug, &text, format).await?;
+            out.done(&format!("imported {} entries into {slug}", added.len()));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename: never a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid(format!("{} is not a file name", path.display())))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(format!("cannot write {}", path.display()), e));
+    }
+    Ok(())
+}
+
+async fn qr(
+    app: App,
+    target: &str,
+    png: Option<&Path>,
+    svg: Option<&Path>,
+    scale: u32,
+    out: &Out,
+) -> Result<()> {
+    if png.is_none() && svg.is_none() {
+        return Err(Error::invalid(
+            "say where to save the QR code: --png FILE and/or --svg FILE",
+        ));
+    }
+    let url = app.qr_url(target).await?;
+    // Both files are made before either is written, so a bad scale writes neither.
+    let png_bytes = png
+        .map(|_| chatlink_core::qr::png(&url, scale))
+        .transpose()?;
+    let svg_text = svg.map(|_| chatlink_core::qr::svg(&url)).transpose()?;
+    if let (Some(path), Some(bytes)) = (png, &png_bytes) {
+        write_atomically(path, bytes)?;
+        out.done(&format!("QR code for {url} saved to {}", path.display()));
+    }
+    if let (Some(path), Some(text)) = (svg, &svg_text) {
+        write_atomically(path, text.as_bytes())?;
+        out.done(&format!("QR code for {url} saved to {}", path.display()));
+    }
+    Ok(())
+}

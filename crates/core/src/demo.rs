@@ -4,8 +4,7 @@ use crate::knowledge::Entry;
 
 pub const SLUG: &str = "demo";
 pub const NAME: &str = "Rosie's Bakery";
-pub const GREETING: &str =
-    "Hi! I'm the assistant at Rosie's Bakery. Ask me about our opening hours, where we are, the menu or ordering a cake.";
+pub const GREETING: &str = "Hi! I'm the assistant at Rosie's Bakery. Ask me about our opening hours, where we are, the menu or ordering a cake.";
 pub const INSTRUCTIONS: &str =
     "You answer visitors' questions for Rosie's Bakery, a neighbourhood bakery. Be warm and brief.";
 

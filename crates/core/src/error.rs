@@ -76,7 +76,10 @@ impl Error {
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 
     /// True for errors caused by the caller's input (as opposed to the server failing).
@@ -102,11 +105,18 @@ mod tests {
     #[test]
     fn codes_are_stable_and_messages_readable() {
         assert_eq!(Error::LinkRevoked.code(), "link_revoked");
-        assert_eq!(Error::NotFound { what: "link" }.to_string(), "link not found");
-        let e = Error::RateLimited { retry_after: Duration::from_millis(200) };
+        assert_eq!(
+            Error::NotFound { what: "link" }.to_string(),
+            "link not found"
+        );
+        let e = Error::RateLimited {
+            retry_after: Duration::from_millis(200),
+        };
         assert_eq!(e.code(), "rate_limited");
         assert!(e.to_string().contains("1 s"), "{e}");
-        let k = Error::KeyringUnavailable { detail: "no dbus".into() };
+        let k = Error::KeyringUnavailable {
+            detail: "no dbus".into(),
+        };
         assert!(k.to_string().contains("--secrets file"));
         assert!(!k.is_client_error());
         assert!(Error::invalid("x").is_client_error());

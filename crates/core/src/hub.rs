@@ -38,7 +38,12 @@ struct LiveState {
 }
 
 impl LiveTurn {
-    pub fn new(turn_id: String, conversation_id: String, token_id: Option<i64>, first_seq: i64) -> LiveTurn {
+    pub fn new(
+        turn_id: String,
+        conversation_id: String,
+        token_id: Option<i64>,
+        first_seq: i64,
+    ) -> LiveTurn {
         LiveTurn {
             turn_id,
             conversation_id,
@@ -54,20 +59,20 @@ impl LiveTurn {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends a frame with the next seq and wakes subscribers. `Ok(seq)`, or `Err(())` when the
+    /// Appends a frame with the next seq and wakes subscribers. `Some(seq)`, or `None` when the
     /// turn is out of seq numbers (only deltas can get there: the caller keeps two for the end).
-    pub fn push(&self, event: &'static str, data: String, reserve: usize) -> std::result::Result<i64, ()> {
+    pub fn push(&self, event: &'static str, data: String, reserve: usize) -> Option<i64> {
         let seq = {
             let mut st = self.state();
             if st.frames.len() + reserve >= MAX_FRAMES_PER_TURN as usize {
-                return Err(());
+                return None;
             }
             let seq = self.first_seq + st.frames.len() as i64;
             st.frames.push(FrameRow { seq, event, data });
             seq
         };
         self.version.send_modify(|v| *v += 1);
-        Ok(seq)
+        Some(seq)
     }
 
     pub fn next_seq(&self) -> i64 {
@@ -144,7 +149,10 @@ impl Hub {
 
     /// The switch that ends every stream of link `token_id`; the server's shutdown ends it too.
     pub fn link_switch(&self, token_id: i64) -> CancellationToken {
-        lock(&self.links).entry(token_id).or_insert_with(|| self.shutdown.child_token()).clone()
+        lock(&self.links)
+            .entry(token_id)
+            .or_insert_with(|| self.shutdown.child_token())
+            .clone()
     }
 
     /// Ends every open stream of link `token_id` (it was revoked).
@@ -198,7 +206,12 @@ struct Sub {
 }
 
 /// The frames after `cursor`, then live ones until `done`, the link's switch or shutdown.
-pub fn subscribe(source: Source, cursor: i64, switch: CancellationToken, slot: StreamSlot) -> FrameStream {
+pub fn subscribe(
+    source: Source,
+    cursor: i64,
+    switch: CancellationToken,
+    slot: StreamSlot,
+) -> FrameStream {
     let (live, pending) = match source {
         Source::Live(turn) => {
             let rx = turn.version.subscribe();
@@ -206,7 +219,14 @@ pub fn subscribe(source: Source, cursor: i64, switch: CancellationToken, slot: S
         }
         Source::Stored(frames) => (None, frames.into()),
     };
-    let sub = Sub { live, pending, cursor, ended: false, switch, _slot: slot };
+    let sub = Sub {
+        live,
+        pending,
+        cursor,
+        ended: false,
+        switch,
+        _slot: slot,
+    };
     Box::pin(futures_util::stream::unfold(sub, |mut sub| async move {
         loop {
             if sub.ended || sub.switch.is_cancelled() {
@@ -255,7 +275,12 @@ mod tests {
         for i in 0..3 {
             turn.push("delta", format!("d{i}"), 2).expect("push");
         }
-        let mut s = subscribe(Source::Live(turn.clone()), 5, hub.link_switch(1), hub.acquire_stream().expect("slot"));
+        let mut s = subscribe(
+            Source::Live(turn.clone()),
+            5,
+            hub.link_switch(1),
+            hub.acquire_stream().expect("slot"),
+        );
         let writer = {
             let turn = turn.clone();
             tokio::spawn(async move {
@@ -270,32 +295,76 @@ mod tests {
             seen.push((f.seq, f.event));
         }
         writer.await.expect("writer");
-        assert_eq!(seen, vec![(6, "delta"), (7, "delta"), (8, "message"), (9, "done")]);
-        assert_eq!(hub.open_streams(), 0, "the slot is released when the stream ends");
+        assert_eq!(
+            seen,
+            vec![(6, "delta"), (7, "delta"), (8, "message"), (9, "done")]
+        );
+        assert_eq!(
+            hub.open_streams(),
+            0,
+            "the slot is released when the stream ends"
+        );
     }
 
     #[tokio::test]
     async fn closing_a_link_ends_its_streams_but_not_others() {
         let hub = hub(10);
         let turn = Arc::new(LiveTurn::new("t".into(), "c".into(), Some(1), 1));
-        let mut a = subscribe(Source::Live(turn.clone()), 0, hub.link_switch(1), hub.acquire_stream().expect("a"));
-        let mut b = subscribe(Source::Live(turn.clone()), 0, hub.link_switch(2), hub.acquire_stream().expect("b"));
+        let mut a = subscribe(
+            Source::Live(turn.clone()),
+            0,
+            hub.link_switch(1),
+            hub.acquire_stream().expect("a"),
+        );
+        let mut b = subscribe(
+            Source::Live(turn.clone()),
+            0,
+            hub.link_switch(2),
+            hub.acquire_stream().expect("b"),
+        );
         hub.close_link(1);
-        assert!(tokio::time::timeout(Duration::from_secs(1), a.next()).await.expect("ends at once").is_none());
-        assert!(tokio::time::timeout(Duration::from_millis(50), b.next()).await.is_err(), "b stays open");
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), a.next())
+                .await
+                .expect("ends at once")
+                .is_none()
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), b.next())
+                .await
+                .is_err(),
+            "b stays open"
+        );
         hub.shutdown_token().cancel();
-        assert!(tokio::time::timeout(Duration::from_secs(1), b.next()).await.expect("shutdown").is_none());
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), b.next())
+                .await
+                .expect("shutdown")
+                .is_none()
+        );
     }
 
     #[tokio::test]
     async fn stored_frames_replay_and_the_cap_holds() {
         let hub = hub(1);
-        let frames = vec![FrameRow { seq: 3, event: "done", data: "{}".into() }];
+        let frames = vec![FrameRow {
+            seq: 3,
+            event: "done",
+            data: "{}".into(),
+        }];
         let slot = hub.acquire_stream().expect("first");
-        assert_eq!(hub.acquire_stream().expect_err("over the cap").code(), "too_many_streams");
-        let got: Vec<_> = subscribe(Source::Stored(frames.clone()), 2, hub.link_switch(1), slot).collect().await;
+        assert_eq!(
+            hub.acquire_stream().expect_err("over the cap").code(),
+            "too_many_streams"
+        );
+        let got: Vec<_> = subscribe(Source::Stored(frames.clone()), 2, hub.link_switch(1), slot)
+            .collect()
+            .await;
         assert_eq!(got, frames);
-        assert!(hub.acquire_stream().is_ok(), "released after the stream ended");
+        assert!(
+            hub.acquire_stream().is_ok(),
+            "released after the stream ended"
+        );
     }
 
     #[test]
@@ -304,9 +373,9 @@ mod tests {
         for _ in 0..(MAX_FRAMES_PER_TURN as usize - 2) {
             turn.push("delta", String::new(), 2).expect("room");
         }
-        assert!(turn.push("delta", String::new(), 2).is_err());
-        assert!(turn.push("message", String::new(), 1).is_ok());
-        assert!(turn.push("done", String::new(), 0).is_ok());
+        assert!(turn.push("delta", String::new(), 2).is_none());
+        assert!(turn.push("message", String::new(), 1).is_some());
+        assert!(turn.push("done", String::new(), 0).is_some());
         assert_eq!(turn.next_seq(), 1 + MAX_FRAMES_PER_TURN);
     }
 }

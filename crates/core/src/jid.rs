@@ -10,16 +10,26 @@ use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Jid {
-    Web { folder: String, suffix: Option<String> },
-    Hook { folder: String, source: String, suffix: Option<String> },
+    Web {
+        folder: String,
+        suffix: Option<String>,
+    },
+    Hook {
+        folder: String,
+        source: String,
+        suffix: Option<String>,
+    },
 }
 
 /// Checks one name (folder slug, suffix, hook source).
 pub fn check_name(what: &str, s: &str) -> Result<()> {
     let ok = !s.is_empty()
         && s.len() <= 40
-        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -35,7 +45,10 @@ impl Jid {
         if let Some(s) = suffix {
             check_name("suffix", s)?;
         }
-        Ok(Jid::Web { folder: folder.into(), suffix: suffix.map(Into::into) })
+        Ok(Jid::Web {
+            folder: folder.into(),
+            suffix: suffix.map(Into::into),
+        })
     }
 
     pub fn hook(folder: &str, source: &str, suffix: Option<&str>) -> Result<Jid> {
@@ -44,7 +57,11 @@ impl Jid {
         if let Some(s) = suffix {
             check_name("suffix", s)?;
         }
-        Ok(Jid::Hook { folder: folder.into(), source: source.into(), suffix: suffix.map(Into::into) })
+        Ok(Jid::Hook {
+            folder: folder.into(),
+            source: source.into(),
+            suffix: suffix.map(Into::into),
+        })
     }
 
     pub fn folder(&self) -> &str {
@@ -84,9 +101,11 @@ impl FromStr for Jid {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Jid> {
-        let bad = || Error::invalid(format!(
-            "{s:?} is not a JID: expected web:<folder>[/<suffix>] or hook:<folder>/<source>[/<suffix>]"
-        ));
+        let bad = || {
+            Error::invalid(format!(
+                "{s:?} is not a JID: expected web:<folder>[/<suffix>] or hook:<folder>/<source>[/<suffix>]"
+            ))
+        };
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
         let parts: Vec<&str> = rest.split('/').collect();
         match (kind, parts.as_slice()) {
@@ -105,7 +124,12 @@ mod tests {
 
     #[test]
     fn parses_and_prints_every_form() {
-        for s in ["web:acme", "web:acme/support", "hook:acme/github", "hook:acme/github/ci"] {
+        for s in [
+            "web:acme",
+            "web:acme/support",
+            "hook:acme/github",
+            "hook:acme/github/ci",
+        ] {
             let jid: Jid = s.parse().expect(s);
             assert_eq!(jid.to_string(), s);
             assert_eq!(jid.folder(), "acme");
@@ -117,7 +141,17 @@ mod tests {
 
     #[test]
     fn rejects_bad_jids_with_a_clear_message() {
-        for s in ["acme", "web:", "web:Acme", "web:acme/", "web:a/b/c", "hook:acme", "mail:acme", "web:-x", "web:a b"] {
+        for s in [
+            "acme",
+            "web:",
+            "web:Acme",
+            "web:acme/",
+            "web:a/b/c",
+            "hook:acme",
+            "mail:acme",
+            "web:-x",
+            "web:a b",
+        ] {
             let e = s.parse::<Jid>().expect_err(s);
             assert_eq!(e.code(), "invalid_input", "{s}");
         }

@@ -28,7 +28,10 @@ impl Format {
         let lower = name.to_ascii_lowercase();
         if lower.ends_with(".csv") {
             Ok(Format::Csv)
-        } else if [".md", ".markdown", ".txt"].iter().any(|e| lower.ends_with(e)) {
+        } else if [".md", ".markdown", ".txt"]
+            .iter()
+            .any(|e| lower.ends_with(e))
+        {
             Ok(Format::Markdown)
         } else {
             Err(Error::invalid(format!(
@@ -46,12 +49,16 @@ pub fn entry(question: Option<&str>, answer: &str) -> Result<Entry> {
         return Err(Error::invalid("the answer is empty"));
     }
     if answer.chars().count() > MAX_ANSWER_CHARS {
-        return Err(Error::invalid(format!("the answer is longer than {MAX_ANSWER_CHARS} characters")));
+        return Err(Error::invalid(format!(
+            "the answer is longer than {MAX_ANSWER_CHARS} characters"
+        )));
     }
-    if let Some(q) = question {
-        if q.chars().count() > MAX_QUESTION_CHARS {
-            return Err(Error::invalid(format!("the question is longer than {MAX_QUESTION_CHARS} characters")));
-        }
+    if let Some(q) = question
+        && q.chars().count() > MAX_QUESTION_CHARS
+    {
+        return Err(Error::invalid(format!(
+            "the question is longer than {MAX_QUESTION_CHARS} characters"
+        )));
     }
     Ok((question.map(str::to_owned), answer.to_owned()))
 }
@@ -65,7 +72,9 @@ pub fn parse(text: &str, format: Format) -> Result<Vec<Entry>> {
         return Err(Error::invalid("the file holds no questions or answers"));
     }
     if entries.len() > MAX_IMPORT_ENTRIES {
-        return Err(Error::invalid(format!("the file holds more than {MAX_IMPORT_ENTRIES} entries")));
+        return Err(Error::invalid(format!(
+            "the file holds more than {MAX_IMPORT_ENTRIES} entries"
+        )));
     }
     Ok(entries)
 }
@@ -81,26 +90,33 @@ fn parse_markdown(text: &str) -> Result<Vec<Entry>> {
     let mut preamble: Vec<&str> = Vec::new();
     let mut preamble_line = 1;
 
-    let flush_paragraph = |lines: &mut Vec<&str>, line: usize, out: &mut Vec<Entry>| -> Result<()> {
-        let para = lines.join("\n");
-        lines.clear();
-        if !para.trim().is_empty() {
-            out.push(entry(None, &para).map_err(|e| at_line(line, e))?);
-        }
-        Ok(())
-    };
+    let flush_paragraph =
+        |lines: &mut Vec<&str>, line: usize, out: &mut Vec<Entry>| -> Result<()> {
+            let para = lines.join("\n");
+            lines.clear();
+            if !para.trim().is_empty() {
+                out.push(entry(None, &para).map_err(|e| at_line(line, e))?);
+            }
+            Ok(())
+        };
 
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let trimmed = line.trim_start();
-        let heading = trimmed.strip_prefix('#').map(|rest| rest.trim_start_matches('#'));
+        let heading = trimmed
+            .strip_prefix('#')
+            .map(|rest| rest.trim_start_matches('#'));
         match heading {
             Some(rest) if rest.is_empty() || rest.starts_with(' ') => {
                 flush_paragraph(&mut preamble, preamble_line, &mut out)?;
                 if let Some((q, qline, body)) = current.take() {
                     out.push(entry(Some(&q), &body.join("\n")).map_err(|e| at_line(qline, e))?);
                 }
-                current = Some((rest.trim().trim_end_matches('#').trim().to_owned(), n, Vec::new()));
+                current = Some((
+                    rest.trim().trim_end_matches('#').trim().to_owned(),
+                    n,
+                    Vec::new(),
+                ));
             }
             _ => match &mut current {
                 Some((_, _, body)) => body.push(line),
@@ -120,13 +136,23 @@ fn parse_markdown(text: &str) -> Result<Vec<Entry>> {
 }
 
 fn parse_csv(text: &str) -> Result<Vec<Entry>> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| Error::invalid(format!("not valid CSV: {e}")))?;
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(i + 1);
+        let line = record
+            .position()
+            .map(|p| p.line() as usize)
+            .unwrap_or(i + 1);
         let cols: Vec<&str> = record.iter().collect();
-        if i == 0 && cols.len() == 2 && cols[0].trim().eq_ignore_ascii_case("question") && cols[1].trim().eq_ignore_ascii_case("answer") {
+        if i == 0
+            && cols.len() == 2
+            && cols[0].trim().eq_ignore_ascii_case("question")
+            && cols[1].trim().eq_ignore_ascii_case("answer")
+        {
             continue;
         }
         match cols.as_slice() {
@@ -157,7 +183,10 @@ mod tests {
             vec![
                 (None, "We bake every day.".into()),
                 (None, "Founded 1998.".into()),
-                (Some("When are you open?".into()), "9 to 5.\nClosed Mondays.".into()),
+                (
+                    Some("When are you open?".into()),
+                    "9 to 5.\nClosed Mondays.".into()
+                ),
                 (Some("Do you deliver?".into()), "Yes.".into()),
             ]
         );
@@ -171,11 +200,15 @@ mod tests {
 
     #[test]
     fn csv_with_header_quotes_and_free_text() {
-        let csv = "question,answer\n\"Hours, please?\",\"9 to 5, \"\"sharp\"\"\"\n,Free text here\n";
+        let csv =
+            "question,answer\n\"Hours, please?\",\"9 to 5, \"\"sharp\"\"\"\n,Free text here\n";
         let got = parse(csv, Format::Csv).expect("parse");
         assert_eq!(
             got,
-            vec![(Some("Hours, please?".into()), "9 to 5, \"sharp\"".into()), (None, "Free text here".into())]
+            vec![
+                (Some("Hours, please?".into()), "9 to 5, \"sharp\"".into()),
+                (None, "Free text here".into())
+            ]
         );
         let err = parse("a,b,c\n", Format::Csv).expect_err("3 columns");
         assert!(err.to_string().contains("line 1"), "{err}");
@@ -185,7 +218,10 @@ mod tests {
 
     #[test]
     fn formats_from_names_and_limits() {
-        assert_eq!(Format::from_file_name("faq.MD").expect("md"), Format::Markdown);
+        assert_eq!(
+            Format::from_file_name("faq.MD").expect("md"),
+            Format::Markdown
+        );
         assert_eq!(Format::from_file_name("faq.csv").expect("csv"), Format::Csv);
         assert!(Format::from_file_name("faq.pdf").is_err());
         assert!(entry(Some(&"q".repeat(501)), "a").is_err());

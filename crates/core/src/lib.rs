@@ -4,7 +4,6 @@
 pub mod agent;
 pub mod app;
 mod demo;
-pub mod store;
 pub mod error;
 pub mod http;
 pub mod hub;
@@ -12,6 +11,7 @@ pub mod jid;
 pub mod knowledge;
 pub mod qr;
 pub mod secret;
+pub mod store;
 pub mod token;
 pub mod turn;
 

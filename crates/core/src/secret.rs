@@ -102,7 +102,8 @@ impl SecretStore for MemoryStore {
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
-    m.lock().map_err(|_| Error::Internal("secret store lock poisoned".into()))
+    m.lock()
+        .map_err(|_| Error::Internal("secret store lock poisoned".into()))
 }
 
 /// Secrets in a JSON file with mode 0600, for servers that have no keyring. Anyone who can read
@@ -119,13 +120,19 @@ impl FileStore {
             path = %path.display(),
             "secrets are kept in a plain file (mode 0600), not in an OS keyring; protect this file"
         );
-        Ok(FileStore { path, guard: Mutex::new(()) })
+        Ok(FileStore {
+            path,
+            guard: Mutex::new(()),
+        })
     }
 
     fn read(&self) -> Result<BTreeMap<String, String>> {
         match std::fs::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-                Error::SecretStore(format!("{} is not a valid secrets file: {e}", self.path.display()))
+                Error::SecretStore(format!(
+                    "{} is not a valid secrets file: {e}",
+                    self.path.display()
+                ))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(e) => Err(Error::io(format!("reading {}", self.path.display()), e)),
@@ -145,7 +152,8 @@ impl FileStore {
             .mode(0o600)
             .open(&tmp)
             .map_err(|e| Error::io(ctx("creating"), e))?;
-        f.write_all(&bytes).map_err(|e| Error::io(ctx("writing"), e))?;
+        f.write_all(&bytes)
+            .map_err(|e| Error::io(ctx("writing"), e))?;
         f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
         // Rename is atomic: a crash leaves either the old file or the new one, never half of one.
         std::fs::rename(&tmp, &self.path)
@@ -189,7 +197,10 @@ impl KeyringStore {
     /// Opens the keyring and checks that it answers, so a missing keyring is reported at start-up
     /// with what to do, not on the first secret the owner saves.
     pub fn open() -> Result<Self> {
-        let store = KeyringStore { service: KEYRING_SERVICE.into(), timeout: Duration::from_secs(10) };
+        let store = KeyringStore {
+            service: KEYRING_SERVICE.into(),
+            timeout: Duration::from_secs(30),
+        };
         store.get("chatlink-probe")?;
         Ok(store)
     }
@@ -220,7 +231,9 @@ impl KeyringStore {
 fn keyring_error(e: keyring::Error) -> Error {
     match e {
         keyring::Error::PlatformFailure(e) | keyring::Error::NoStorageAccess(e) => {
-            Error::KeyringUnavailable { detail: e.to_string() }
+            Error::KeyringUnavailable {
+                detail: e.to_string(),
+            }
         }
         other => Error::SecretStore(format!("keyring: {other}")),
     }
@@ -283,14 +296,33 @@ pub fn load_or_create_master_key(store: &dyn SecretStore, namespace: &str) -> Re
         None => {
             let key = crate::token::random_bytes::<32>().to_vec();
             store.set(&name, &Sensitive(URL_SAFE_NO_PAD.encode(&key)))?;
-            key
+            // Two processes opening a new data folder at once may both write; whichever write
+            // landed last is the key, so read it back rather than trusting our own.
+            match store.get(&name)? {
+                Some(stored) => URL_SAFE_NO_PAD
+                    .decode(stored.expose())
+                    .ok()
+                    .filter(|k| k.len() == 32)
+                    .ok_or_else(|| {
+                        Error::SecretStore(format!("the master key {name} is damaged"))
+                    })?,
+                None => {
+                    return Err(Error::SecretStore(format!(
+                        "the secret store did not keep {name}"
+                    )));
+                }
+            }
         }
     };
-    Ok(Keys { seal: Sensitive(derive(&master, b"chatlink seal v1")), jwt: Sensitive(derive(&master, b"chatlink jwt v1")) })
+    Ok(Keys {
+        seal: Sensitive(derive(&master, b"chatlink seal v1")),
+        jwt: Sensitive(derive(&master, b"chatlink jwt v1")),
+    })
 }
 
 fn derive(master: &[u8], label: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(master).expect("HMAC takes keys of any length");
     mac.update(label);
     mac.finalize().into_bytes().into()
 }
@@ -317,9 +349,15 @@ mod tests {
         store.delete("b").expect("delete");
         store.delete("never-there").expect("delete missing");
         let again = FileStore::open(dir.path()).expect("reopen");
-        assert_eq!(again.get("a").expect("get").expect("present").expose(), "one");
+        assert_eq!(
+            again.get("a").expect("get").expect("present").expose(),
+            "one"
+        );
         assert!(again.get("b").expect("get").is_none());
-        let mode = std::fs::metadata(dir.path().join("secrets.json")).expect("meta").permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("secrets.json"))
+            .expect("meta")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -340,13 +378,26 @@ mod tests {
         assert_ne!(a.seal.expose(), a.jwt.expose());
         let other = load_or_create_master_key(&store, "other").expect("other namespace");
         assert_ne!(a.seal.expose(), other.seal.expose());
-        store.set("ns/master-key", &Sensitive::new("short".into())).expect("set");
-        assert_eq!(load_or_create_master_key(&store, "ns").expect_err("damaged").code(), "secret_store");
+        store
+            .set("ns/master-key", &Sensitive::new("short".into()))
+            .expect("set");
+        assert_eq!(
+            load_or_create_master_key(&store, "ns")
+                .expect_err("damaged")
+                .code(),
+            "secret_store"
+        );
     }
 
     #[test]
     fn unknown_backend_name_is_rejected() {
-        assert_eq!(SecretBackend::parse("plaintext").expect_err("bad").code(), "invalid_input");
-        assert_eq!(SecretBackend::parse("file").expect("file"), SecretBackend::File);
+        assert_eq!(
+            SecretBackend::parse("plaintext").expect_err("bad").code(),
+            "invalid_input"
+        );
+        assert_eq!(
+            SecretBackend::parse("file").expect("file"),
+            SecretBackend::File
+        );
     }
 }

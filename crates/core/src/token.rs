@@ -33,12 +33,16 @@ pub fn random_id() -> String {
 
 /// Cheap shape check before any lookup, so junk never reaches the database.
 pub fn looks_like_token(s: &str) -> bool {
-    s.len() == TOKEN_LEN && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == TOKEN_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether `s` could be an id from [`random_id`]; anything else is rejected before a lookup.
 pub fn looks_like_id(s: &str) -> bool {
-    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 22
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The lookup key stored in the database instead of the token.
@@ -54,7 +58,13 @@ pub fn seal(keys: &Keys, token: &Sensitive<String>) -> Result<Vec<u8>> {
     let aad = hash(token.expose());
     let mut out = nonce.to_vec();
     let sealed = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: token.expose().as_bytes(), aad: &aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: token.expose().as_bytes(),
+                aad: &aad,
+            },
+        )
         .map_err(|_| Error::Internal("sealing a token failed".into()))?;
     out.extend_from_slice(&sealed);
     Ok(out)
@@ -69,9 +79,17 @@ pub fn open(keys: &Keys, sealed: &[u8], expected_hash: &[u8]) -> Result<Sensitiv
     let (nonce, body) = sealed.split_at(12);
     let cipher = ChaCha20Poly1305::new(keys.seal.expose().into());
     let plain = cipher
-        .decrypt(Nonce::from_slice(nonce), Payload { msg: body, aad: expected_hash })
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: body,
+                aad: expected_hash,
+            },
+        )
         .map_err(|_| fail())?;
-    String::from_utf8(plain).map(Sensitive::new).map_err(|_| fail())
+    String::from_utf8(plain)
+        .map(Sensitive::new)
+        .map_err(|_| fail())
 }
 
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -91,7 +109,9 @@ mod tests {
         assert!(looks_like_token(a.expose()));
         assert_ne!(a.expose(), b.expose());
         assert!(!looks_like_token("short"));
-        assert!(!looks_like_token(&"a".repeat(42).chars().chain(['/']).collect::<String>()));
+        assert!(!looks_like_token(
+            &"a".repeat(42).chars().chain(['/']).collect::<String>()
+        ));
         assert_eq!(random_id().len(), 22);
     }
 
@@ -103,7 +123,11 @@ mod tests {
         let t = generate();
         let h = hash(t.expose());
         let sealed = seal(&keys, &t).expect("seal");
-        assert!(!sealed.windows(TOKEN_LEN).any(|w| w == t.expose().as_bytes()));
+        assert!(
+            !sealed
+                .windows(TOKEN_LEN)
+                .any(|w| w == t.expose().as_bytes())
+        );
         assert_eq!(open(&keys, &sealed, &h).expect("open").expose(), t.expose());
         assert!(open(&other, &sealed, &h).is_err());
         assert!(open(&keys, &sealed, &hash("another")).is_err());

@@ -12,7 +12,8 @@ use crate::store::{FrameRow, Store, TurnEnd, now_ms, rfc3339};
 use crate::token::random_id;
 
 /// What a visitor sees when the server stops in the middle of a reply.
-pub const INTERRUPTED: &str = "The reply was interrupted because the chat server restarted. Please send your message again.";
+pub const INTERRUPTED: &str =
+    "The reply was interrupted because the chat server restarted. Please send your message again.";
 
 /// Everything a turn needs, owned so the task can outlive the request that started it.
 pub struct TurnJob {
@@ -43,7 +44,11 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
                 s.push_str(text);
             }
             // Past the seq budget deltas are dropped: the `message` frame still carries all of it.
-            let _ = live.push("delta", json!({"turn_id": turn_id, "text": text}).to_string(), 2);
+            let _ = live.push(
+                "delta",
+                json!({"turn_id": turn_id, "text": text}).to_string(),
+                2,
+            );
         }
     };
     let input = AgentInput {
@@ -78,9 +83,10 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
     let (status, done) = match &reply.outcome {
         Outcome::Ok => ("ok", json!({"turn_id": turn_id, "status": "ok"})),
         Outcome::Handoff => ("handoff", json!({"turn_id": turn_id, "status": "handoff"})),
-        Outcome::Error { visitor_message } => {
-            ("error", json!({"turn_id": turn_id, "status": "error", "message": visitor_message}))
-        }
+        Outcome::Error { visitor_message } => (
+            "error",
+            json!({"turn_id": turn_id, "status": "error", "message": visitor_message}),
+        ),
     };
     let mut tail = Vec::with_capacity(2);
     let mut seq = live.next_seq();
@@ -92,10 +98,18 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
             "content": text,
             "created_at": rfc3339(created_at),
         });
-        tail.push(FrameRow { seq, event: "message", data: data.to_string() });
+        tail.push(FrameRow {
+            seq,
+            event: "message",
+            data: data.to_string(),
+        });
         seq += 1;
     }
-    tail.push(FrameRow { seq, event: "done", data: done.to_string() });
+    tail.push(FrameRow {
+        seq,
+        event: "done",
+        data: done.to_string(),
+    });
 
     let mut frames = live.frames();
     frames.extend(tail.iter().cloned());
@@ -109,7 +123,9 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
                 turn_id: &turn_id,
                 conversation_id: &conversation_id,
                 frames: &frames,
-                reply: text.as_deref().map(|t| (message_id.as_str(), t, created_at)),
+                reply: text
+                    .as_deref()
+                    .map(|t| (message_id.as_str(), t, created_at)),
                 status,
             })
         })
@@ -141,7 +157,11 @@ mod tests {
 
     struct Hang;
     impl Agent for Hang {
-        fn run<'a>(&'a self, _: AgentInput<'a>, sink: &'a DeltaSink) -> crate::agent::BoxFuture<'a, Reply> {
+        fn run<'a>(
+            &'a self,
+            _: AgentInput<'a>,
+            sink: &'a DeltaSink,
+        ) -> crate::agent::BoxFuture<'a, Reply> {
             Box::pin(async move {
                 sink("partial ");
                 std::future::pending().await
@@ -150,7 +170,9 @@ mod tests {
     }
 
     fn start(store: &Store) -> (Arc<LiveTurn>, String) {
-        store.create_folder("acme", "Acme", "Hi", "").expect("folder");
+        store
+            .create_folder("acme", "Acme", "Hi", "")
+            .expect("folder");
         let t = store
             .begin_turn(&NewTurn {
                 conversation_id: None,
@@ -161,7 +183,15 @@ mod tests {
                 history: 10,
             })
             .expect("begin");
-        (Arc::new(LiveTurn::new(t.turn_id, t.conversation_id.clone(), None, t.first_seq)), t.conversation_id)
+        (
+            Arc::new(LiveTurn::new(
+                t.turn_id,
+                t.conversation_id.clone(),
+                None,
+                t.first_seq,
+            )),
+            t.conversation_id,
+        )
     }
 
     fn job(live: Arc<LiveTurn>, agent: Arc<dyn Agent>) -> TurnJob {
@@ -171,7 +201,11 @@ mod tests {
             name: "Acme".into(),
             persona: String::new(),
             greeting: "Hi".into(),
-            knowledge: Arc::new(vec![Knowledge { id: 1, question: Some("When are you open?".into()), answer: "Nine to five, every day.".into() }]),
+            knowledge: Arc::new(vec![Knowledge {
+                id: 1,
+                question: Some("When are you open?".into()),
+                answer: "Nine to five, every day.".into(),
+            }]),
             history: vec![],
             message: "when are you open?".into(),
         }
@@ -184,16 +218,36 @@ mod tests {
         let hub = Arc::new(Hub::new(CancellationToken::new(), 10));
         let (live, conv) = start(&store);
         hub.insert_turn(live.clone());
-        let sub = subscribe(Source::Live(live.clone()), 0, hub.link_switch(1), hub.acquire_stream().expect("slot"));
-        run(store.clone(), hub.clone(), job(live.clone(), Arc::new(AnswersAgent::new())), CancellationToken::new()).await;
+        let sub = subscribe(
+            Source::Live(live.clone()),
+            0,
+            hub.link_switch(1),
+            hub.acquire_stream().expect("slot"),
+        );
+        run(
+            store.clone(),
+            hub.clone(),
+            job(live.clone(), Arc::new(AnswersAgent::new())),
+            CancellationToken::new(),
+        )
+        .await;
         let got: Vec<FrameRow> = sub.collect().await;
         let events: Vec<&str> = got.iter().map(|f| f.event).collect();
-        assert!(events.len() >= 3 && events[..events.len() - 2].iter().all(|e| *e == "delta"), "{events:?}");
+        assert!(
+            events.len() >= 3 && events[..events.len() - 2].iter().all(|e| *e == "delta"),
+            "{events:?}"
+        );
         assert_eq!(&events[events.len() - 2..], ["message", "done"]);
-        assert!(got.windows(2).all(|w| w[1].seq == w[0].seq + 1), "consecutive seqs");
+        assert!(
+            got.windows(2).all(|w| w[1].seq == w[0].seq + 1),
+            "consecutive seqs"
+        );
         assert!(got[got.len() - 2].data.contains("Nine to five"));
         assert!(hub.turn(&live.turn_id).is_none(), "left the hub");
-        assert_eq!(store.frames_after(&conv, &live.turn_id, 0).expect("stored"), got);
+        assert_eq!(
+            store.frames_after(&conv, &live.turn_id, 0).expect("stored"),
+            got
+        );
         let (history, running) = store.history(&conv, 10).expect("history");
         assert_eq!(history.len(), 2);
         assert!(running.is_none());
@@ -206,7 +260,12 @@ mod tests {
         let hub = Arc::new(Hub::new(CancellationToken::new(), 10));
         let (live, conv) = start(&store);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(store.clone(), hub.clone(), job(live.clone(), Arc::new(Hang)), stop.clone()));
+        let task = tokio::spawn(run(
+            store.clone(),
+            hub.clone(),
+            job(live.clone(), Arc::new(Hang)),
+            stop.clone(),
+        ));
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         stop.cancel();
         task.await.expect("turn task");

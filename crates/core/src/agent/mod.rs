@@ -79,7 +79,9 @@ pub enum Outcome {
     /// The agent could not help and passed the question to a person.
     Handoff,
     /// The engine failed; `visitor_message` is safe to show a visitor (no provider detail).
-    Error { visitor_message: String },
+    Error {
+        visitor_message: String,
+    },
 }
 
 /// What an engine produced: the whole reply text (the concatenation of its deltas) and the outcome.

@@ -42,7 +42,11 @@ pub struct AgentUpdate {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum EngineInfo {
     Answers,
-    Openai { base_url: String, model: String, api_key_set: bool },
+    Openai {
+        base_url: String,
+        model: String,
+        api_key_set: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,10 +85,13 @@ fn engine_row(setting: &EngineSetting) -> Result<EngineRow> {
     Ok(match setting {
         EngineSetting::Answers => EngineRow::Answers,
         EngineSetting::OpenAi { base_url, model } => {
-            let url = reqwest::Url::parse(base_url.trim())
-                .map_err(|e| Error::invalid(format!("the provider URL {base_url:?} is not a URL: {e}")))?;
+            let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
+                Error::invalid(format!("the provider URL {base_url:?} is not a URL: {e}"))
+            })?;
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(Error::invalid("the provider URL must start with http:// or https://"));
+                return Err(Error::invalid(
+                    "the provider URL must start with http:// or https://",
+                ));
             }
             EngineRow::OpenAi {
                 base_url: url.as_str().trim_end_matches('/').to_owned(),
@@ -128,26 +135,44 @@ impl App {
         let greeting = text("greeting", &new.greeting, 0, MAX_GREETING_CHARS)?;
         let instructions = text("instructions", &new.instructions, 0, MAX_INSTRUCTIONS_CHARS)?;
         self.blocking(move |i| {
-            let row = i.store.create_folder(&new.slug, &name, &greeting, &instructions)?;
+            let row = i
+                .store
+                .create_folder(&new.slug, &name, &greeting, &instructions)?;
             i.agent_info(row)
         })
         .await
     }
 
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
-        self.blocking(|i| i.store.folders()?.into_iter().map(|r| i.agent_info(r)).collect()).await
+        self.blocking(|i| {
+            i.store
+                .folders()?
+                .into_iter()
+                .map(|r| i.agent_info(r))
+                .collect()
+        })
+        .await
     }
 
     pub async fn agent(&self, slug: &str) -> Result<AgentInfo> {
         let slug = slug.to_owned();
-        self.blocking(move |i| i.agent_info(i.store.folder(&slug)?)).await
+        self.blocking(move |i| i.agent_info(i.store.folder(&slug)?))
+            .await
     }
 
     pub async fn update_agent(&self, slug: &str, update: AgentUpdate) -> Result<AgentInfo> {
         let slug = slug.to_owned();
         let update = FolderUpdate {
-            name: update.name.as_deref().map(|n| text("name", n, 1, MAX_NAME_CHARS)).transpose()?,
-            greeting: update.greeting.as_deref().map(|g| text("greeting", g, 0, MAX_GREETING_CHARS)).transpose()?,
+            name: update
+                .name
+                .as_deref()
+                .map(|n| text("name", n, 1, MAX_NAME_CHARS))
+                .transpose()?,
+            greeting: update
+                .greeting
+                .as_deref()
+                .map(|g| text("greeting", g, 0, MAX_GREETING_CHARS))
+                .transpose()?,
             instructions: update
                 .instructions
                 .as_deref()
@@ -155,15 +180,22 @@ impl App {
                 .transpose()?,
             engine: update.engine.as_ref().map(engine_row).transpose()?,
         };
-        self.blocking(move |i| i.agent_info(i.store.update_folder(&slug, &update)?)).await
+        self.blocking(move |i| i.agent_info(i.store.update_folder(&slug, &update)?))
+            .await
     }
 
     /// Keeps (or with `None`, forgets) the agent's provider API key in the secret store.
-    pub async fn set_api_key(&self, slug: &str, key: Option<Sensitive<String>>) -> Result<AgentInfo> {
+    pub async fn set_api_key(
+        &self,
+        slug: &str,
+        key: Option<Sensitive<String>>,
+    ) -> Result<AgentInfo> {
         if let Some(k) = &key {
             let k = k.expose();
             if k.trim().is_empty() || k.len() > 4096 || k.chars().any(char::is_control) {
-                return Err(Error::invalid("the API key must be one line of at most 4096 characters"));
+                return Err(Error::invalid(
+                    "the API key must be one line of at most 4096 characters",
+                ));
             }
         }
         let slug = slug.to_owned();
@@ -171,7 +203,9 @@ impl App {
             let row = i.store.folder(&slug)?;
             let name = i.api_key_name(&slug);
             match key {
-                Some(k) => i.secrets.set(&name, &Sensitive::new(k.expose().trim().to_owned()))?,
+                Some(k) => i
+                    .secrets
+                    .set(&name, &Sensitive::new(k.expose().trim().to_owned()))?,
                 None => i.secrets.delete(&name)?,
             }
             i.agent_info(row)
@@ -185,38 +219,80 @@ impl App {
     }
 
     /// Adds one entry; a `None` or empty question makes free text.
-    pub async fn add_knowledge(&self, slug: &str, question: Option<String>, answer: String) -> Result<Knowledge> {
+    pub async fn add_knowledge(
+        &self,
+        slug: &str,
+        question: Option<String>,
+        answer: String,
+    ) -> Result<Knowledge> {
         let entry = knowledge::entry(question.as_deref(), &answer)?;
         let slug = slug.to_owned();
-        let mut added = self.blocking(move |i| i.store.add_knowledge(&slug, &[entry])).await?;
-        added.pop().ok_or_else(|| Error::Internal("an added entry went missing".into()))
+        let mut added = self
+            .blocking(move |i| i.store.add_knowledge(&slug, &[entry]))
+            .await?;
+        added
+            .pop()
+            .ok_or_else(|| Error::Internal("an added entry went missing".into()))
     }
 
-    pub async fn update_knowledge(&self, slug: &str, id: i64, question: Option<String>, answer: String) -> Result<Knowledge> {
+    pub async fn update_knowledge(
+        &self,
+        slug: &str,
+        id: i64,
+        question: Option<String>,
+        answer: String,
+    ) -> Result<Knowledge> {
         let (question, answer) = knowledge::entry(question.as_deref(), &answer)?;
         let slug = slug.to_owned();
-        self.blocking(move |i| i.store.update_knowledge(&slug, id, question.as_deref(), &answer)).await
+        self.blocking(move |i| {
+            i.store
+                .update_knowledge(&slug, id, question.as_deref(), &answer)
+        })
+        .await
     }
 
     pub async fn remove_knowledge(&self, slug: &str, id: i64) -> Result<()> {
         let slug = slug.to_owned();
-        self.blocking(move |i| i.store.remove_knowledge(&slug, id)).await
+        self.blocking(move |i| i.store.remove_knowledge(&slug, id))
+            .await
     }
 
     /// Imports a Markdown or CSV file's entries, all or none.
-    pub async fn import_knowledge(&self, slug: &str, text: &str, format: Format) -> Result<Vec<Knowledge>> {
+    pub async fn import_knowledge(
+        &self,
+        slug: &str,
+        text: &str,
+        format: Format,
+    ) -> Result<Vec<Knowledge>> {
         let entries = knowledge::parse(text, format)?;
         let slug = slug.to_owned();
-        self.blocking(move |i| i.store.add_knowledge(&slug, &entries)).await
+        self.blocking(move |i| i.store.add_knowledge(&slug, &entries))
+            .await
     }
 
     /// Sets what a JID's visitors get instead of the agent's persona and greeting; both `None`
     /// removes the rule.
-    pub async fn set_route_rule(&self, jid: &str, persona: Option<String>, greeting: Option<String>) -> Result<()> {
+    pub async fn set_route_rule(
+        &self,
+        jid: &str,
+        persona: Option<String>,
+        greeting: Option<String>,
+    ) -> Result<()> {
         let jid: Jid = jid.parse()?;
-        let persona = persona.as_deref().map(|p| text("persona", p, 1, MAX_INSTRUCTIONS_CHARS)).transpose()?;
-        let greeting = greeting.as_deref().map(|g| text("greeting", g, 1, MAX_GREETING_CHARS)).transpose()?;
-        let rule = RouteRule { jid: jid.to_string(), folder: jid.folder().to_owned(), persona, greeting };
+        let persona = persona
+            .as_deref()
+            .map(|p| text("persona", p, 1, MAX_INSTRUCTIONS_CHARS))
+            .transpose()?;
+        let greeting = greeting
+            .as_deref()
+            .map(|g| text("greeting", g, 1, MAX_GREETING_CHARS))
+            .transpose()?;
+        let rule = RouteRule {
+            jid: jid.to_string(),
+            folder: jid.folder().to_owned(),
+            persona,
+            greeting,
+        };
         self.blocking(move |i| i.store.set_route_rule(&rule)).await
     }
 
@@ -227,7 +303,11 @@ impl App {
             Ok(i.store
                 .route_rules(&slug)?
                 .into_iter()
-                .map(|r| RouteRuleInfo { jid: r.jid, persona: r.persona, greeting: r.greeting })
+                .map(|r| RouteRuleInfo {
+                    jid: r.jid,
+                    persona: r.persona,
+                    greeting: r.greeting,
+                })
                 .collect())
         })
         .await
@@ -242,21 +322,77 @@ mod tests {
     #[tokio::test]
     async fn create_edit_and_keep_the_key_out_of_sight() {
         let (_d, app) = test_app();
-        let new = NewAgent { slug: "acme".into(), name: " Acme ".into(), greeting: "Hi".into(), instructions: "".into() };
+        let new = NewAgent {
+            slug: "acme".into(),
+            name: " Acme ".into(),
+            greeting: "Hi".into(),
+            instructions: "".into(),
+        };
         let a = app.create_agent(new.clone()).await.expect("create");
         assert_eq!(a.name, "Acme");
-        assert_eq!(app.create_agent(new).await.expect_err("dup").code(), "conflict");
-        assert_eq!(app.create_agent(NewAgent { slug: "Bad!".into(), name: "x".into(), ..Default::default() }).await.expect_err("slug").code(), "invalid_input");
+        assert_eq!(
+            app.create_agent(new).await.expect_err("dup").code(),
+            "conflict"
+        );
+        assert_eq!(
+            app.create_agent(NewAgent {
+                slug: "Bad!".into(),
+                name: "x".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("slug")
+            .code(),
+            "invalid_input"
+        );
         let a = app
-            .update_agent("acme", AgentUpdate { engine: Some(EngineSetting::OpenAi { base_url: "http://127.0.0.1:9/v1/".into(), model: "m".into() }), ..Default::default() })
+            .update_agent(
+                "acme",
+                AgentUpdate {
+                    engine: Some(EngineSetting::OpenAi {
+                        base_url: "http://127.0.0.1:9/v1/".into(),
+                        model: "m".into(),
+                    }),
+                    ..Default::default()
+                },
+            )
             .await
             .expect("engine");
-        assert_eq!(a.engine, EngineInfo::Openai { base_url: "http://127.0.0.1:9/v1".into(), model: "m".into(), api_key_set: false });
-        let a = app.set_api_key("acme", Some(Sensitive::new("sk-secret".into()))).await.expect("key");
-        assert!(matches!(a.engine, EngineInfo::Openai { api_key_set: true, .. }));
-        assert!(!serde_json::to_string(&a).expect("json").contains("sk-secret"));
+        assert_eq!(
+            a.engine,
+            EngineInfo::Openai {
+                base_url: "http://127.0.0.1:9/v1".into(),
+                model: "m".into(),
+                api_key_set: false
+            }
+        );
+        let a = app
+            .set_api_key("acme", Some(Sensitive::new("sk-secret".into())))
+            .await
+            .expect("key");
+        assert!(matches!(
+            a.engine,
+            EngineInfo::Openai {
+                api_key_set: true,
+                ..
+            }
+        ));
+        assert!(
+            !serde_json::to_string(&a)
+                .expect("json")
+                .contains("sk-secret")
+        );
         let err = app
-            .update_agent("acme", AgentUpdate { engine: Some(EngineSetting::OpenAi { base_url: "file:///etc".into(), model: "m".into() }), ..Default::default() })
+            .update_agent(
+                "acme",
+                AgentUpdate {
+                    engine: Some(EngineSetting::OpenAi {
+                        base_url: "file:///etc".into(),
+                        model: "m".into(),
+                    }),
+                    ..Default::default()
+                },
+            )
             .await
             .expect_err("bad url");
         assert_eq!(err.code(), "invalid_input");
@@ -267,17 +403,38 @@ mod tests {
     async fn knowledge_and_import_all_or_nothing() {
         let (_d, app) = test_app();
         let before = app.knowledge("demo").await.expect("list").len();
-        let err = app.import_knowledge("demo", "# Q\nA\n# Empty\n", Format::Markdown).await.expect_err("bad file");
+        let err = app
+            .import_knowledge("demo", "# Q\nA\n# Empty\n", Format::Markdown)
+            .await
+            .expect_err("bad file");
         assert!(err.to_string().contains("line 3"));
         assert_eq!(app.knowledge("demo").await.expect("list").len(), before);
-        let added = app.import_knowledge("demo", "question,answer\nParking?,Behind the shop.\n", Format::Csv).await.expect("csv");
+        let added = app
+            .import_knowledge(
+                "demo",
+                "question,answer\nParking?,Behind the shop.\n",
+                Format::Csv,
+            )
+            .await
+            .expect("csv");
         assert_eq!(added.len(), 1);
-        let k = app.add_knowledge("demo", None, "Free text.".into()).await.expect("add");
-        app.update_knowledge("demo", k.id, Some("Q?".into()), "A.".into()).await.expect("edit");
+        let k = app
+            .add_knowledge("demo", None, "Free text.".into())
+            .await
+            .expect("add");
+        app.update_knowledge("demo", k.id, Some("Q?".into()), "A.".into())
+            .await
+            .expect("edit");
         app.remove_knowledge("demo", k.id).await.expect("remove");
         assert_eq!(app.knowledge("demo").await.expect("list").len(), before + 1);
-        app.set_route_rule("web:demo/sales", None, Some("Welcome, buyer!".into())).await.expect("rule");
+        app.set_route_rule("web:demo/sales", None, Some("Welcome, buyer!".into()))
+            .await
+            .expect("rule");
         assert_eq!(app.route_rules("demo").await.expect("rules").len(), 1);
-        assert!(app.set_route_rule("web:nope/x", None, Some("x".into())).await.is_err());
+        assert!(
+            app.set_route_rule("web:nope/x", None, Some("x".into()))
+                .await
+                .is_err()
+        );
     }
 }

@@ -80,8 +80,13 @@ impl Inner {
     fn persona(&self, row: &TokenRow) -> Result<(store::FolderRow, String, String)> {
         let folder = self.store.folder(&row.folder)?;
         let rule = self.store.route_rule(&row.jid)?;
-        let persona = rule.as_ref().and_then(|r| r.persona.clone()).unwrap_or_else(|| folder.instructions.clone());
-        let greeting = rule.and_then(|r| r.greeting).unwrap_or_else(|| folder.greeting.clone());
+        let persona = rule
+            .as_ref()
+            .and_then(|r| r.persona.clone())
+            .unwrap_or_else(|| folder.instructions.clone());
+        let greeting = rule
+            .and_then(|r| r.greeting)
+            .unwrap_or_else(|| folder.greeting.clone());
         Ok((folder, persona, greeting))
     }
 
@@ -100,7 +105,12 @@ impl Inner {
     }
 
     /// Writes the visitor's message and a running turn, and prepares the turn's job.
-    fn begin(&self, row: &TokenRow, content: &str, conversation_id: Option<&str>) -> Result<(Posted, TurnJob)> {
+    fn begin(
+        &self,
+        row: &TokenRow,
+        content: &str,
+        conversation_id: Option<&str>,
+    ) -> Result<(Posted, TurnJob)> {
         let (folder, persona, greeting) = self.persona(row)?;
         let agent = self.agent_for(&folder)?;
         let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
@@ -143,7 +153,9 @@ fn check_message(content: &str, max: usize) -> Result<()> {
         return Err(Error::invalid("the message is empty"));
     }
     if n > max {
-        return Err(Error::invalid(format!("the message is {n} characters long; the limit is {max}")));
+        return Err(Error::invalid(format!(
+            "the message is {n} characters long; the limit is {max}"
+        )));
     }
     Ok(())
 }
@@ -155,20 +167,31 @@ impl App {
         self.blocking(move |i| {
             let row = i.resolve(&token, "web")?;
             let (folder, _, greeting) = i.persona(&row)?;
-            Ok(ChatPage { name: folder.name, greeting })
+            Ok(ChatPage {
+                name: folder.name,
+                greeting,
+            })
         })
         .await
     }
 
     /// A visitor's message on a chat link: stored before this returns, answered in the background.
-    pub async fn post_message(&self, token: &str, msg: PostMessage, client: IpAddr) -> Result<Posted> {
+    pub async fn post_message(
+        &self,
+        token: &str,
+        msg: PostMessage,
+        client: IpAddr,
+    ) -> Result<Posted> {
         check_message(&msg.content, self.0.limits.message_chars)?;
-        if let Some(id) = &msg.conversation_id {
-            if !token::looks_like_id(id) {
-                return Err(Error::NotFound { what: "conversation" });
-            }
+        if let Some(id) = &msg.conversation_id
+            && !token::looks_like_id(id)
+        {
+            return Err(Error::NotFound {
+                what: "conversation",
+            });
         }
-        self.start_turn(token, "web", msg.content, msg.conversation_id, client).await
+        self.start_turn(token, "web", msg.content, msg.conversation_id, client)
+            .await
     }
 
     /// A hook's body becomes a message to the agent in a new conversation.
@@ -177,7 +200,9 @@ impl App {
             return Err(Error::invalid("the body is empty"));
         }
         if body.len() > self.0.limits.hook_body {
-            return Err(Error::PayloadTooLarge { limit: self.0.limits.hook_body });
+            return Err(Error::PayloadTooLarge {
+                limit: self.0.limits.hook_body,
+            });
         }
         self.start_turn(token, "hook", body, None, client).await
     }
@@ -204,13 +229,23 @@ impl App {
             .await?;
         self.0.hub.insert_turn(job.live.clone());
         let inner = &app.0;
-        inner.tasks.spawn(turn::run(inner.store.clone(), inner.hub.clone(), job, inner.shutdown.clone()));
+        inner.tasks.spawn(turn::run(
+            inner.store.clone(),
+            inner.hub.clone(),
+            job,
+            inner.shutdown.clone(),
+        ));
         Ok(posted)
     }
 
     /// A turn's frames after `last_event_id` (all of them when `None`), then live ones until
     /// `done`. The stream ends early when the link is revoked or the server shuts down.
-    pub async fn subscribe(&self, token: &str, turn_id: &str, last_event_id: Option<i64>) -> Result<FrameStream> {
+    pub async fn subscribe(
+        &self,
+        token: &str,
+        turn_id: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<FrameStream> {
         let slot = self.0.hub.acquire_stream()?;
         let (token, turn_id) = (token.to_owned(), turn_id.to_owned());
         let hub = self.0.hub.clone();
@@ -220,7 +255,10 @@ impl App {
                 if !token::looks_like_id(&turn_id) {
                     return Err(Error::NotFound { what: "turn" });
                 }
-                let turn = i.store.turn(&turn_id)?.ok_or(Error::NotFound { what: "turn" })?;
+                let turn = i
+                    .store
+                    .turn(&turn_id)?
+                    .ok_or(Error::NotFound { what: "turn" })?;
                 let conv = i.store.conversation(&turn.conversation_id)?;
                 if conv.is_none_or(|c| c.jid != row.jid) {
                     return Err(Error::NotFound { what: "turn" });
@@ -228,12 +266,21 @@ impl App {
                 let cursor = last_event_id.unwrap_or(turn.first_seq - 1);
                 let source = match hub.turn(&turn_id) {
                     Some(live) => Source::Live(live),
-                    None => Source::Stored(i.store.frames_after(&turn.conversation_id, &turn_id, cursor)?),
+                    None => Source::Stored(i.store.frames_after(
+                        &turn.conversation_id,
+                        &turn_id,
+                        cursor,
+                    )?),
                 };
                 Ok((row, source, cursor))
             })
             .await?;
-        Ok(subscribe(source, cursor, self.0.hub.link_switch(row.id), slot))
+        Ok(subscribe(
+            source,
+            cursor,
+            self.0.hub.link_switch(row.id),
+            slot,
+        ))
     }
 
     /// The conversation's latest messages, oldest first, and its running turn.
@@ -242,11 +289,19 @@ impl App {
         self.blocking(move |i| {
             let row = i.resolve(&token, "web")?;
             if !token::looks_like_id(&conversation_id) {
-                return Err(Error::NotFound { what: "conversation" });
+                return Err(Error::NotFound {
+                    what: "conversation",
+                });
             }
-            let conv = i.store.conversation(&conversation_id)?.filter(|c| c.jid == row.jid);
-            let conv = conv.ok_or(Error::NotFound { what: "conversation" })?;
-            let (messages, running_turn_id) = i.store.history(&conv.id, i.limits.history_messages)?;
+            let conv = i
+                .store
+                .conversation(&conversation_id)?
+                .filter(|c| c.jid == row.jid);
+            let conv = conv.ok_or(Error::NotFound {
+                what: "conversation",
+            })?;
+            let (messages, running_turn_id) =
+                i.store.history(&conv.id, i.limits.history_messages)?;
             Ok(History {
                 conversation_id: conv.id,
                 messages: messages
@@ -279,11 +334,18 @@ mod tests {
     const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
     fn token_of(url: &str) -> String {
-        url.trim_end_matches('/').rsplit('/').next().expect("token").to_owned()
+        url.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .expect("token")
+            .to_owned()
     }
 
     async fn demo_token(app: &App) -> String {
-        let link = app.issue_link(IssueLink::chat("demo")).await.expect("issue");
+        let link = app
+            .issue_link(IssueLink::chat("demo"))
+            .await
+            .expect("issue");
         token_of(&link.url.expect("url"))
     }
 
@@ -291,28 +353,70 @@ mod tests {
     async fn post_stream_and_history() {
         let (_d, app) = test_app();
         let t = demo_token(&app).await;
-        assert_eq!(app.chat_page(&t).await.expect("page").name, "Rosie's Bakery");
-        let msg = PostMessage { content: "When are you open on Sunday?".into(), conversation_id: None };
+        assert_eq!(
+            app.chat_page(&t).await.expect("page").name,
+            "Rosie's Bakery"
+        );
+        let msg = PostMessage {
+            content: "When are you open on Sunday?".into(),
+            conversation_id: None,
+        };
         let posted = app.post_message(&t, msg, CLIENT).await.expect("post");
-        let frames: Vec<_> = app.subscribe(&t, &posted.turn_id, None).await.expect("sse").collect().await;
+        let frames: Vec<_> = app
+            .subscribe(&t, &posted.turn_id, None)
+            .await
+            .expect("sse")
+            .collect()
+            .await;
         let last = frames.last().expect("frames");
         assert_eq!(last.event, "done");
         assert!(last.data.contains("\"ok\""), "{}", last.data);
-        assert!(frames.iter().any(|f| f.event == "message" && f.data.contains("8am to 2pm")));
+        assert!(
+            frames
+                .iter()
+                .any(|f| f.event == "message" && f.data.contains("8am to 2pm"))
+        );
         // Replay after the second frame gives exactly the rest, from the store.
-        let rest: Vec<_> = app.subscribe(&t, &posted.turn_id, Some(frames[1].seq)).await.expect("replay").collect().await;
+        let rest: Vec<_> = app
+            .subscribe(&t, &posted.turn_id, Some(frames[1].seq))
+            .await
+            .expect("replay")
+            .collect()
+            .await;
         assert_eq!(rest, frames[2..].to_vec());
 
-        let h = app.history(&t, &posted.conversation_id).await.expect("history");
-        assert_eq!(h.messages.iter().map(|m| m.role).collect::<Vec<_>>(), ["user", "assistant"]);
+        let h = app
+            .history(&t, &posted.conversation_id)
+            .await
+            .expect("history");
+        assert_eq!(
+            h.messages.iter().map(|m| m.role).collect::<Vec<_>>(),
+            ["user", "assistant"]
+        );
         assert_eq!(h.running_turn_id, None);
 
         // Another link of the same agent sees neither the conversation nor the turn.
         let other = demo_token(&app).await;
-        let other_link = app.issue_link(IssueLink { suffix: Some("x".into()), ..IssueLink::chat("demo") }).await.expect("x");
+        let other_link = app
+            .issue_link(IssueLink {
+                suffix: Some("x".into()),
+                ..IssueLink::chat("demo")
+            })
+            .await
+            .expect("x");
         let other_jid = token_of(&other_link.url.expect("url"));
-        assert_eq!(app.history(&other_jid, &posted.conversation_id).await.expect_err("jid").code(), "not_found");
-        assert!(app.subscribe(&other_jid, &posted.turn_id, None).await.is_err());
+        assert_eq!(
+            app.history(&other_jid, &posted.conversation_id)
+                .await
+                .expect_err("jid")
+                .code(),
+            "not_found"
+        );
+        assert!(
+            app.subscribe(&other_jid, &posted.turn_id, None)
+                .await
+                .is_err()
+        );
         // Same JID, other token: the same place, so the conversation is visible.
         assert!(app.history(&other, &posted.conversation_id).await.is_ok());
     }
@@ -322,44 +426,115 @@ mod tests {
         let (_d, app) = test_app();
         let t = demo_token(&app).await;
         for content in ["", "   ", &"x".repeat(4001)] {
-            let err = app.post_message(&t, PostMessage { content: content.into(), conversation_id: None }, CLIENT).await;
+            let err = app
+                .post_message(
+                    &t,
+                    PostMessage {
+                        content: content.into(),
+                        conversation_id: None,
+                    },
+                    CLIENT,
+                )
+                .await;
             assert_eq!(err.expect_err("bad").code(), "invalid_input");
         }
-        let ok = PostMessage { content: "hi".into(), conversation_id: Some("nope".into()) };
-        assert_eq!(app.post_message(&t, ok, CLIENT).await.expect_err("conv").code(), "not_found");
+        let ok = PostMessage {
+            content: "hi".into(),
+            conversation_id: Some("nope".into()),
+        };
+        assert_eq!(
+            app.post_message(&t, ok, CLIENT)
+                .await
+                .expect_err("conv")
+                .code(),
+            "not_found"
+        );
         let unknown = "A".repeat(43);
-        assert_eq!(app.chat_page(&unknown).await.expect_err("unknown").code(), "not_found");
-        assert_eq!(app.chat_page("short").await.expect_err("garbage").code(), "not_found");
+        assert_eq!(
+            app.chat_page(&unknown).await.expect_err("unknown").code(),
+            "not_found"
+        );
+        assert_eq!(
+            app.chat_page("short").await.expect_err("garbage").code(),
+            "not_found"
+        );
 
         let hook = app
-            .issue_link(IssueLink { kind: LinkKind::Hook { source: "form".into() }, ..IssueLink::chat("demo") })
+            .issue_link(IssueLink {
+                kind: LinkKind::Hook {
+                    source: "form".into(),
+                },
+                ..IssueLink::chat("demo")
+            })
             .await
             .expect("hook");
         let hook_token = token_of(&hook.url.expect("url"));
-        assert_eq!(app.chat_page(&hook_token).await.expect_err("hook at chat").code(), "not_found");
-        assert_eq!(app.post_hook(&t, "hi".into(), CLIENT).await.expect_err("web at hook").code(), "not_found");
-        let posted = app.post_hook(&hook_token, "Order #12 paid".into(), CLIENT).await.expect("hook post");
+        assert_eq!(
+            app.chat_page(&hook_token)
+                .await
+                .expect_err("hook at chat")
+                .code(),
+            "not_found"
+        );
+        assert_eq!(
+            app.post_hook(&t, "hi".into(), CLIENT)
+                .await
+                .expect_err("web at hook")
+                .code(),
+            "not_found"
+        );
+        let posted = app
+            .post_hook(&hook_token, "Order #12 paid".into(), CLIENT)
+            .await
+            .expect("hook post");
         assert!(!posted.conversation_id.is_empty());
     }
 
     #[tokio::test]
     async fn revoked_and_expired_links_are_refused_and_streams_close() {
         let (_d, app) = test_app();
-        let link = app.issue_link(IssueLink::chat("demo")).await.expect("issue");
+        let link = app
+            .issue_link(IssueLink::chat("demo"))
+            .await
+            .expect("issue");
         let t = token_of(link.url.as_deref().expect("url"));
         let expiring = app
-            .issue_link(IssueLink { expires_at: Some(now_ms() + 200), ..IssueLink::chat("demo") })
+            .issue_link(IssueLink {
+                expires_at: Some(now_ms() + 200),
+                ..IssueLink::chat("demo")
+            })
             .await
             .expect("expiring");
-        let posted = app.post_message(&t, PostMessage { content: "hello".into(), conversation_id: None }, CLIENT).await.expect("post");
+        let posted = app
+            .post_message(
+                &t,
+                PostMessage {
+                    content: "hello".into(),
+                    conversation_id: None,
+                },
+                CLIENT,
+            )
+            .await
+            .expect("post");
         // Hold a stream on a turn that is finished but not yet read: it is the live one or stored.
-        let mut stream = app.subscribe(&t, &posted.turn_id, Some(i64::MAX - 1)).await.expect("sse");
+        let mut stream = app
+            .subscribe(&t, &posted.turn_id, Some(i64::MAX - 1))
+            .await
+            .expect("sse");
         app.revoke_link(link.id).await.expect("revoke");
-        let ended = tokio::time::timeout(Duration::from_secs(1), stream.next()).await.expect("closed within 1 s");
+        let ended = tokio::time::timeout(Duration::from_secs(1), stream.next())
+            .await
+            .expect("closed within 1 s");
         assert!(ended.is_none());
-        assert_eq!(app.chat_page(&t).await.expect_err("revoked").code(), "link_revoked");
+        assert_eq!(
+            app.chat_page(&t).await.expect_err("revoked").code(),
+            "link_revoked"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
         let e = token_of(expiring.url.as_deref().expect("url"));
-        assert_eq!(app.chat_page(&e).await.expect_err("expired").code(), "link_expired");
+        assert_eq!(
+            app.chat_page(&e).await.expect_err("expired").code(),
+            "link_expired"
+        );
     }
 }

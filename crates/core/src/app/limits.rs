@@ -71,7 +71,9 @@ impl RateLimits {
     /// Counts one message from `client` on link `token_id`, or says how long to wait.
     pub fn check(&self, token_id: i64, client: IpAddr) -> Result<()> {
         let wait = |n: governor::NotUntil<_>| Error::RateLimited {
-            retry_after: n.wait_time_from(DefaultClock::default().now()).max(Duration::from_secs(1)),
+            retry_after: n
+                .wait_time_from(DefaultClock::default().now())
+                .max(Duration::from_secs(1)),
         };
         self.client.check_key(&client).map_err(wait)?;
         self.link.check_key(&token_id).map_err(wait)?;
@@ -91,14 +93,20 @@ mod tests {
 
     #[test]
     fn a_client_over_its_burst_waits_and_other_clients_do_not() {
-        let limits = Limits { client_burst: 2, client_per_minute: 2, ..Limits::default() };
+        let limits = Limits {
+            client_burst: 2,
+            client_per_minute: 2,
+            ..Limits::default()
+        };
         let rates = RateLimits::new(&limits);
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
         rates.check(1, a).expect("1");
         rates.check(1, a).expect("2");
         match rates.check(1, a) {
-            Err(Error::RateLimited { retry_after }) => assert!(retry_after >= Duration::from_secs(1)),
+            Err(Error::RateLimited { retry_after }) => {
+                assert!(retry_after >= Duration::from_secs(1))
+            }
             other => panic!("expected rate_limited, got {other:?}"),
         }
         rates.check(1, b).expect("another client");
@@ -106,10 +114,20 @@ mod tests {
 
     #[test]
     fn a_link_over_its_burst_is_limited_for_everyone() {
-        let limits = Limits { link_burst: 1, link_per_minute: 1, ..Limits::default() };
+        let limits = Limits {
+            link_burst: 1,
+            link_per_minute: 1,
+            ..Limits::default()
+        };
         let rates = RateLimits::new(&limits);
         rates.check(7, [10, 0, 0, 1].into()).expect("first");
-        assert_eq!(rates.check(7, [10, 0, 0, 2].into()).expect_err("link").code(), "rate_limited");
+        assert_eq!(
+            rates
+                .check(7, [10, 0, 0, 2].into())
+                .expect_err("link")
+                .code(),
+            "rate_limited"
+        );
         rates.check(8, [10, 0, 0, 3].into()).expect("another link");
     }
 }

@@ -31,7 +31,13 @@ pub struct IssueLink {
 
 impl IssueLink {
     pub fn chat(folder: &str) -> IssueLink {
-        IssueLink { folder: folder.to_owned(), kind: LinkKind::Chat, suffix: None, label: None, expires_at: None }
+        IssueLink {
+            folder: folder.to_owned(),
+            kind: LinkKind::Chat,
+            suffix: None,
+            label: None,
+            expires_at: None,
+        }
     }
 }
 
@@ -66,7 +72,11 @@ fn status(row: &TokenRow, now: i64) -> &'static str {
 }
 
 fn path_for(kind: &str, token: &str) -> String {
-    if kind == "hook" { format!("/hook/{token}") } else { format!("/chat/{token}/") }
+    if kind == "hook" {
+        format!("/hook/{token}")
+    } else {
+        format!("/chat/{token}/")
+    }
 }
 
 impl Inner {
@@ -102,7 +112,13 @@ impl Inner {
         })
     }
 
-    fn new_token(&self, jid: &Jid, source: Option<String>, label: Option<String>, expires_at: Option<i64>) -> Result<(NewToken, String)> {
+    fn new_token(
+        &self,
+        jid: &Jid,
+        source: Option<String>,
+        label: Option<String>,
+        expires_at: Option<i64>,
+    ) -> Result<(NewToken, String)> {
         let token = token::generate();
         let hash = token::hash(token.expose());
         let sealed = token::seal(&self.keys, &token)?;
@@ -122,17 +138,34 @@ impl Inner {
 }
 
 fn validate(req: &IssueLink) -> Result<(Jid, Option<String>, Option<String>)> {
-    let suffix = req.suffix.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let suffix = req
+        .suffix
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let (jid, source) = match &req.kind {
         LinkKind::Chat => (Jid::web(&req.folder, suffix)?, None),
         LinkKind::Hook { source } => {
             check_name("source", source)?;
-            (Jid::hook(&req.folder, source, suffix)?, Some(source.clone()))
+            (
+                Jid::hook(&req.folder, source, suffix)?,
+                Some(source.clone()),
+            )
         }
     };
-    let label = req.label.as_deref().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned);
-    if label.as_ref().is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control)) {
-        return Err(Error::invalid(format!("a label is at most {MAX_LABEL_CHARS} characters on one line")));
+    let label = req
+        .label
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned);
+    if label
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control))
+    {
+        return Err(Error::invalid(format!(
+            "a label is at most {MAX_LABEL_CHARS} characters on one line"
+        )));
     }
     if req.expires_at.is_some_and(|e| e <= now_ms()) {
         return Err(Error::invalid("the expiry must be in the future"));
@@ -155,13 +188,20 @@ impl App {
 
     /// Every link (of one agent, or all), oldest first, without URLs.
     pub async fn links(&self, folder: Option<String>) -> Result<Vec<LinkInfo>> {
-        self.blocking(move |i| i.store.tokens(folder.as_deref())?.iter().map(|r| i.info(r, false)).collect())
-            .await
+        self.blocking(move |i| {
+            i.store
+                .tokens(folder.as_deref())?
+                .iter()
+                .map(|r| i.info(r, false))
+                .collect()
+        })
+        .await
     }
 
     /// One link, with its URL when live.
     pub async fn link(&self, id: i64) -> Result<LinkInfo> {
-        self.blocking(move |i| i.info(&i.store.token(id)?, true)).await
+        self.blocking(move |i| i.info(&i.store.token(id)?, true))
+            .await
     }
 
     /// Every link of a JID, live ones with their URLs: "show me that link again".
@@ -187,7 +227,9 @@ impl App {
                     return Err(Error::NotFound { what: "link" });
                 }
                 let ids = i.store.revoke_jid(&jid)?;
-                ids.iter().map(|id| i.info(&i.store.token(*id)?, false)).collect::<Result<Vec<_>>>()
+                ids.iter()
+                    .map(|id| i.info(&i.store.token(*id)?, false))
+                    .collect::<Result<Vec<_>>>()
             })
             .await?;
         for link in &revoked {
@@ -198,7 +240,9 @@ impl App {
 
     /// Revokes one link and closes its streams. Revoking a revoked link changes nothing.
     pub async fn revoke_link(&self, id: i64) -> Result<LinkInfo> {
-        let info = self.blocking(move |i| i.info(&i.store.revoke_token(id)?, false)).await?;
+        let info = self
+            .blocking(move |i| i.info(&i.store.revoke_token(id)?, false))
+            .await?;
         self.0.hub.close_link(id);
         Ok(info)
     }
@@ -211,7 +255,8 @@ impl App {
                 let old = i.store.token(id)?;
                 let jid: Jid = old.jid.parse()?;
                 let expires_at = old.expires_at.filter(|e| *e > now_ms());
-                let (new, _) = i.new_token(&jid, old.source.clone(), old.label.clone(), expires_at)?;
+                let (new, _) =
+                    i.new_token(&jid, old.source.clone(), old.label.clone(), expires_at)?;
                 let (_, row) = i.store.reissue_token(id, &new)?;
                 i.info(&row, true)
             })
@@ -232,9 +277,37 @@ impl App {
         crate::qr::svg(&url)
     }
 
+    /// The URL a QR code should carry for `target`: an http(s) URL as given, or the newest live
+    /// link of a JID.
+    pub async fn qr_url(&self, target: &str) -> Result<String> {
+        if target.contains("://") {
+            let url = reqwest::Url::parse(target)
+                .map_err(|e| Error::invalid(format!("{target:?} is not a URL: {e}")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(Error::invalid(format!("{target:?} is not an http(s) URL")));
+            }
+            return Ok(target.to_owned());
+        }
+        self.links_of_jid(target)
+            .await?
+            .into_iter()
+            .rev()
+            .find_map(|l| l.url)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{target} has no live link; issue one with `chatlink token issue`"
+                ))
+            })
+    }
+
     async fn live_url(&self, id: i64) -> Result<String> {
         let info = self.link(id).await?;
-        info.url.ok_or_else(|| Error::invalid(format!("link {id} is {}; only a live link has a QR code", info.status)))
+        info.url.ok_or_else(|| {
+            Error::invalid(format!(
+                "link {id} is {}; only a live link has a QR code",
+                info.status
+            ))
+        })
     }
 }
 
@@ -247,16 +320,35 @@ mod tests {
     async fn issue_show_revoke_reissue() {
         let (_d, app) = test_app();
         let a = app
-            .issue_link(IssueLink { suffix: Some("flyer".into()), label: Some("Counter flyer".into()), ..IssueLink::chat("demo") })
+            .issue_link(IssueLink {
+                suffix: Some("flyer".into()),
+                label: Some("Counter flyer".into()),
+                ..IssueLink::chat("demo")
+            })
             .await
             .expect("issue");
         assert_eq!(a.jid, "web:demo/flyer");
         let url = a.url.clone().expect("url");
-        assert!(url.starts_with("http://127.0.0.1:8640/chat/") && url.ends_with('/'), "{url}");
-        let b = app.issue_link(IssueLink { suffix: Some("flyer".into()), ..IssueLink::chat("demo") }).await.expect("second");
+        assert!(
+            url.starts_with("http://127.0.0.1:8640/chat/") && url.ends_with('/'),
+            "{url}"
+        );
+        let b = app
+            .issue_link(IssueLink {
+                suffix: Some("flyer".into()),
+                ..IssueLink::chat("demo")
+            })
+            .await
+            .expect("second");
         assert_ne!(a.url, b.url, "several live tokens per JID");
         let shown = app.links_of_jid("web:demo/flyer").await.expect("show");
-        assert_eq!(shown.iter().filter_map(|l| l.url.clone()).collect::<Vec<_>>(), vec![url.clone(), b.url.clone().expect("b url")]);
+        assert_eq!(
+            shown
+                .iter()
+                .filter_map(|l| l.url.clone())
+                .collect::<Vec<_>>(),
+            vec![url.clone(), b.url.clone().expect("b url")]
+        );
 
         let fresh = app.reissue_link(a.id).await.expect("reissue");
         assert_eq!(fresh.jid, a.jid);
@@ -265,10 +357,31 @@ mod tests {
         assert_eq!(app.link(a.id).await.expect("old").status, "revoked");
 
         let revoked = app.revoke_jid("web:demo/flyer").await.expect("revoke");
-        assert_eq!(revoked.iter().map(|l| l.id).collect::<Vec<_>>(), vec![b.id, fresh.id]);
-        assert!(app.links_of_jid("web:demo/flyer").await.expect("tombstones").iter().all(|l| l.status == "revoked" && l.url.is_none()));
-        assert_eq!(app.revoke_jid("web:demo/none").await.expect_err("unknown").code(), "not_found");
-        assert_eq!(app.link_qr_png(a.id, 4).await.expect_err("revoked qr").code(), "invalid_input");
+        assert_eq!(
+            revoked.iter().map(|l| l.id).collect::<Vec<_>>(),
+            vec![b.id, fresh.id]
+        );
+        assert!(
+            app.links_of_jid("web:demo/flyer")
+                .await
+                .expect("tombstones")
+                .iter()
+                .all(|l| l.status == "revoked" && l.url.is_none())
+        );
+        assert_eq!(
+            app.revoke_jid("web:demo/none")
+                .await
+                .expect_err("unknown")
+                .code(),
+            "not_found"
+        );
+        assert_eq!(
+            app.link_qr_png(a.id, 4)
+                .await
+                .expect_err("revoked qr")
+                .code(),
+            "invalid_input"
+        );
     }
 
     #[tokio::test]
@@ -278,10 +391,22 @@ mod tests {
         for req in [
             IssueLink::chat("Bad Folder"),
             IssueLink::chat("missing"),
-            IssueLink { suffix: Some("a/b".into()), ..IssueLink::chat("demo") },
-            IssueLink { label: Some("x".repeat(81)), ..IssueLink::chat("demo") },
-            IssueLink { expires_at: Some(now_ms() - 1), ..IssueLink::chat("demo") },
-            IssueLink { kind: LinkKind::Hook { source: "".into() }, ..IssueLink::chat("demo") },
+            IssueLink {
+                suffix: Some("a/b".into()),
+                ..IssueLink::chat("demo")
+            },
+            IssueLink {
+                label: Some("x".repeat(81)),
+                ..IssueLink::chat("demo")
+            },
+            IssueLink {
+                expires_at: Some(now_ms() - 1),
+                ..IssueLink::chat("demo")
+            },
+            IssueLink {
+                kind: LinkKind::Hook { source: "".into() },
+                ..IssueLink::chat("demo")
+            },
         ] {
             assert!(app.issue_link(req.clone()).await.is_err(), "{req:?}");
         }
@@ -292,13 +417,23 @@ mod tests {
     async fn hook_links_and_qr() {
         let (_d, app) = test_app();
         let hook = app
-            .issue_link(IssueLink { kind: LinkKind::Hook { source: "github".into() }, ..IssueLink::chat("demo") })
+            .issue_link(IssueLink {
+                kind: LinkKind::Hook {
+                    source: "github".into(),
+                },
+                ..IssueLink::chat("demo")
+            })
             .await
             .expect("hook");
         assert_eq!(hook.jid, "hook:demo/github");
         assert!(hook.url.as_deref().is_some_and(|u| u.contains("/hook/")));
         let png = app.link_qr_png(hook.id, 4).await.expect("png");
         assert!(png.starts_with(b"\x89PNG"));
-        assert!(app.link_qr_svg(hook.id).await.expect("svg").contains("<svg"));
+        assert!(
+            app.link_qr_svg(hook.id)
+                .await
+                .expect("svg")
+                .contains("<svg")
+        );
     }
 }

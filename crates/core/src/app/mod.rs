@@ -6,8 +6,8 @@
 
 mod agents;
 mod chat;
-mod links;
 mod limits;
+mod links;
 
 pub use agents::{AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent};
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
@@ -43,14 +43,21 @@ pub struct AppConfig {
 
 impl AppConfig {
     pub fn new(data_dir: impl Into<PathBuf>, secrets: SecretBackend) -> AppConfig {
-        AppConfig { data_dir: data_dir.into(), secrets, limits: Limits::default(), seed_demo: true }
+        AppConfig {
+            data_dir: data_dir.into(),
+            secrets,
+            limits: Limits::default(),
+            seed_demo: true,
+        }
     }
 
     /// The platform's data folder (`~/.local/share/chatlink` on Linux).
     pub fn default_data_dir() -> Result<PathBuf> {
         directories::ProjectDirs::from("", "", "chatlink")
             .map(|d| d.data_dir().to_owned())
-            .ok_or_else(|| Error::invalid("cannot find a home folder for the data; pass --data-dir"))
+            .ok_or_else(|| {
+                Error::invalid("cannot find a home folder for the data; pass --data-dir")
+            })
     }
 }
 
@@ -59,7 +66,9 @@ pub struct App(Arc<Inner>);
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("data_dir", &self.0.data_dir).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("data_dir", &self.0.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,8 +93,15 @@ struct Inner {
 impl App {
     /// Opens the data folder: database, secret store, master key; seeds the demo on first run.
     pub fn open(config: AppConfig) -> Result<App> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| Error::io(format!("cannot create the data folder {}", config.data_dir.display()), e))?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            Error::io(
+                format!(
+                    "cannot create the data folder {}",
+                    config.data_dir.display()
+                ),
+                e,
+            )
+        })?;
         let store = Store::open(&config.data_dir.join(DB_FILE))?;
         check_backend(&store, config.secrets)?;
         let namespace = match store.setting("install_id")? {
@@ -101,7 +117,9 @@ impl App {
         if config.secrets != SecretBackend::Memory {
             store.set_setting("secrets_backend", config.secrets.as_str())?;
         }
-        let base_url = store.setting("base_url")?.unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
+        let base_url = store
+            .setting("base_url")?
+            .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
         let shutdown = CancellationToken::new();
         let app = App(Arc::new(Inner {
             data_dir: config.data_dir,
@@ -135,7 +153,11 @@ impl App {
 
     /// The origin links are built from (`http://127.0.0.1:8640`, or the public URL).
     pub fn base_url(&self) -> String {
-        self.0.base_url.read().map(|u| u.clone()).unwrap_or_default()
+        self.0
+            .base_url
+            .read()
+            .map(|u| u.clone())
+            .unwrap_or_default()
     }
 
     /// Sets and remembers the origin links are built from, so `token issue` in another process
@@ -144,7 +166,9 @@ impl App {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| Error::invalid(format!("{url:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(Error::invalid(format!("{url:?} must be an http:// or https:// URL with a host")));
+            return Err(Error::invalid(format!(
+                "{url:?} must be an http:// or https:// URL with a host"
+            )));
         }
         let url = parsed.as_str().trim_end_matches('/').to_owned();
         self.0.store.set_setting("base_url", &url)?;
@@ -161,12 +185,19 @@ impl App {
         if let Ok(mut slot) = self.0.serve_lock.lock() {
             *slot = Some(lock);
         }
-        let recovered = self.blocking(|i| i.store.recover_running_turns(crate::turn::INTERRUPTED)).await?;
+        let recovered = self
+            .blocking(|i| i.store.recover_running_turns(crate::turn::INTERRUPTED))
+            .await?;
         if !recovered.is_empty() {
-            tracing::warn!(count = recovered.len(), "ended turns interrupted by the last shutdown");
+            tracing::warn!(
+                count = recovered.len(),
+                "ended turns interrupted by the last shutdown"
+            );
         }
         let app = self.clone();
-        self.0.tasks.spawn(async move { app.watch_revocations().await });
+        self.0
+            .tasks
+            .spawn(async move { app.watch_revocations().await });
         Ok(())
     }
 
@@ -193,7 +224,7 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "could not check for revoked links"),
             }
             sweeps = sweeps.wrapping_add(1);
-            if sweeps % 120 == 0 {
+            if sweeps.is_multiple_of(120) {
                 self.0.rates.forget_idle();
             }
         }
@@ -208,7 +239,10 @@ impl App {
     pub async fn shutdown(&self) {
         self.0.shutdown.cancel();
         self.0.tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), self.0.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.0.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some turns did not finish within 10 s of shutdown");
         }
         if let Ok(mut slot) = self.0.serve_lock.lock() {
@@ -221,7 +255,10 @@ impl App {
     }
 
     /// Runs `f` on the blocking pool with this app's state.
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Inner) -> Result<T> + Send + 'static) -> Result<T> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Inner) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let app = self.0.clone();
         tokio::task::spawn_blocking(move || f(&app))
             .await
@@ -234,11 +271,19 @@ impl App {
             return Ok(());
         }
         if store.folders()?.is_empty() {
-            store.create_folder(crate::demo::SLUG, crate::demo::NAME, crate::demo::GREETING, crate::demo::INSTRUCTIONS)?;
+            store.create_folder(
+                crate::demo::SLUG,
+                crate::demo::NAME,
+                crate::demo::GREETING,
+                crate::demo::INSTRUCTIONS,
+            )?;
             store.add_knowledge(crate::demo::SLUG, &crate::demo::knowledge())?;
             links::issue_blocking(
                 &self.0,
-                &IssueLink { label: Some("Demo link".into()), ..IssueLink::chat(crate::demo::SLUG) },
+                &IssueLink {
+                    label: Some("Demo link".into()),
+                    ..IssueLink::chat(crate::demo::SLUG)
+                },
             )?;
         }
         store.set_setting("seeded", "1")?;
@@ -247,7 +292,9 @@ impl App {
 }
 
 fn check_backend(store: &Store, wanted: SecretBackend) -> Result<()> {
-    let Some(recorded) = store.setting("secrets_backend")? else { return Ok(()) };
+    let Some(recorded) = store.setting("secrets_backend")? else {
+        return Ok(());
+    };
     if recorded == wanted.as_str() || wanted == SecretBackend::Memory {
         return Ok(());
     }
@@ -271,7 +318,9 @@ fn take_serve_lock(data_dir: &Path) -> Result<File> {
             "another chatlink server is already running on {}",
             data_dir.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(format!("cannot lock {}", path.display()), e)),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::io(format!("cannot lock {}", path.display()), e))
+        }
     }
 }
 
@@ -300,14 +349,19 @@ mod tests {
         assert!(app.agent("demo").await.expect("demo").knowledge_count >= 5);
         drop(app);
         let app = App::open(AppConfig::new(dir.path(), SecretBackend::File)).expect("reopen");
-        assert_eq!(app.links(None).await.expect("links").len(), 1, "not seeded twice");
+        assert_eq!(
+            app.links(None).await.expect("links").len(),
+            1,
+            "not seeded twice"
+        );
     }
 
     #[test]
     fn a_folder_refuses_another_secret_backend() {
         let dir = tempfile::tempdir().expect("tempdir");
         App::open(AppConfig::new(dir.path(), SecretBackend::File)).expect("file");
-        let err = App::open(AppConfig::new(dir.path(), SecretBackend::Keyring)).expect_err("keyring");
+        let err =
+            App::open(AppConfig::new(dir.path(), SecretBackend::Keyring)).expect_err("keyring");
         assert_eq!(err.code(), "invalid_input");
         assert!(err.to_string().contains("--secrets file"), "{err}");
     }
@@ -317,11 +371,17 @@ mod tests {
         let (dir, app) = test_app();
         app.start_serving().await.expect("first");
         let other = App::open(AppConfig::new(dir.path(), SecretBackend::Memory)).expect("open");
-        assert_eq!(other.start_serving().await.expect_err("second").code(), "conflict");
+        assert_eq!(
+            other.start_serving().await.expect_err("second").code(),
+            "conflict"
+        );
         assert!(app.set_base_url("ftp://x").is_err());
         assert!(app.set_base_url("not a url").is_err());
         app.set_base_url("https://chat.example.com/").expect("set");
-        assert_eq!(other.0.store.setting("base_url").expect("read").as_deref(), Some("https://chat.example.com"));
+        assert_eq!(
+            other.0.store.setting("base_url").expect("read").as_deref(),
+            Some("https://chat.example.com")
+        );
         app.shutdown().await;
     }
 }

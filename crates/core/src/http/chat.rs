@@ -36,18 +36,30 @@ pub async fn not_found() -> ApiError {
 
 /// Reads at most `limit` bytes of body; more is `payload_too_large`, answered before parsing.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| Error::PayloadTooLarge { limit })
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Error::PayloadTooLarge { limit })
 }
 
 fn parse_message(headers: &HeaderMap, body: &[u8]) -> Result<PostMessage, Error> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let mime = ctype.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ctype
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mime.as_str() {
         "application/json" => serde_json::from_slice(body)
             .map_err(|e| Error::invalid(format!("the body is not a message: {e}"))),
         "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
             .map_err(|e| Error::invalid(format!("the form is not a message: {e}"))),
-        _ => Err(Error::invalid("send the message as application/json: {\"content\": \"…\"}")),
+        _ => Err(Error::invalid(
+            "send the message as application/json: {\"content\": \"…\"}",
+        )),
     }
 }
 
@@ -71,9 +83,15 @@ pub async fn post_hook(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().hook_body).await?;
-    let text = String::from_utf8(body.to_vec()).map_err(|_| Error::invalid("the body must be UTF-8 text"))?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| Error::invalid("the body must be UTF-8 text"))?;
     let posted = app.post_hook(&token, text, peer.ip()).await?;
-    Ok((StatusCode::ACCEPTED, Json(serde_json::json!({"turn_id": posted.turn_id, "conversation_id": posted.conversation_id}))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            serde_json::json!({"turn_id": posted.turn_id, "conversation_id": posted.conversation_id}),
+        ),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,7 +106,8 @@ pub async fn history(
 ) -> ApiResult<impl IntoResponse> {
     let Query(q) = query.map_err(|_| Error::invalid("add ?conversation_id=<id> to the URL"))?;
     let mut res = Json(app.history(&token, &q.conversation_id).await?).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
 }
 
@@ -122,8 +141,17 @@ pub async fn sse(
 ) -> ApiResult<Response> {
     let after = last_event_id(&headers, &query)?;
     let frames = app.subscribe(&token, &turn_id, after).await?;
-    let events = frames.map(|f| Ok::<_, Infallible>(Event::default().id(f.seq.to_string()).event(f.event).data(f.data)));
-    let mut res = Sse::new(events).keep_alive(KeepAlive::new().interval(PING_INTERVAL).text("ping")).into_response();
+    let events = frames.map(|f| {
+        Ok::<_, Infallible>(
+            Event::default()
+                .id(f.seq.to_string())
+                .event(f.event)
+                .data(f.data),
+        )
+    });
+    let mut res = Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(PING_INTERVAL).text("ping"))
+        .into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));

@@ -79,9 +79,17 @@ mod tests {
     #[test]
     fn statuses_and_retry_after() {
         assert_eq!(status(&Error::LinkRevoked), StatusCode::UNAUTHORIZED);
-        assert_eq!(status(&Error::NotFound { what: "link" }), StatusCode::NOT_FOUND);
-        assert_eq!(status(&Error::PayloadTooLarge { limit: 1 }), StatusCode::PAYLOAD_TOO_LARGE);
-        let limited = Error::RateLimited { retry_after: Duration::from_millis(1500) };
+        assert_eq!(
+            status(&Error::NotFound { what: "link" }),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(&Error::PayloadTooLarge { limit: 1 }),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let limited = Error::RateLimited {
+            retry_after: Duration::from_millis(1500),
+        };
         assert_eq!(retry_after(&limited), Some(HeaderValue::from_static("2")));
         let internal = Error::Internal("disk at /secret/path".into());
         assert!(!public_message(&internal).contains("/secret/path"));

@@ -18,7 +18,10 @@ const CHAT_JS: &str = include_str!("../../assets/chat.js");
 const ERROR_HTML: &str = include_str!("../../assets/error.html");
 
 fn sha256_source(text: &str) -> String {
-    format!("'sha256-{}'", STANDARD.encode(Sha256::digest(text.as_bytes())))
+    format!(
+        "'sha256-{}'",
+        STANDARD.encode(Sha256::digest(text.as_bytes()))
+    )
 }
 
 fn chat_csp() -> &'static HeaderValue {
@@ -30,7 +33,8 @@ fn chat_csp() -> &'static HeaderValue {
             sha256_source(CHAT_JS),
             sha256_source(CHAT_CSS)
         );
-        HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+        HeaderValue::from_str(&csp)
+            .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
     })
 }
 
@@ -62,7 +66,11 @@ pub fn escape_html(s: &str) -> String {
 
 /// JSON safe inside a `<script>` element: no `</script>` or `<!--` can close it early.
 fn script_json(value: &serde_json::Value) -> String {
-    value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 fn with_headers(status: StatusCode, html: String, csp: &HeaderValue) -> Response {
@@ -70,7 +78,10 @@ fn with_headers(status: StatusCode, html: String, csp: &HeaderValue) -> Response
     let h = res.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("SAMEORIGIN"),
+    );
     res
 }
 
@@ -103,7 +114,10 @@ pub fn error(e: &Error) -> Response {
         Error::RateLimited { .. } | Error::TooManyStreams | Error::ShuttingDown => {
             ("The chat is busy", "Please try again in a moment.")
         }
-        _ => ("Something went wrong", "The chat could not be opened. Please try again in a moment."),
+        _ => (
+            "Something went wrong",
+            "The chat could not be opened. Please try again in a moment.",
+        ),
     };
     let html = ERROR_HTML
         .replace("{{STYLE}}", CHAT_CSS)
@@ -124,13 +138,28 @@ mod tests {
 
     #[tokio::test]
     async fn page_escapes_the_name_and_keeps_the_config_inside_its_script() {
-        let res = chat(&ChatPage { name: "<b>Bad & \"Co\"</b>".into(), greeting: "</script><script>alert(1)</script>".into() });
-        let csp = res.headers()[header::CONTENT_SECURITY_POLICY].to_str().expect("csp").to_owned();
-        assert!(csp.contains("script-src 'sha256-") && !csp.contains("unsafe-inline"), "{csp}");
-        let html = axum::body::to_bytes(res.into_body(), 1 << 20).await.expect("body");
+        let res = chat(&ChatPage {
+            name: "<b>Bad & \"Co\"</b>".into(),
+            greeting: "</script><script>alert(1)</script>".into(),
+        });
+        let csp = res.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("csp")
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'sha256-") && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        let html = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .expect("body");
         let html = String::from_utf8(html.to_vec()).expect("utf8");
         assert!(html.contains("&lt;b&gt;Bad &amp; &quot;Co&quot;&lt;/b&gt;"));
-        assert_eq!(html.matches("</script>").count(), 2, "only the page's own two script elements close");
+        assert_eq!(
+            html.matches("</script>").count(),
+            2,
+            "only the page's own two script elements close"
+        );
         assert!(!html.contains("{{"), "every placeholder filled");
     }
 

@@ -116,13 +116,18 @@ pub fn conversation(conn: &Connection, id: &str) -> Result<Option<ConversationRo
 }
 
 fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT id FROM turns WHERE conversation_id = ?1 AND status = 'running' LIMIT 1")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM turns WHERE conversation_id = ?1 AND status = 'running' LIMIT 1",
+    )?;
     Ok(stmt.query_row([conversation_id], |r| r.get(0)).optional()?)
 }
 
 /// The last `limit` messages of a conversation, oldest first.
-fn recent_messages(conn: &Connection, conversation_id: &str, limit: usize) -> Result<Vec<HistoryRow>> {
+fn recent_messages(
+    conn: &Connection,
+    conversation_id: &str,
+    limit: usize,
+) -> Result<Vec<HistoryRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, turn_id, role, content, created_at FROM messages
          WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2",
@@ -248,7 +253,12 @@ impl Store {
     }
 
     /// The stored frames of a finished turn with seq > `after`, in order.
-    pub fn frames_after(&self, conversation_id: &str, turn_id: &str, after: i64) -> Result<Vec<FrameRow>> {
+    pub fn frames_after(
+        &self,
+        conversation_id: &str,
+        turn_id: &str,
+        after: i64,
+    ) -> Result<Vec<FrameRow>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, event, data FROM frames
@@ -256,15 +266,28 @@ impl Store {
             )?;
             let rows = stmt.query_map(params![conversation_id, turn_id, after], |r| {
                 let event: String = r.get(1)?;
-                Ok(FrameRow { seq: r.get(0)?, event: intern_event(&event), data: r.get(2)? })
+                Ok(FrameRow {
+                    seq: r.get(0)?,
+                    event: intern_event(&event),
+                    data: r.get(2)?,
+                })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
     /// The conversation's last `limit` messages and its running turn, if any.
-    pub fn history(&self, conversation_id: &str, limit: usize) -> Result<(Vec<HistoryRow>, Option<String>)> {
-        self.read(|c| Ok((recent_messages(c, conversation_id, limit)?, running_turn(c, conversation_id)?)))
+    pub fn history(
+        &self,
+        conversation_id: &str,
+        limit: usize,
+    ) -> Result<(Vec<HistoryRow>, Option<String>)> {
+        self.read(|c| {
+            Ok((
+                recent_messages(c, conversation_id, limit)?,
+                running_turn(c, conversation_id)?,
+            ))
+        })
     }
 
     /// Ends every turn still marked running (the process that ran it is gone): status `error` and
@@ -313,7 +336,14 @@ mod tests {
     use super::*;
 
     fn new_turn<'a>(conv: Option<&'a str>, content: &'a str) -> NewTurn<'a> {
-        NewTurn { conversation_id: conv, folder: "acme", jid: "web:acme", token_id: None, content, history: 10 }
+        NewTurn {
+            conversation_id: conv,
+            folder: "acme",
+            jid: "web:acme",
+            token_id: None,
+            content,
+            history: 10,
+        }
     }
 
     #[test]
@@ -323,7 +353,9 @@ mod tests {
         let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
         assert_eq!(t.first_seq, 1);
         assert_eq!(
-            s.begin_turn(&new_turn(Some(&t.conversation_id), "again")).expect_err("busy").code(),
+            s.begin_turn(&new_turn(Some(&t.conversation_id), "again"))
+                .expect_err("busy")
+                .code(),
             "turn_in_progress"
         );
         let (msgs, running) = s.history(&t.conversation_id, 50).expect("history");
@@ -331,9 +363,21 @@ mod tests {
         assert_eq!(running.as_deref(), Some(t.turn_id.as_str()));
 
         let frames = vec![
-            FrameRow { seq: 1, event: "delta", data: "{}".into() },
-            FrameRow { seq: 2, event: "message", data: "{}".into() },
-            FrameRow { seq: 3, event: "done", data: "{}".into() },
+            FrameRow {
+                seq: 1,
+                event: "delta",
+                data: "{}".into(),
+            },
+            FrameRow {
+                seq: 2,
+                event: "message",
+                data: "{}".into(),
+            },
+            FrameRow {
+                seq: 3,
+                event: "done",
+                data: "{}".into(),
+            },
         ];
         s.end_turn(&TurnEnd {
             turn_id: &t.turn_id,
@@ -343,16 +387,31 @@ mod tests {
             status: "handoff",
         })
         .expect("end");
-        assert_eq!(s.frames_after(&t.conversation_id, &t.turn_id, 1).expect("replay"), frames[1..].to_vec());
-        let conv = s.conversation(&t.conversation_id).expect("conv").expect("exists");
+        assert_eq!(
+            s.frames_after(&t.conversation_id, &t.turn_id, 1)
+                .expect("replay"),
+            frames[1..].to_vec()
+        );
+        let conv = s
+            .conversation(&t.conversation_id)
+            .expect("conv")
+            .expect("exists");
         assert_eq!((conv.last_seq, conv.state.as_str()), (3, "handoff"));
 
-        let t2 = s.begin_turn(&new_turn(Some(&t.conversation_id), "more")).expect("second");
+        let t2 = s
+            .begin_turn(&new_turn(Some(&t.conversation_id), "more"))
+            .expect("second");
         assert_eq!(t2.first_seq, 4);
         assert_eq!(t2.history.len(), 2);
         assert_eq!(t2.history[1].content, "hi there");
-        let other = NewTurn { jid: "web:acme/other", ..new_turn(Some(&t.conversation_id), "x") };
-        assert_eq!(s.begin_turn(&other).expect_err("other jid").code(), "not_found");
+        let other = NewTurn {
+            jid: "web:acme/other",
+            ..new_turn(Some(&t.conversation_id), "x")
+        };
+        assert_eq!(
+            s.begin_turn(&other).expect_err("other jid").code(),
+            "not_found"
+        );
     }
 
     #[test]
@@ -361,15 +420,28 @@ mod tests {
         s.create_folder("acme", "Acme", "", "").expect("folder");
         let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
         let rec = s.recover_running_turns("sorry").expect("recover");
-        assert_eq!(rec, vec![RecoveredTurn { turn_id: t.turn_id.clone(), conversation_id: t.conversation_id.clone() }]);
-        let frames = s.frames_after(&t.conversation_id, &t.turn_id, 500).expect("frames");
+        assert_eq!(
+            rec,
+            vec![RecoveredTurn {
+                turn_id: t.turn_id.clone(),
+                conversation_id: t.conversation_id.clone()
+            }]
+        );
+        let frames = s
+            .frames_after(&t.conversation_id, &t.turn_id, 500)
+            .expect("frames");
         assert_eq!(frames.len(), 1);
         assert_eq!(frames[0].event, "done");
         assert_eq!(frames[0].seq, 1 + MAX_FRAMES_PER_TURN);
-        assert_eq!(s.turn(&t.turn_id).expect("turn").expect("exists").status, "error");
+        assert_eq!(
+            s.turn(&t.turn_id).expect("turn").expect("exists").status,
+            "error"
+        );
         assert!(s.recover_running_turns("sorry").expect("again").is_empty());
         // The next turn continues after the recovered done frame.
-        let t2 = s.begin_turn(&new_turn(Some(&t.conversation_id), "again")).expect("next");
+        let t2 = s
+            .begin_turn(&new_turn(Some(&t.conversation_id), "again"))
+            .expect("next");
         assert_eq!(t2.first_seq, 2 + MAX_FRAMES_PER_TURN);
     }
 }

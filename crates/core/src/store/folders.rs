@@ -79,7 +79,11 @@ pub fn knowledge(conn: &Connection, slug: &str) -> Result<Vec<Knowledge>> {
         "SELECT id, question, answer FROM knowledge WHERE folder = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([slug], |r| {
-        Ok(Knowledge { id: r.get(0)?, question: r.get(1)?, answer: r.get(2)? })
+        Ok(Knowledge {
+            id: r.get(0)?,
+            question: r.get(1)?,
+            answer: r.get(2)?,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -89,7 +93,14 @@ pub fn route_rule(conn: &Connection, jid: &str) -> Result<Option<RouteRule>> {
         .query_row(
             "SELECT jid, folder, persona, greeting FROM route_rules WHERE jid = ?1",
             [jid],
-            |r| Ok(RouteRule { jid: r.get(0)?, folder: r.get(1)?, persona: r.get(2)?, greeting: r.get(3)? }),
+            |r| {
+                Ok(RouteRule {
+                    jid: r.get(0)?,
+                    folder: r.get(1)?,
+                    persona: r.get(2)?,
+                    greeting: r.get(3)?,
+                })
+            },
         )
         .optional()?)
 }
@@ -102,10 +113,18 @@ fn engine_columns(engine: &EngineRow) -> (&'static str, Option<&str>, Option<&st
 }
 
 impl Store {
-    pub fn create_folder(&self, slug: &str, name: &str, greeting: &str, instructions: &str) -> Result<FolderRow> {
+    pub fn create_folder(
+        &self,
+        slug: &str,
+        name: &str,
+        greeting: &str,
+        instructions: &str,
+    ) -> Result<FolderRow> {
         self.write(|tx| {
             if get(tx, slug)?.is_some() {
-                return Err(Error::Conflict(format!("an agent named `{slug}` already exists")));
+                return Err(Error::Conflict(format!(
+                    "an agent named `{slug}` already exists"
+                )));
             }
             let now = now_ms();
             tx.execute(
@@ -162,7 +181,11 @@ impl Store {
     }
 
     /// Adds entries in one transaction: an import either lands whole or not at all.
-    pub fn add_knowledge(&self, slug: &str, entries: &[(Option<String>, String)]) -> Result<Vec<Knowledge>> {
+    pub fn add_knowledge(
+        &self,
+        slug: &str,
+        entries: &[(Option<String>, String)],
+    ) -> Result<Vec<Knowledge>> {
         self.write(|tx| {
             require(tx, slug)?;
             let now = now_ms();
@@ -179,24 +202,41 @@ impl Store {
         })
     }
 
-    pub fn update_knowledge(&self, slug: &str, id: i64, question: Option<&str>, answer: &str) -> Result<Knowledge> {
+    pub fn update_knowledge(
+        &self,
+        slug: &str,
+        id: i64,
+        question: Option<&str>,
+        answer: &str,
+    ) -> Result<Knowledge> {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE knowledge SET question = ?3, answer = ?4 WHERE folder = ?1 AND id = ?2",
                 params![slug, id, question, answer],
             )?;
             if n == 0 {
-                return Err(Error::NotFound { what: "knowledge entry" });
+                return Err(Error::NotFound {
+                    what: "knowledge entry",
+                });
             }
-            Ok(Knowledge { id, question: question.map(str::to_owned), answer: answer.to_owned() })
+            Ok(Knowledge {
+                id,
+                question: question.map(str::to_owned),
+                answer: answer.to_owned(),
+            })
         })
     }
 
     pub fn remove_knowledge(&self, slug: &str, id: i64) -> Result<()> {
         self.write(|tx| {
-            let n = tx.execute("DELETE FROM knowledge WHERE folder = ?1 AND id = ?2", params![slug, id])?;
+            let n = tx.execute(
+                "DELETE FROM knowledge WHERE folder = ?1 AND id = ?2",
+                params![slug, id],
+            )?;
             if n == 0 {
-                return Err(Error::NotFound { what: "knowledge entry" });
+                return Err(Error::NotFound {
+                    what: "knowledge entry",
+                });
             }
             Ok(())
         })
@@ -243,34 +283,81 @@ mod tests {
     #[test]
     fn folder_lifecycle_knowledge_and_rules() {
         let (_d, s) = temp_store();
-        s.create_folder("acme", "Acme", "Hi!", "Be kind.").expect("create");
-        assert_eq!(s.create_folder("acme", "A", "", "").expect_err("dup").code(), "conflict");
+        s.create_folder("acme", "Acme", "Hi!", "Be kind.")
+            .expect("create");
+        assert_eq!(
+            s.create_folder("acme", "A", "", "")
+                .expect_err("dup")
+                .code(),
+            "conflict"
+        );
         let added = s
-            .add_knowledge("acme", &[(Some("Hours?".into()), "9 to 5".into()), (None, "We sell bread.".into())])
+            .add_knowledge(
+                "acme",
+                &[
+                    (Some("Hours?".into()), "9 to 5".into()),
+                    (None, "We sell bread.".into()),
+                ],
+            )
             .expect("add");
         assert_eq!(added.len(), 2);
         assert_eq!(s.folder("acme").expect("get").knowledge_count, 2);
-        s.update_knowledge("acme", added[0].id, Some("When open?"), "9 to 6").expect("edit");
+        s.update_knowledge("acme", added[0].id, Some("When open?"), "9 to 6")
+            .expect("edit");
         s.remove_knowledge("acme", added[1].id).expect("remove");
-        assert_eq!(s.remove_knowledge("acme", added[1].id).expect_err("gone").code(), "not_found");
+        assert_eq!(
+            s.remove_knowledge("acme", added[1].id)
+                .expect_err("gone")
+                .code(),
+            "not_found"
+        );
         let k = s.knowledge("acme").expect("list");
-        assert_eq!(k, vec![Knowledge { id: added[0].id, question: Some("When open?".into()), answer: "9 to 6".into() }]);
+        assert_eq!(
+            k,
+            vec![Knowledge {
+                id: added[0].id,
+                question: Some("When open?".into()),
+                answer: "9 to 6".into()
+            }]
+        );
 
         let f = s
             .update_folder(
                 "acme",
                 &FolderUpdate {
-                    engine: Some(EngineRow::OpenAi { base_url: "http://x/v1".into(), model: "m".into() }),
+                    engine: Some(EngineRow::OpenAi {
+                        base_url: "http://x/v1".into(),
+                        model: "m".into(),
+                    }),
                     ..Default::default()
                 },
             )
             .expect("update");
         assert_eq!(f.name, "Acme");
-        assert_eq!(f.engine, EngineRow::OpenAi { base_url: "http://x/v1".into(), model: "m".into() });
+        assert_eq!(
+            f.engine,
+            EngineRow::OpenAi {
+                base_url: "http://x/v1".into(),
+                model: "m".into()
+            }
+        );
 
-        let rule = RouteRule { jid: "web:acme/sales".into(), folder: "acme".into(), persona: Some("Sell.".into()), greeting: None };
+        let rule = RouteRule {
+            jid: "web:acme/sales".into(),
+            folder: "acme".into(),
+            persona: Some("Sell.".into()),
+            greeting: None,
+        };
         s.set_route_rule(&rule).expect("rule");
-        assert_eq!(s.read(|c| route_rule(c, "web:acme/sales")).expect("read"), Some(rule));
-        assert_eq!(s.add_knowledge("nope", &[(None, "x".into())]).expect_err("missing").code(), "not_found");
+        assert_eq!(
+            s.read(|c| route_rule(c, "web:acme/sales")).expect("read"),
+            Some(rule)
+        );
+        assert_eq!(
+            s.add_knowledge("nope", &[(None, "x".into())])
+                .expect_err("missing")
+                .code(),
+            "not_found"
+        );
     }
 }

@@ -13,7 +13,8 @@ mod settings;
 mod tokens;
 
 pub use chat::{
-    ConversationRow, FrameRow, HistoryRow, MAX_FRAMES_PER_TURN, NewTurn, RecoveredTurn, TurnEnd, TurnRow, TurnStart,
+    ConversationRow, FrameRow, HistoryRow, MAX_FRAMES_PER_TURN, NewTurn, RecoveredTurn, TurnEnd,
+    TurnRow, TurnStart,
 };
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use tokens::{NewToken, TokenRow};
@@ -36,7 +37,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,13 +68,20 @@ impl Store {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Store> {
         let mut writer = Connection::open(path)?;
-        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Internal(format!("SQLite refused WAL mode (got {mode})")));
+            return Err(Error::Internal(format!(
+                "SQLite refused WAL mode (got {mode})"
+            )));
         }
         configure(&writer)?;
         schema::migrate(&mut writer)?;
-        Ok(Store { path: path.to_owned(), writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) })
+        Ok(Store {
+            path: path.to_owned(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -80,7 +90,10 @@ impl Store {
 
     /// Runs `f` in one write transaction; nothing of it is kept unless it returns Ok.
     pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.writer.lock().map_err(|_| Error::Internal("store writer poisoned".into()))?;
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| Error::Internal("store writer poisoned".into()))?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
@@ -95,17 +108,19 @@ impl Store {
             None => {
                 let c = Connection::open_with_flags(
                     &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY
+                        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                        | OpenFlags::SQLITE_OPEN_URI,
                 )?;
                 configure(&c)?;
                 c
             }
         };
         let out = f(&conn);
-        if let Ok(mut pool) = self.readers.lock() {
-            if pool.len() < READERS {
-                pool.push(conn);
-            }
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < READERS
+        {
+            pool.push(conn);
         }
         out
     }

@@ -63,7 +63,9 @@ pub fn by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<TokenRow>> {
 
 pub fn by_id(conn: &Connection, id: i64) -> Result<TokenRow> {
     let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"))?;
-    stmt.query_row([id], from_row).optional()?.ok_or(Error::NotFound { what: "link" })
+    stmt.query_row([id], from_row)
+        .optional()?
+        .ok_or(Error::NotFound { what: "link" })
 }
 
 fn insert(conn: &Connection, t: &NewToken) -> Result<TokenRow> {
@@ -96,7 +98,10 @@ impl Store {
     pub fn reissue_token(&self, id: i64, replacement: &NewToken) -> Result<(TokenRow, TokenRow)> {
         self.write(|tx| {
             let now = now_ms();
-            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now])?;
+            tx.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now],
+            )?;
             let old = by_id(tx, id)?;
             let new = insert(tx, replacement)?;
             Ok((old, new))
@@ -123,7 +128,9 @@ impl Store {
 
     pub fn tokens_of_jid(&self, jid: &str) -> Result<Vec<TokenRow>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(&format!("SELECT {COLUMNS} FROM tokens WHERE jid = ?1 ORDER BY id"))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM tokens WHERE jid = ?1 ORDER BY id"
+            ))?;
             let rows = stmt.query_map([jid], from_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
@@ -143,7 +150,10 @@ impl Store {
     /// Revokes one token; revoking a revoked token is a no-op that returns it unchanged.
     pub fn revoke_token(&self, id: i64) -> Result<TokenRow> {
         self.write(|tx| {
-            tx.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now_ms()])?;
+            tx.execute(
+                "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                params![id, now_ms()],
+            )?;
             by_id(tx, id)
         })
     }
@@ -185,16 +195,29 @@ mod tests {
         let a = s.insert_token(&new("web:acme", 1)).expect("a");
         let b = s.insert_token(&new("web:acme", 2)).expect("b");
         let c = s.insert_token(&new("web:acme/x", 3)).expect("c");
-        assert_eq!(s.insert_token(&new("web:acme", 3)).expect_err("dup hash").code(), "storage");
+        assert_eq!(
+            s.insert_token(&new("web:acme", 3))
+                .expect_err("dup hash")
+                .code(),
+            "storage"
+        );
 
         let since = now_ms();
         assert_eq!(s.revoke_jid("web:acme").expect("revoke"), vec![a.id, b.id]);
         assert!(s.revoke_jid("web:acme").expect("again").is_empty());
         assert_eq!(s.revoked_since(since).expect("since"), vec![a.id, b.id]);
-        assert!(s.token_by_hash(&[1; 32]).expect("lookup").expect("tombstone").revoked_at.is_some());
+        assert!(
+            s.token_by_hash(&[1; 32])
+                .expect("lookup")
+                .expect("tombstone")
+                .revoked_at
+                .is_some()
+        );
         assert!(s.token(c.id).expect("c").revoked_at.is_none());
 
-        let (old, fresh) = s.reissue_token(c.id, &new("web:acme/x", 4)).expect("reissue");
+        let (old, fresh) = s
+            .reissue_token(c.id, &new("web:acme/x", 4))
+            .expect("reissue");
         assert!(old.revoked_at.is_some());
         assert_eq!(fresh.jid, "web:acme/x");
         assert_eq!(s.tokens(Some("acme")).expect("list").len(), 4);

@@ -1,0 +1,183 @@
+//! The command line's grammar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatlink",
+    version,
+    about = "Chat links for your business: serve them, issue them, revoke them"
+)]
+pub struct Cli {
+    /// Data folder (default: the platform's data folder, e.g. ~/.local/share/chatlink)
+    #[arg(long, global = true, env = "CHATLINK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where secrets live: `keyring` (the OS keyring) or `file` (a mode-0600 file in the data
+    /// folder, for servers without a keyring)
+    #[arg(
+        long,
+        global = true,
+        env = "CHATLINK_SECRETS",
+        default_value = "keyring"
+    )]
+    pub secrets: String,
+    /// Print JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Turn off the per-link and per-address message rate limits (load tests)
+    #[arg(long, global = true, hide = true)]
+    pub no_rate_limits: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server until Ctrl-C
+    Serve {
+        /// Address to listen on; 127.0.0.1 keeps it to this computer
+        #[arg(long, default_value = "127.0.0.1:8640")]
+        bind: SocketAddr,
+        /// The public origin links are built from (e.g. https://chat.example.com)
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Issue, list, show, revoke and reissue links
+    #[command(subcommand)]
+    Token(TokenCmd),
+    /// Create and edit agents and their knowledge
+    #[command(subcommand)]
+    Agent(AgentCmd),
+    /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
+    Qr {
+        /// A JID (web:demo) or a URL
+        target: String,
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Pixels per QR module in the PNG
+        #[arg(long, default_value_t = 8)]
+        scale: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Issue a new link and print its URL
+    Issue {
+        /// The agent's slug
+        folder: String,
+        #[command(subcommand)]
+        kind: TokenKind,
+        /// Tell links apart: web:<folder>/<suffix>
+        #[arg(long, global = true)]
+        suffix: Option<String>,
+        /// A note for you, e.g. "Counter flyer"
+        #[arg(long, global = true)]
+        label: Option<String>,
+        /// Expiry: a duration (30d, 12h) or a date (2027-01-31T18:00:00Z)
+        #[arg(long, global = true)]
+        expires: Option<String>,
+    },
+    /// List links (without their URLs; see `token show`)
+    List {
+        #[arg(long)]
+        folder: Option<String>,
+    },
+    /// Show every link of a JID, with the URLs of the live ones
+    Show { jid: String },
+    /// Revoke every live link of a JID, or one link by id: its next visitor gets 401
+    Revoke {
+        #[arg(required_unless_present = "id", conflicts_with = "id")]
+        jid: Option<String>,
+        #[arg(long)]
+        id: Option<i64>,
+    },
+    /// Replace a link by a new URL on the same JID (the old URL stops working)
+    Reissue { id: i64 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenKind {
+    /// A chat link: /chat/<token>/
+    Chat,
+    /// A webhook: /hook/<token>
+    Hook { source: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCmd {
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "")]
+        greeting: String,
+        #[arg(long, default_value = "")]
+        instructions: String,
+    },
+    List,
+    Show {
+        slug: String,
+    },
+    Edit {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        greeting: Option<String>,
+        #[arg(long)]
+        instructions: Option<String>,
+        /// answers (built-in) or openai (any OpenAI-compatible server)
+        #[arg(long)]
+        engine: Option<String>,
+        #[arg(long)]
+        base_url: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Read the provider API key from stdin into the secret store (or --clear it)
+    ApiKey {
+        slug: String,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Give one JID its own persona and/or greeting (none of either removes the rule)
+    Rule {
+        jid: String,
+        #[arg(long)]
+        persona: Option<String>,
+        #[arg(long)]
+        greeting: Option<String>,
+    },
+    #[command(subcommand)]
+    Knowledge(KnowledgeCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCmd {
+    /// Add a question and answer (no --question: free text)
+    Add {
+        slug: String,
+        #[arg(long)]
+        question: Option<String>,
+        #[arg(long)]
+        answer: String,
+    },
+    List {
+        slug: String,
+    },
+    Remove {
+        slug: String,
+        id: i64,
+    },
+    /// Import a Markdown (.md: headings are questions) or CSV (.csv: question,answer) file
+    Import {
+        slug: String,
+        file: PathBuf,
+    },
+}

@@ -1,0 +1,156 @@
+//! What the CLI prints: short tables for people, JSON with `--json` for scripts.
+
+use std::net::SocketAddr;
+
+use chatlink_core::Error;
+use chatlink_core::agent::Knowledge;
+use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo};
+use serde::Serialize;
+
+pub struct Out {
+    pub json: bool,
+}
+
+fn print_json<T: Serialize + ?Sized>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot print JSON: {e}"),
+    }
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+impl Out {
+    pub fn error(&self, e: &Error) {
+        if self.json {
+            eprintln!(
+                "{}",
+                serde_json::json!({"code": e.code(), "message": e.to_string()})
+            );
+        } else {
+            eprintln!("error: {e}");
+        }
+    }
+
+    pub fn done(&self, what: &str) {
+        if self.json {
+            print_json(&serde_json::json!({"ok": true, "message": what}));
+        } else {
+            println!("{what}");
+        }
+    }
+
+    pub fn serving(&self, local: &SocketAddr, base: &str, demo: Option<&str>) {
+        if self.json {
+            print_json(
+                &serde_json::json!({"listening": local.to_string(), "base_url": base, "demo_link": demo}),
+            );
+        } else {
+            println!("Chatlink is serving on http://{local}");
+            if base != format!("http://{local}") {
+                println!("Links are built from {base}");
+            }
+            if let Some(url) = demo {
+                println!("Demo chat link: {url}");
+            }
+            println!("Press Ctrl-C to stop.");
+        }
+    }
+
+    pub fn issued(&self, link: &LinkInfo) {
+        if self.json {
+            print_json(link);
+        } else {
+            println!("{}", opt(&link.url));
+            eprintln!("issued link {} on {}", link.id, link.jid);
+        }
+    }
+
+    pub fn links(&self, links: &[LinkInfo]) {
+        if self.json {
+            return print_json(links);
+        }
+        println!(
+            "{:>5}  {:<28} {:<8} {:<24} {:<20} URL",
+            "ID", "JID", "STATUS", "LABEL", "CREATED"
+        );
+        for l in links {
+            println!(
+                "{:>5}  {:<28} {:<8} {:<24} {:<20} {}",
+                l.id,
+                l.jid,
+                l.status,
+                opt(&l.label),
+                &l.created_at[..l.created_at.len().min(19)],
+                l.url.as_deref().unwrap_or("")
+            );
+        }
+    }
+
+    pub fn revoked(&self, links: &[LinkInfo]) {
+        if self.json {
+            return print_json(links);
+        }
+        if links.is_empty() {
+            println!("nothing to revoke: no live link there");
+        }
+        for l in links {
+            println!(
+                "revoked link {} on {}: its next visitor gets 401",
+                l.id, l.jid
+            );
+        }
+    }
+
+    pub fn agent(&self, a: &AgentInfo) {
+        if self.json {
+            return print_json(a);
+        }
+        println!("{} ({})", a.name, a.slug);
+        println!("  greeting:     {}", a.greeting);
+        println!("  instructions: {}", a.instructions);
+        match &a.engine {
+            EngineInfo::Answers => println!("  engine:       built-in answers"),
+            EngineInfo::Openai {
+                base_url,
+                model,
+                api_key_set,
+            } => println!(
+                "  engine:       OpenAI-compatible, {model} at {base_url}, API key {}",
+                if *api_key_set { "set" } else { "not set" }
+            ),
+        }
+        println!("  knowledge:    {} entries", a.knowledge_count);
+    }
+
+    pub fn agents(&self, agents: &[AgentInfo]) {
+        if self.json {
+            return print_json(agents);
+        }
+        println!("{:<20} {:<30} {:<8} KNOWLEDGE", "SLUG", "NAME", "ENGINE");
+        for a in agents {
+            let engine = match a.engine {
+                EngineInfo::Answers => "answers",
+                EngineInfo::Openai { .. } => "openai",
+            };
+            println!(
+                "{:<20} {:<30} {:<8} {}",
+                a.slug, a.name, engine, a.knowledge_count
+            );
+        }
+    }
+
+    pub fn knowledge(&self, entries: &[Knowledge]) {
+        if self.json {
+            return print_json(entries);
+        }
+        for k in entries {
+            match &k.question {
+                Some(q) => println!("{:>5}  Q: {q}\n       A: {}", k.id, k.answer),
+                None => println!("{:>5}  {}", k.id, k.answer),
+            }
+        }
+    }
+}
