@@ -102,6 +102,7 @@ impl App {
                 e,
             )
         })?;
+        restrict_to_owner(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join(DB_FILE))?;
         check_backend(&store, config.secrets)?;
         let namespace = match store.setting("install_id")? {
@@ -302,6 +303,17 @@ fn check_backend(store: &Store, wanted: SecretBackend) -> Result<()> {
         "this data folder keeps its secrets in the {recorded} store, not the {} one: run with `--secrets {recorded}`",
         wanted.as_str()
     )))
+}
+
+/// Conversations and sealed links live here: only the owner's account may read them.
+fn restrict_to_owner(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("cannot restrict access to {}", dir.display()), e))?;
+    }
+    Ok(())
 }
 
 fn take_serve_lock(data_dir: &Path) -> Result<File> {
