@@ -1,7 +1,7 @@
 //! `KeyringStore` against a real Secret Service (GNOME Keyring on a private session bus).
 //!
 //! Tests that need a Secret Service run only when `CHATLINK_KEYRING_TEST=1`; otherwise they print
-//! "skipped: ..." and pass, because plain `cargo test` has no keyring. `scripts/keyring-test.sh`
+//! "skipped: ..." and pass, because plain `cargo test` has no keyring. `scripts/with-session.sh`
 //! starts a private bus and an unlocked keyring and sets the variable.
 //!
 //! `open_fails_fast_without_a_secret_service` always runs: it re-runs this test binary as a child
@@ -32,7 +32,7 @@ fn keyring_enabled(test: &str) -> bool {
     }
     println!(
         "skipped: {test} needs a running Secret Service; set {ENABLE_VAR}=1 \
-         (scripts/keyring-test.sh starts one)"
+         (scripts/with-session.sh starts one)"
     );
     false
 }

@@ -1,0 +1,44 @@
+# Chatlink: `make run` starts the server with a demo link; `make test` runs every test.
+# Both install what is missing first (Debian packages; the Rust toolchain must already exist).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+# The OS keyring when a desktop session offers one; otherwise a mode-0600 file (said out loud).
+SECRETS ?= $(if $(DBUS_SESSION_BUS_ADDRESS),keyring,file)
+BIND ?= 127.0.0.1:8640
+
+DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
+	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
+	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
+	chromium chromium-driver imagemagick
+
+.PHONY: install build run test lint clean
+
+install:
+	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: install
+	$(CARGO) build --workspace --all-targets
+
+run: build
+	@[ "$(SECRETS)" = keyring ] || echo "note: no desktop keyring session found, so secrets go to a mode-0600 file in the data folder (--secrets file). Use SECRETS=keyring inside a desktop session."
+	$(CARGO) run -q -p chatlink-cli -- --secrets $(SECRETS) serve --bind $(BIND)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# One cargo invocation for every test, inside a private D-Bus session with a real GNOME Keyring.
+test: build lint
+	scripts/with-session.sh 1800 $(CARGO) test --workspace --all-targets
+
+clean:
+	$(CARGO) clean
