@@ -754,3 +754,65 @@ async fn a_failing_provider_ends_the_turn_with_a_visitor_safe_error() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn an_unanswerable_question_hands_off_and_a_suffix_gets_its_own_greeting() {
+    let s = start().await;
+    s.app
+        .set_route_rule(
+            "web:demo/wedding",
+            None,
+            Some("Planning a wedding? Ask me about our cakes.".into()),
+        )
+        .await
+        .expect("rule");
+    let (_, plain) = s.link(IssueLink::chat("demo")).await;
+    let (_, wedding) = s
+        .link(IssueLink {
+            suffix: Some("wedding".into()),
+            ..IssueLink::chat("demo")
+        })
+        .await;
+    let page = s
+        .client
+        .get(&wedding)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("Planning a wedding?"),
+        "the suffix's greeting"
+    );
+    let page = s
+        .client
+        .get(&plain)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        !page.contains("Planning a wedding?") && page.contains("Ask me about our opening hours")
+    );
+
+    let turn = s.ask(&plain, "Can you fix my car's gearbox?").await["turn_id"]
+        .as_str()
+        .expect("turn")
+        .to_owned();
+    let all = all_events(s.sse(&plain, &turn, None).await).await;
+    let done: Value = serde_json::from_str(&all.last().expect("done").data).expect("json");
+    assert_eq!(done["status"], "handoff");
+    let state: String = s
+        .db()
+        .query_row(
+            "SELECT state FROM conversations ORDER BY created_at DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("state");
+    assert_eq!(state, "handoff");
+}
