@@ -30,7 +30,8 @@ build: install
 
 run: build
 	@[ "$(SECRETS)" = keyring ] || echo "note: no desktop keyring session found, so secrets go to a mode-0600 file in the data folder (--secrets file). Use SECRETS=keyring inside a desktop session."
-	$(CARGO) run -q -p chatlink-cli -- --secrets $(SECRETS) serve --bind $(BIND)
+	@# The binary `build` made: `cargo run -p` would unify features differently and rebuild ~140 crates.
+	target/debug/chatlink --secrets $(SECRETS) serve --bind $(BIND)
 
 lint:
 	$(CARGO) fmt --all --check

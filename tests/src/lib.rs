@@ -1,1 +1,391 @@
-//! End-to-end test helpers.
+//! End-to-end test helpers: a headless Chromium driven through `chromedriver`, the Chatlink
+//! server started in-process on a free port, screenshots and a polling `wait_for`.
+//!
+//! Missing browser tools are a test failure with a clear message, never a skip: `make test`
+//! installs them (Debian packages `chromium` and `chromium-driver`).
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chatlink_core::App;
+use chatlink_core::AppConfig;
+use chatlink_core::secret::SecretBackend;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tempfile::TempDir;
+
+/// The browser binary chromedriver starts (Debian's launcher script).
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+/// The driver, looked up on `PATH`.
+pub const CHROMEDRIVER: &str = "chromedriver";
+/// A phone-sized window (an iPhone 12–15 viewport), so layout checks see what visitors see.
+pub const WINDOW: (u32, u32) = (390, 844);
+
+const INSTALL_HINT: &str = "install the Debian packages `chromium` and `chromium-driver` \
+    (`make install` or `make test` does it)";
+
+/// Gave up waiting: what was awaited and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeout(pub Duration);
+
+impl std::fmt::Display for Timeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "condition not met within {:?}", self.0)
+    }
+}
+
+impl std::error::Error for Timeout {}
+
+/// Polls `check` every 50 ms until it yields `Some`, or fails after `timeout`. `check` runs at
+/// least once, even with a zero timeout.
+pub async fn wait_for<T, F, Fut>(mut check: F, timeout: Duration) -> Result<T, Timeout>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Ok(v);
+        }
+        if start.elapsed() >= timeout {
+            return Err(Timeout(timeout));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A port nobody listens on right now (the OS picks it; a rare race is retried by callers).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the OS hands out a free local port")
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the test crate lives inside the workspace")
+        .to_path_buf()
+}
+
+/// Where screenshots go: `<workspace>/artifacts/screenshots`.
+pub fn screenshot_dir() -> PathBuf {
+    workspace_dir().join("artifacts").join("screenshots")
+}
+
+/// Saves a PNG of the current viewport as `<workspace>/artifacts/screenshots/<name>.png`.
+pub async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let png = client
+        .screenshot()
+        .await
+        .expect("the browser takes a screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "the screenshot is a PNG"
+    );
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("create artifacts/screenshots");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write the screenshot");
+    path
+}
+
+/// A `chromedriver` process, killed (with the browser session it drives) on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    session: Option<String>,
+}
+
+impl Driver {
+    fn spawn() -> Result<Driver, String> {
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let child = match Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(format!("`{CHROMEDRIVER}` is not on PATH: {INSTALL_HINT}"));
+                }
+                Err(e) => return Err(format!("cannot start `{CHROMEDRIVER}`: {e}")),
+            };
+            let mut driver = Driver {
+                child,
+                port,
+                session: None,
+            };
+            match driver.wait_ready(Duration::from_secs(15)) {
+                Ok(()) => return Ok(driver),
+                // Most likely another process took the port first: try another one.
+                Err(e) => last_error = e,
+            }
+        }
+        Err(format!("`{CHROMEDRIVER}` did not start: {last_error}"))
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Waits until `GET /status` answers `ready: true`, or the process dies.
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("it exited with {status} (port {})", self.port));
+            }
+            if let Some(body) = self.request("GET", "/status")
+                && body.contains("\"ready\":true")
+            {
+                return Ok(());
+            }
+            if start.elapsed() > timeout {
+                return Err(format!(
+                    "no answer on port {} within {timeout:?}",
+                    self.port
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// One blocking HTTP/1.0 request to the driver; usable from `Drop`, where nothing can await.
+    fn request(&self, method: &str, path: &str) -> Option<String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\
+             Content-Length: 0\r\n\r\n",
+            self.port
+        )
+        .ok()?;
+        // chromedriver keeps the connection open regardless: read exactly one response.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        let (name, value) = l.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())
+                            .flatten()
+                    })
+                    .unwrap_or(0);
+                if answer.len() >= end + 4 + length {
+                    break;
+                }
+            }
+        }
+        Some(String::from_utf8_lossy(&answer).into_owned())
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ending the session closes Chromium; killing only the driver could orphan it.
+        if let Some(id) = self.session.take() {
+            let _ = self.request("DELETE", &format!("/session/{id}"));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A headless Chromium session with its own fresh profile. Dropping it ends the session and the
+/// driver; [`Browser::close`] does the same politely.
+pub struct Browser {
+    pub client: Client,
+    driver: Driver,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and opens a phone-sized headless Chromium.
+    pub async fn start() -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: {INSTALL_HINT}"
+        );
+        let profile = tempfile::Builder::new()
+            .prefix("chatlink-e2e-profile-")
+            .tempdir()
+            .expect("create a temporary browser profile");
+        let mut driver = tokio::task::spawn_blocking(Driver::spawn)
+            .await
+            .expect("the chromedriver start-up task")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let caps = json!({
+            "browserName": "chrome",
+            // Leave dialogs open so a test can see that one appeared.
+            "unhandledPromptBehavior": "ignore",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-dev-shm-usage",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+                ],
+                // Headless Chromium keeps a desktop window at least 500 px wide with room for
+                // its toolbar, so the window size alone never gives a phone's viewport.
+                "mobileEmulation": {
+                    "deviceMetrics": {
+                        "width": WINDOW.0,
+                        "height": WINDOW.1,
+                        "pixelRatio": 1.0,
+                        "mobile": true,
+                        "touch": true,
+                    },
+                },
+            },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!("capabilities are a JSON object")
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&driver.url())
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "chromedriver could not start {CHROMIUM} ({e}); is it installed? {INSTALL_HINT}"
+                )
+            });
+        driver.session = client
+            .session_id()
+            .await
+            .expect("ask for the WebDriver session id");
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    /// Ends the browser session and stops the driver.
+    pub async fn close(mut self) {
+        self.driver.session = None;
+        let _ = self.client.clone().close().await;
+    }
+
+    /// Runs `script` in the page (as a function body; `arguments` holds `args`).
+    pub async fn js(&self, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// `document.body.dataset.state` (`loading`, `idle`, `sending`, `streaming`, `closed`).
+    pub async fn state(&self) -> Option<String> {
+        self.js(
+            "return document.body && document.body.dataset.state || null",
+            vec![],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Waits until the chat page reports `state`.
+    pub async fn wait_state(&self, state: &str, timeout: Duration) {
+        wait_for(
+            || async { (self.state().await.as_deref() == Some(state)).then_some(()) },
+            timeout,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the page never reached state {state:?}: {e}");
+        });
+    }
+}
+
+/// The Chatlink server running in this process on a free port, with the seeded demo agent.
+pub struct TestServer {
+    /// The data folder; removed when dropped.
+    pub dir: TempDir,
+    pub app: App,
+    /// `http://127.0.0.1:<port>`
+    pub base_url: String,
+    /// The demo link, `http://127.0.0.1:<port>/chat/<token>/`.
+    pub demo_url: String,
+}
+
+impl TestServer {
+    /// Opens a fresh data folder (memory secrets), seeds the demo and serves it on a free port.
+    pub async fn start() -> TestServer {
+        let dir = tempfile::Builder::new()
+            .prefix("chatlink-e2e-data-")
+            .tempdir()
+            .expect("create a temporary data folder");
+        let app = App::open(AppConfig::new(dir.path(), SecretBackend::Memory))
+            .expect("open the app on a fresh data folder");
+        app.start_serving().await.expect("start serving");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free local port");
+        let base_url = format!(
+            "http://{}",
+            listener.local_addr().expect("the listener's address")
+        );
+        app.set_base_url(&base_url).expect("set the base URL");
+        tokio::spawn(chatlink_core::http::serve(app.clone(), listener));
+        let demo_url = app
+            .links_of_jid("web:demo")
+            .await
+            .expect("list the demo links")
+            .first()
+            .and_then(|l| l.url.clone())
+            .expect("the demo link is seeded with a URL");
+        TestServer {
+            dir,
+            app,
+            base_url,
+            demo_url,
+        }
+    }
+
+    /// Ends every stream and running turn.
+    pub async fn stop(self) {
+        self.app.shutdown().await;
+    }
+}
+
+/// The answer to a plain GET without a browser: (status, body).
+pub async fn http_get(url: &str) -> (u16, String) {
+    let res = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = res.status().as_u16();
+    let body = res.text().await.expect("read the body");
+    (status, body)
+}

@@ -89,8 +89,9 @@ async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("cannot read the bound address", e))?;
-    app.set_base_url(&public_url.unwrap_or_else(|| format!("http://{local}")))?;
+    // The lock first: a refused second server must not repoint the links of the running one.
     app.start_serving().await?;
+    app.set_base_url(&public_url.unwrap_or_else(|| format!("http://{local}")))?;
     let demo = app
         .links_of_jid("web:demo")
         .await

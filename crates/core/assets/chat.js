@@ -21,7 +21,8 @@
   let state = 'loading', source = null, lastEventId = 0, pollTimer = null;
 
   const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
-  const setStatus = (text) => { statusEl.textContent = text || ''; };
+  // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
+  const setStatus = (text) => { statusEl.textContent = text ? text[0].toUpperCase() + text.slice(1) : ''; };
   // Count code points, not UTF-16 units, so emoji count once like on the server.
   const charCount = (s) => [...s].length;
   const readJson = (res) => res.json().catch(() => ({}));

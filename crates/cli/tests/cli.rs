@@ -1,0 +1,984 @@
+//! Integration tests of the real `chatlink` binary: tokens, bad arguments, agents, QR codes
+//! and `serve`, each on a fresh data folder with `--secrets file`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any one short command may take before the test kills it and fails.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A fresh data folder (with `--secrets file`) and ways to run `chatlink` on it.
+struct Data {
+    dir: tempfile::TempDir,
+}
+
+impl Data {
+    fn new() -> Data {
+        Data {
+            dir: tempfile::tempdir().expect("create a temporary data folder"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `chatlink --data-dir <dir> --secrets <secrets> <args>`, quiet logs, no inherited config.
+    fn command_with_secrets(&self, secrets: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatlink"));
+        cmd.arg("--data-dir")
+            .arg(self.path())
+            .args(["--secrets", secrets])
+            .args(args)
+            .env("CHATLINK_LOG", "error")
+            .env_remove("CHATLINK_DATA_DIR")
+            .env_remove("CHATLINK_SECRETS");
+        cmd
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        self.command_with_secrets("file", args)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        run(self.command(args), None)
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "chatlink {args:?} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("stdout is UTF-8")
+    }
+
+    /// Runs a command that must fail; returns its stderr (and checks stdout stayed empty).
+    fn fail(&self, args: &[&str]) -> String {
+        fail_output(args, self.run(args))
+    }
+
+    /// Runs a `--json` command that must succeed and parses its stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let stdout = self.ok(&all);
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("chatlink {all:?} printed invalid JSON ({e}): {stdout}"))
+    }
+
+    /// `token list --json`.
+    fn links(&self) -> Vec<Value> {
+        array(self.json(&["token", "list"]))
+    }
+
+    /// Every link of `jid`, from `token show <jid> --json`.
+    fn show(&self, jid: &str) -> Vec<Value> {
+        array(self.json(&["token", "show", jid]))
+    }
+
+    /// The URL of the newest live link of `jid`.
+    fn url_of(&self, jid: &str) -> String {
+        self.show(jid)
+            .iter()
+            .rev()
+            .find_map(|l| l["url"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("{jid} has no live link"))
+    }
+
+    /// Every byte of the database files (the database and its WAL, if one is left).
+    fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["chatlink.db", "chatlink.db-wal", "chatlink.db-journal"] {
+            if let Ok(b) = std::fs::read(self.path().join(name)) {
+                bytes.extend(b);
+            }
+        }
+        assert!(!bytes.is_empty(), "no chatlink.db in the data folder");
+        bytes
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+}
+
+/// Runs `cmd` to its end (feeding `stdin` if given), killing it after [`COMMAND_TIMEOUT`].
+fn run(mut cmd: Command, stdin: Option<&[u8]>) -> Output {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start the chatlink binary");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("child stdin");
+        pipe.write_all(input).expect("write to chatlink's stdin");
+        // Dropping the pipe closes it: the child reads to end of file.
+    }
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(COMMAND_TIMEOUT) {
+        Ok(out) => out.expect("wait for chatlink"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("chatlink {cmd:?} did not finish within {COMMAND_TIMEOUT:?}");
+        }
+    }
+}
+
+fn fail_output(args: &[&str], out: Output) -> String {
+    let stderr = String::from_utf8(out.stderr).expect("stderr is UTF-8");
+    assert!(
+        !out.status.success(),
+        "chatlink {args:?} should have failed; stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code of {args:?}: {stderr}"
+    );
+    assert!(
+        stderr.starts_with("error: "),
+        "chatlink {args:?} should explain itself on stderr, got {stderr:?}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "a failed command prints nothing on stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+fn array(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(items) => items,
+        other => panic!("expected a JSON array, got {other}"),
+    }
+}
+
+fn one_line(stdout: &str) -> &str {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "expected exactly one line, got {stdout:?}");
+    lines[0]
+}
+
+/// Checks `url` is `<base>/chat/<43-character token>/` and returns the token.
+fn chat_token<'a>(url: &'a str, base: &str) -> &'a str {
+    let token = url
+        .strip_prefix(&format!("{base}/chat/"))
+        .and_then(|rest| rest.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("{url:?} is not a {base}/chat/<token>/ URL"));
+    assert_eq!(token.len(), 43, "token length in {url}");
+    assert!(
+        token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "token of {url} is not URL-safe base64"
+    );
+    token
+}
+
+fn link<'a>(links: &'a [Value], jid: &str) -> &'a Value {
+    links
+        .iter()
+        .find(|l| l["jid"] == jid)
+        .unwrap_or_else(|| panic!("no link on {jid} in {links:?}"))
+}
+
+const DEFAULT_BASE: &str = "http://127.0.0.1:8640";
+
+#[test]
+fn cli_token_issue_list_show_revoke_reissue() {
+    let data = Data::new();
+    let flyer_out = data.ok(&[
+        "token",
+        "issue",
+        "demo",
+        "chat",
+        "--suffix",
+        "flyer",
+        "--label",
+        "Counter flyer",
+        "--expires",
+        "30d",
+    ]);
+    let flyer_url = one_line(&flyer_out).to_owned();
+    chat_token(&flyer_url, DEFAULT_BASE);
+
+    let links = data.links();
+    assert_eq!(links.len(), 2, "the demo link and the flyer: {links:?}");
+    for l in &links {
+        assert_eq!(l["status"], "live", "{l}");
+        assert!(l.get("url").is_none(), "token list never shows URLs: {l}");
+    }
+    assert_eq!(link(&links, "web:demo")["folder"], "demo");
+    let flyer = link(&links, "web:demo/flyer");
+    assert_eq!(flyer["label"], "Counter flyer");
+    assert_eq!(flyer["suffix"], "flyer");
+    assert_eq!(flyer["kind"], "web");
+    assert!(
+        flyer["expires_at"].is_string(),
+        "30d sets an expiry: {flyer}"
+    );
+    let flyer_id = flyer["id"].as_i64().expect("link id");
+
+    let shown = data.show("web:demo/flyer");
+    assert_eq!(shown.len(), 1);
+    assert_eq!(
+        shown[0]["url"],
+        flyer_url.as_str(),
+        "show gives the URL again"
+    );
+    assert_eq!(shown[0]["status"], "live");
+    // The table form shows it too.
+    assert!(
+        data.ok(&["token", "show", "web:demo/flyer"])
+            .contains(&flyer_url)
+    );
+
+    let hook_url = data.ok(&["token", "issue", "demo", "hook", "github"]);
+    let hook_url = one_line(&hook_url);
+    let hook_token = hook_url
+        .strip_prefix(&format!("{DEFAULT_BASE}/hook/"))
+        .unwrap_or_else(|| panic!("{hook_url:?} is not a /hook/ URL"));
+    assert_eq!(hook_token.len(), 43, "{hook_url}");
+    assert_eq!(
+        data.show("hook:demo/github")[0]["url"],
+        hook_url,
+        "the hook is on hook:demo/github"
+    );
+
+    // Revoke by JID: the link stays listed, revoked, without its URL.
+    let revoked = data.ok(&["token", "revoke", "web:demo/flyer"]);
+    assert!(
+        revoked.contains(&format!("revoked link {flyer_id} on web:demo/flyer")),
+        "{revoked}"
+    );
+    let shown = data.show("web:demo/flyer");
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0]["status"], "revoked");
+    assert!(shown[0]["revoked_at"].is_string());
+    assert!(shown[0].get("url").is_none(), "a revoked link has no URL");
+    // Revoking again finds nothing live.
+    assert!(
+        data.ok(&["token", "revoke", "web:demo/flyer"])
+            .contains("nothing to revoke")
+    );
+
+    // Revoke by id.
+    let hook_id = link(&data.links(), "hook:demo/github")["id"]
+        .as_i64()
+        .expect("hook id");
+    let revoked = data.json(&["token", "revoke", "--id", &hook_id.to_string()]);
+    assert_eq!(array(revoked)[0]["status"], "revoked");
+    assert_eq!(link(&data.links(), "hook:demo/github")["status"], "revoked");
+
+    // Reissue: a new URL on the same JID, with the same label; the old link is revoked.
+    let demo_id = link(&data.links(), "web:demo")["id"]
+        .as_i64()
+        .expect("demo id");
+    let old_demo_url = data.url_of("web:demo");
+    let new_demo_url = data.ok(&["token", "reissue", &demo_id.to_string()]);
+    let new_demo_url = one_line(&new_demo_url);
+    chat_token(new_demo_url, DEFAULT_BASE);
+    assert_ne!(new_demo_url, old_demo_url);
+    let shown = data.show("web:demo");
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown[0]["id"], demo_id);
+    assert_eq!(shown[0]["status"], "revoked");
+    assert_eq!(shown[1]["status"], "live");
+    assert_eq!(shown[1]["url"], new_demo_url);
+    assert_eq!(shown[1]["label"], shown[0]["label"]);
+
+    // Unknown JIDs and ids fail clearly and change nothing.
+    let before = data.links();
+    let err = data.fail(&["token", "revoke", "web:demo/nope"]);
+    assert!(err.contains("link not found"), "{err}");
+    let err = data.fail(&["token", "revoke", "--id", "9999"]);
+    assert!(err.contains("link not found"), "{err}");
+    let err = data.fail(&["token", "reissue", "9999"]);
+    assert!(err.contains("link not found"), "{err}");
+    let err = data.fail(&["token", "show", "web:nobody"]);
+    assert!(err.contains("link not found"), "{err}");
+    assert_eq!(data.links(), before);
+}
+
+#[test]
+fn cli_json_errors_carry_a_code() {
+    let data = Data::new();
+    let out = data.run(&["token", "revoke", "web:demo/nope", "--json"]);
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_slice(&out.stderr).expect("a JSON error on stderr");
+    assert_eq!(err["code"], "not_found");
+    assert_eq!(err["message"], "link not found");
+}
+
+#[test]
+fn cli_bad_arguments_fail_clearly_and_write_nothing() {
+    let data = Data::new();
+    let before = data.links();
+    assert_eq!(before.len(), 1, "the demo link");
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["token", "issue", "Bad Folder", "chat"], "\"Bad Folder\""),
+        (&["token", "issue", "nope", "chat"], "agent not found"),
+        (
+            &["token", "issue", "demo", "chat", "--expires", "yesterday"],
+            "--expires \"yesterday\"",
+        ),
+        (
+            &[
+                "token",
+                "issue",
+                "demo",
+                "chat",
+                "--expires",
+                "2000-01-01T00:00:00Z",
+            ],
+            "the expiry must be in the future",
+        ),
+        (
+            &["token", "issue", "demo", "chat", "--suffix", "a/b"],
+            "suffix \"a/b\" is not valid",
+        ),
+        (
+            &["token", "issue", "demo", "hook", "Git Hub"],
+            "source \"Git Hub\" is not valid",
+        ),
+        (&["token", "show", "demo"], "is not a JID"),
+        (
+            &["token", "show", "web:Demo"],
+            "folder \"Demo\" is not valid",
+        ),
+        (&["token", "revoke", "mail:demo"], "is not a JID"),
+    ];
+    for (args, wanted) in cases {
+        let err = data.fail(args);
+        assert!(
+            err.contains(wanted),
+            "chatlink {args:?}: expected {wanted:?} in {err:?}"
+        );
+        assert_eq!(data.links(), before, "chatlink {args:?} changed the links");
+    }
+
+    let label = "x".repeat(81);
+    let err = data.fail(&["token", "issue", "demo", "chat", "--label", &label]);
+    assert!(err.contains("at most 80 characters"), "{err}");
+
+    let args = ["token", "list"];
+    let err = fail_output(&args, run(data.command_with_secrets("nope", &args), None));
+    assert!(
+        err.contains("unknown secret store \"nope\"") && err.contains("keyring or file"),
+        "{err}"
+    );
+
+    // The folder was made with the file store; the keyring does not hold its master key.
+    let err = fail_output(
+        &args,
+        run(data.command_with_secrets("keyring", &args), None),
+    );
+    assert!(err.contains("--secrets file"), "{err}");
+
+    // Missing arguments are clap's business: exit code 2 and a usage message.
+    let out = data.run(&["token", "revoke"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<JID>"));
+
+    assert_eq!(data.links(), before, "nothing was half-written");
+}
+
+#[test]
+fn cli_agents_engines_api_keys_and_knowledge() {
+    let data = Data::new();
+    let created = data.json(&[
+        "agent",
+        "create",
+        "acme",
+        "--name",
+        "Acme Tools",
+        "--greeting",
+        "Hi!",
+    ]);
+    assert_eq!(created["slug"], "acme");
+    assert_eq!(created["name"], "Acme Tools");
+    assert_eq!(created["greeting"], "Hi!");
+    assert_eq!(created["engine"]["kind"], "answers");
+    assert_eq!(created["knowledge_count"], 0);
+
+    let err = data.fail(&["agent", "create", "acme"]);
+    assert!(err.contains("already exists"), "{err}");
+    let err = data.fail(&["agent", "create", "Acme!"]);
+    assert!(err.contains("agent slug \"Acme!\" is not valid"), "{err}");
+
+    let agents = array(data.json(&["agent", "list"]));
+    let slugs: Vec<&str> = agents
+        .iter()
+        .map(|a| a["slug"].as_str().expect("slug"))
+        .collect();
+    assert_eq!(slugs.len(), 2, "{agents:?}");
+    assert!(
+        slugs.contains(&"demo") && slugs.contains(&"acme"),
+        "{slugs:?}"
+    );
+    let demo = agents
+        .iter()
+        .find(|a| a["slug"] == "demo")
+        .expect("the demo agent");
+    assert_eq!(demo["name"], "Rosie's Bakery");
+    assert!(demo["knowledge_count"].as_i64().expect("count") >= 5);
+
+    let shown = data.json(&["agent", "show", "acme"]);
+    assert_eq!(shown["name"], "Acme Tools");
+    let err = data.fail(&["agent", "show", "nobody"]);
+    assert!(err.contains("agent not found"), "{err}");
+
+    let edited = data.json(&[
+        "agent",
+        "edit",
+        "acme",
+        "--engine",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "m",
+    ]);
+    assert_eq!(edited["engine"]["kind"], "openai");
+    assert_eq!(edited["engine"]["base_url"], "http://127.0.0.1:9/v1");
+    assert_eq!(edited["engine"]["model"], "m");
+    assert_eq!(edited["engine"]["api_key_set"], false);
+    let err = data.fail(&[
+        "agent", "edit", "acme", "--engine", "openai", "--model", "m",
+    ]);
+    assert!(err.contains("--base-url"), "{err}");
+    let err = data.fail(&["agent", "edit", "acme", "--engine", "magic"]);
+    assert!(err.contains("unknown engine \"magic\""), "{err}");
+    let err = data.fail(&[
+        "agent",
+        "edit",
+        "acme",
+        "--engine",
+        "openai",
+        "--base-url",
+        "file:///etc",
+        "--model",
+        "m",
+    ]);
+    assert!(err.contains("http://"), "{err}");
+    assert_eq!(
+        data.json(&["agent", "show", "acme"])["engine"],
+        edited["engine"],
+        "a failed edit changes nothing"
+    );
+
+    // The API key goes in on stdin and never comes back out.
+    const KEY: &str = "sk-test-9f8e7d6c5b4a39281706";
+    let args = ["agent", "api-key", "acme"];
+    let out = run(data.command(&args), Some(format!("{KEY}\n").as_bytes()));
+    assert!(
+        out.status.success(),
+        "api-key failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut printed = out.stdout.clone();
+    printed.extend(&out.stderr);
+    let shown_args = ["agent", "show", "acme", "--json"];
+    let shown_out = data.run(&shown_args);
+    assert!(shown_out.status.success());
+    let shown: Value = serde_json::from_slice(&shown_out.stdout).expect("agent JSON");
+    assert_eq!(shown["engine"]["api_key_set"], true);
+    printed.extend(&shown_out.stdout);
+    printed.extend(&shown_out.stderr);
+    printed.extend(data.ok(&["agent", "show", "acme"]).bytes());
+    printed.extend(data.ok(&["agent", "list", "--json"]).bytes());
+    let printed = String::from_utf8(printed).expect("UTF-8 output");
+    assert!(
+        printed.contains("API key set"),
+        "the table says the key is set: {printed}"
+    );
+    assert!(!printed.contains(KEY), "the API key was printed: {printed}");
+    let db = data.database_bytes();
+    assert!(
+        !db.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+        "the API key is in the database file"
+    );
+    // An empty key is refused, and --clear forgets the key.
+    let out = run(data.command(&args), Some(b"\n"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("API key"));
+    let cleared = data.json(&["agent", "api-key", "acme", "--clear"]);
+    assert_eq!(cleared["engine"]["api_key_set"], false);
+
+    // Knowledge: add, list, remove.
+    let added = array(data.json(&[
+        "agent",
+        "knowledge",
+        "add",
+        "acme",
+        "--question",
+        "Do you sell hammers?",
+        "--answer",
+        "Yes, twelve kinds.",
+    ]));
+    assert_eq!(added.len(), 1);
+    assert_eq!(added[0]["question"], "Do you sell hammers?");
+    let hammer_id = added[0]["id"].as_i64().expect("entry id");
+    let free = array(data.json(&[
+        "agent",
+        "knowledge",
+        "add",
+        "acme",
+        "--answer",
+        "Founded in 1950.",
+    ]));
+    assert!(free[0]["question"].is_null(), "free text: {free:?}");
+    let listed = array(data.json(&["agent", "knowledge", "list", "acme"]));
+    assert_eq!(listed.len(), 2);
+    let table = data.ok(&["agent", "knowledge", "list", "acme"]);
+    assert!(table.contains("Q: Do you sell hammers?") && table.contains("Founded in 1950."));
+    let removed = data.ok(&[
+        "agent",
+        "knowledge",
+        "remove",
+        "acme",
+        &hammer_id.to_string(),
+    ]);
+    assert_eq!(removed.trim(), format!("entry {hammer_id} removed"));
+    let err = data.fail(&[
+        "agent",
+        "knowledge",
+        "remove",
+        "acme",
+        &hammer_id.to_string(),
+    ]);
+    assert!(err.contains("knowledge entry not found"), "{err}");
+    let err = data.fail(&["agent", "knowledge", "add", "acme", "--answer", "  "]);
+    assert!(err.contains("the answer is empty"), "{err}");
+    let count = |data: &Data| array(data.json(&["agent", "knowledge", "list", "acme"])).len();
+    assert_eq!(count(&data), 1);
+
+    // Import Markdown: headings are questions, loose paragraphs free text.
+    let md = data.write(
+        "faq.md",
+        "We sell tools.\n\n## When are you open?\n\n9 to 5.\n\n## Do you deliver?\nYes, by van.\n",
+    );
+    let md = md.to_str().expect("UTF-8 path");
+    let out = data.ok(&["agent", "knowledge", "import", "acme", md]);
+    assert_eq!(out.trim(), "imported 3 entries into acme");
+    assert_eq!(count(&data), 4);
+
+    let csv = data.write(
+        "faq.csv",
+        "question,answer\n\"Hours, please?\",\"9 to 5, \"\"sharp\"\"\"\nParking?,Behind the shop.\n",
+    );
+    let out = data.ok(&[
+        "agent",
+        "knowledge",
+        "import",
+        "acme",
+        csv.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(out.trim(), "imported 2 entries into acme");
+    let listed = array(data.json(&["agent", "knowledge", "list", "acme"]));
+    assert_eq!(listed.len(), 6);
+    assert!(
+        listed
+            .iter()
+            .any(|k| k["question"] == "Hours, please?" && k["answer"] == "9 to 5, \"sharp\""),
+        "{listed:?}"
+    );
+    assert_eq!(data.json(&["agent", "show", "acme"])["knowledge_count"], 6);
+
+    // A bad CSV names its line and imports nothing, not even its good rows.
+    let bad = data.write("bad.csv", "question,answer\nGood?,Fine.\nOne,two,three\n");
+    let err = data.fail(&[
+        "agent",
+        "knowledge",
+        "import",
+        "acme",
+        bad.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(
+        err.contains("line 3") && err.contains("expected 2 columns"),
+        "{err}"
+    );
+    assert_eq!(count(&data), 6);
+
+    let pdf = data.write("faq.pdf", "# Q\nA\n");
+    let err = data.fail(&[
+        "agent",
+        "knowledge",
+        "import",
+        "acme",
+        pdf.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(
+        err.contains("cannot tell the format") && err.contains(".csv"),
+        "{err}"
+    );
+    let missing = data.path().join("missing.md");
+    let err = data.fail(&[
+        "agent",
+        "knowledge",
+        "import",
+        "acme",
+        missing.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(err.contains("cannot read"), "{err}");
+    assert_eq!(count(&data), 6);
+}
+
+/// Decodes a QR code PNG back to its text, the way a phone camera would.
+fn decode_qr_png(bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
+    let info = reader.next_frame(&mut buf).expect("PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let luma = &buf[..info.buffer_size()];
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "expected exactly one QR code in the PNG");
+    let (_meta, content) = grids[0].decode().expect("rqrr decodes the QR code");
+    content
+}
+
+#[test]
+fn cli_qr_codes_carry_the_link() {
+    let data = Data::new();
+    let png_path = data.path().join("a.png");
+    let svg_path = data.path().join("a.svg");
+    let png_arg = png_path.to_str().expect("UTF-8 path");
+    let svg_arg = svg_path.to_str().expect("UTF-8 path");
+    let url = data.url_of("web:demo");
+
+    let out = data.ok(&["qr", "web:demo", "--png", png_arg, "--svg", svg_arg]);
+    assert!(
+        out.contains(&format!("QR code for {url} saved to {png_arg}")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("saved to {svg_arg}")), "{out}");
+    let png_bytes = std::fs::read(&png_path).expect("the PNG was written");
+    assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert_eq!(decode_qr_png(&png_bytes), url);
+    let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
+    assert!(
+        svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+        "{svg}"
+    );
+
+    // Any http(s) URL works too.
+    let other = data.path().join("site.png");
+    data.ok(&[
+        "qr",
+        "https://example.com/menu",
+        "--png",
+        other.to_str().expect("UTF-8 path"),
+        "--scale",
+        "4",
+    ]);
+    assert_eq!(
+        decode_qr_png(&std::fs::read(&other).expect("PNG")),
+        "https://example.com/menu"
+    );
+
+    // A bad scale writes neither file.
+    let b_png = data.path().join("b.png");
+    let b_svg = data.path().join("b.svg");
+    let err = data.fail(&[
+        "qr",
+        "web:demo",
+        "--png",
+        b_png.to_str().expect("UTF-8 path"),
+        "--svg",
+        b_svg.to_str().expect("UTF-8 path"),
+        "--scale",
+        "0",
+    ]);
+    assert!(err.contains("scale"), "{err}");
+    assert!(
+        !b_png.exists() && !b_svg.exists(),
+        "a failed qr wrote a file"
+    );
+
+    let err = data.fail(&["qr", "web:demo"]);
+    assert!(
+        err.contains("--png FILE") && err.contains("--svg FILE"),
+        "{err}"
+    );
+
+    let err = data.fail(&[
+        "qr",
+        "ftp://example.com",
+        "--png",
+        b_png.to_str().expect("path"),
+    ]);
+    assert!(err.contains("not an http(s) URL"), "{err}");
+
+    // A JID whose links are all revoked has no QR code.
+    data.ok(&["token", "revoke", "web:demo"]);
+    let err = data.fail(&["qr", "web:demo", "--png", b_png.to_str().expect("path")]);
+    assert!(err.contains("has no live link"), "{err}");
+    assert!(!b_png.exists());
+    // Nothing but the files asked for was left behind (no temporary files).
+    let mut names: Vec<String> = std::fs::read_dir(data.path())
+        .expect("list the data folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".png") || n.ends_with(".svg") || n.contains(".tmp"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a.png", "a.svg", "site.png"]);
+}
+
+/// A running `chatlink serve`; killed on drop if the test did not stop it.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(data: &Data) -> Server {
+        let mut cmd = data.command(&["serve", "--bind", "127.0.0.1:0"]);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("start chatlink serve");
+        let stdout = child.stdout.take().expect("serve's stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Reads stdout until a line starts with `prefix`; returns the rest of that line.
+    fn line_after(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + COMMAND_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return rest.to_owned();
+                    }
+                }
+                Err(e) => {
+                    let status = self.child.try_wait();
+                    panic!("serve never printed {prefix:?} ({e}; process: {status:?})");
+                }
+            }
+        }
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll serve") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit within {limit:?}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn cli_serve_answers_chats_and_stops_on_sigterm() {
+    let data = Data::new();
+    let mut server = Server::start(&data);
+    let base = server.line_after("Chatlink is serving on ");
+    let port: u16 = base
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{base:?} is not http://127.0.0.1:PORT"));
+    assert_ne!(port, 0);
+    let demo_url = server.line_after("Demo chat link: ");
+    let token = chat_token(&demo_url, &base).to_owned();
+    // Links are now built from the server's address, in every process.
+    assert_eq!(data.url_of("web:demo"), demo_url);
+
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client");
+    let page = http.get(&demo_url).send().await.expect("GET the chat page");
+    assert_eq!(page.status(), 200);
+    let ctype = page
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ctype.starts_with("text/html"), "{ctype}");
+    let html = page.text().await.expect("page body");
+    assert!(html.contains("Rosie"), "the page names the agent");
+
+    let posted = http
+        .post(&demo_url)
+        .json(&serde_json::json!({"content": "When are you open?"}))
+        .send()
+        .await
+        .expect("POST a message");
+    assert_eq!(posted.status(), 202);
+    let posted: Value = posted.json().await.expect("the posted message as JSON");
+    let conversation = posted["conversation_id"]
+        .as_str()
+        .expect("conversation_id")
+        .to_owned();
+    assert!(posted["turn_id"].is_string(), "{posted}");
+
+    // The built-in answers engine replies from the demo's knowledge.
+    let history_url = format!("{base}/chat/{token}/history?conversation_id={conversation}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reply = loop {
+        let history: Value = http
+            .get(&history_url)
+            .send()
+            .await
+            .expect("GET history")
+            .json()
+            .await
+            .expect("history JSON");
+        let messages = history["messages"].as_array().cloned().unwrap_or_default();
+        if history["running_turn_id"].is_null()
+            && let Some(reply) = messages.iter().find(|m| m["role"] == "assistant")
+        {
+            assert_eq!(messages[0]["role"], "user");
+            assert_eq!(messages[0]["content"], "When are you open?");
+            break reply["content"].as_str().expect("reply text").to_owned();
+        }
+        assert!(Instant::now() < deadline, "no reply: {history}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(reply.contains("7am"), "the reply gives the hours: {reply}");
+
+    // A revoked link answers 401 at once, even though another process revoked it.
+    data.ok(&["token", "revoke", "web:demo"]);
+    let gone = http
+        .get(&demo_url)
+        .send()
+        .await
+        .expect("GET a revoked link");
+    assert_eq!(gone.status(), 401);
+
+    server.terminate();
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// The status code of `GET <base><path>`, over a plain blocking TCP connection.
+fn http_status(base: &str, path: &str) -> u16 {
+    let addr = base.strip_prefix("http://").expect("an http:// base URL");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the server");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("set a read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut status_line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status_line)
+        .expect("read the status line");
+    status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP status line: {status_line:?}"))
+}
+
+#[test]
+fn cli_second_server_on_the_same_folder_is_refused() {
+    let data = Data::new();
+    let mut first = Server::start(&data);
+    let base = first.line_after("Chatlink is serving on ");
+    let demo_url = first.line_after("Demo chat link: ");
+    let token = chat_token(&demo_url, &base).to_owned();
+
+    let err = data.fail(&["serve", "--bind", "127.0.0.1:0"]);
+    assert!(
+        err.contains("another chatlink server is already running on")
+            && err.contains(&data.path().display().to_string()),
+        "{err}"
+    );
+    // The first server is unharmed and still serving.
+    assert!(first.child.try_wait().expect("poll serve").is_none());
+    assert_eq!(http_status(&base, "/healthz"), 200);
+    assert_eq!(http_status(&base, &format!("/chat/{token}/")), 200);
+
+    first.terminate();
+    let status = first.wait_for_exit(Duration::from_secs(10));
+    assert!(status.success(), "serve exited with {status}");
+}
+
+/// A refused second `serve` must not change the origin links are built from: until the
+/// first server stops, `token issue`/`token show` should keep printing URLs on its port.
+#[test]
+fn cli_refused_second_server_leaves_link_urls_alone() {
+    let data = Data::new();
+    let mut first = Server::start(&data);
+    let base = first.line_after("Chatlink is serving on ");
+    let demo_url = first.line_after("Demo chat link: ");
+    assert_eq!(data.url_of("web:demo"), demo_url);
+
+    data.fail(&["serve", "--bind", "127.0.0.1:0"]);
+    let url = data.url_of("web:demo");
+    assert_eq!(
+        url, demo_url,
+        "the links now point at a server that was never started (first server: {base})"
+    );
+    let issued = data.ok(&["token", "issue", "demo", "chat", "--suffix", "after"]);
+    chat_token(one_line(&issued), &base);
+
+    first.terminate();
+    assert!(first.wait_for_exit(Duration::from_secs(10)).success());
+}

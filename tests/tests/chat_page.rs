@@ -1,0 +1,524 @@
+//! The chat page in a real headless Chromium: asking the demo agent, streaming, history after a
+//! reload, markup staying text, revoked and unknown links, and the layout on a phone screen.
+//!
+//! Each test starts its own server and browser, so they run in parallel and share nothing.
+
+use std::time::{Duration, Instant};
+
+use chatlink_e2e::{Browser, TestServer, WINDOW, http_get, screenshot, wait_for};
+use fantoccini::Locator;
+use serde_json::{Value, json};
+
+const QUESTION: &str = "When are you open on Sunday?";
+const SUNDAY_HOURS: &str = "8am to 2pm";
+const XSS: &str = "<img src=x onerror=alert(1)>";
+const SHORT: Duration = Duration::from_secs(10);
+
+/// Records how the streaming bubble grows: one entry per text piece appended to it, with the
+/// bubble's length after that piece. Appends are summed per record, so pieces that arrive in one
+/// batch still count one by one. Also records CSP violations, which would mean that markup from a
+/// message became an element that tried to run.
+const RECORDER: &str = r#"
+window.__growth = [];
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__cspViolations.push(e.violatedDirective + ' ' + (e.blockedURI || '') + ' ' + (e.sample || ''));
+});
+const sums = new Map();
+new MutationObserver((records) => {
+  for (const r of records) {
+    const t = r.target;
+    if (r.type !== 'childList' || !(t instanceof Element) || !t.classList.contains('streaming')) continue;
+    if (r.removedNodes.length) continue; // the finished message replacing the pieces
+    let n = sums.get(t) || 0;
+    for (const node of r.addedNodes) if (node.nodeType === Node.TEXT_NODE) n += node.data.length;
+    sums.set(t, n);
+    window.__growth.push(n);
+  }
+}).observe(document.getElementById('messages'), { childList: true, subtree: true });
+return true;
+"#;
+
+/// Every message with an id: `[role, id, text]`, in page order.
+const MESSAGES: &str = r#"
+return [...document.querySelectorAll('#messages .msg[data-id]')].map((el) => [
+  ['user', 'assistant', 'owner'].find((r) => el.classList.contains(r)) || '',
+  el.dataset.id,
+  el.textContent,
+]);
+"#;
+
+/// Opens `url` and waits until the chat page is ready for input.
+async fn open_chat(browser: &Browser, url: &str) {
+    browser.client.goto(url).await.expect("open the chat link");
+    browser.wait_state("idle", SHORT).await;
+}
+
+/// Types `text` into the composer and clicks send.
+async fn send(browser: &Browser, text: &str) {
+    let input = browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("the composer's textarea");
+    input.send_keys(text).await.expect("type the message");
+    let button = browser
+        .client
+        .find(Locator::Css("#send"))
+        .await
+        .expect("the send button");
+    wait_for(
+        || async { button.is_enabled().await.ok().filter(|on| *on) },
+        SHORT,
+    )
+    .await
+    .expect("the send button is enabled once there is text");
+    button.click().await.expect("click send");
+}
+
+/// The role, id and text of every message that has an id.
+async fn messages(browser: &Browser) -> Vec<(String, String, String)> {
+    let list = browser.js(MESSAGES, vec![]).await;
+    serde_json::from_value(list).expect("messages as [role, id, text] triples")
+}
+
+/// Asks `text`, then waits for the user bubble and the finished reply; returns the reply's text.
+async fn ask(browser: &Browser, text: &str) -> String {
+    let before = messages(browser).await.len();
+    send(browser, text).await;
+    browser.wait_state("idle", SHORT).await;
+    let after = wait_for(
+        || async {
+            let m = messages(browser).await;
+            (m.len() >= before + 2).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the question and the reply both get ids");
+    let (role, _, content) = &after[before];
+    assert_eq!(
+        (role.as_str(), content.as_str()),
+        ("user", text),
+        "the visitor's bubble"
+    );
+    let (role, _, reply) = &after[before + 1];
+    assert_eq!(role, "assistant", "the reply's bubble: {after:?}");
+    reply.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_answers_with_a_streamed_reply() {
+    let started = Instant::now();
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+
+    let greeting = browser
+        .client
+        .find(Locator::Css("#messages .msg.assistant.greeting"))
+        .await
+        .expect("the greeting bubble")
+        .text()
+        .await
+        .expect("the greeting's text");
+    assert!(
+        greeting.contains("Rosie's Bakery"),
+        "the demo greeting: {greeting:?}"
+    );
+    assert_eq!(browser.js(RECORDER, vec![]).await, json!(true));
+
+    send(&browser, QUESTION).await;
+    // The visitor's own bubble shows at once, before any reply.
+    let user = browser
+        .client
+        .wait()
+        .at_most(SHORT)
+        .for_element(Locator::Css("#messages .msg.user"))
+        .await
+        .expect("the visitor's bubble appears");
+    assert_eq!(user.text().await.expect("user bubble text"), QUESTION);
+
+    browser.wait_state("idle", SHORT).await;
+    let reply = browser
+        .client
+        .find(Locator::Css("#messages .msg.assistant[data-id]"))
+        .await
+        .expect("the finished reply has an id");
+    let text = reply.text().await.expect("the reply's text");
+    assert!(text.contains(SUNDAY_HOURS), "the Sunday hours: {text:?}");
+    let class = reply
+        .attr("class")
+        .await
+        .expect("class")
+        .unwrap_or_default();
+    assert!(
+        !class.contains("streaming") && !class.contains("typing"),
+        "the finished bubble is no longer streaming: {class:?}"
+    );
+    assert_eq!(
+        browser
+            .js(
+                "return document.querySelectorAll('.streaming').length",
+                vec![]
+            )
+            .await,
+        json!(0)
+    );
+    let status = browser
+        .client
+        .find(Locator::Css("#status"))
+        .await
+        .expect("#status")
+        .text()
+        .await
+        .expect("status text");
+    assert_eq!(
+        status, "",
+        "no error or reconnect notice after a good reply"
+    );
+
+    // Streamed: the bubble grew piece by piece up to the whole reply.
+    let growth: Vec<usize> =
+        serde_json::from_value(browser.js("return window.__growth", vec![]).await)
+            .expect("growth record as numbers");
+    let full = browser
+        .js(
+            "return document.querySelector('#messages .msg.assistant[data-id]').textContent.length",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .expect("reply length") as usize;
+    let mut partial: Vec<usize> = growth
+        .iter()
+        .copied()
+        .filter(|&n| n > 0 && n < full)
+        .collect();
+    partial.dedup();
+    assert!(
+        partial.len() >= 2,
+        "at least two partial lengths before the whole reply of {full} characters: {growth:?}"
+    );
+    assert!(
+        growth.windows(2).all(|w| w[0] <= w[1]),
+        "the text only grows: {growth:?}"
+    );
+    assert_eq!(
+        growth.last().copied(),
+        Some(full),
+        "the pieces add up to the reply: {growth:?}"
+    );
+
+    let shot = screenshot(&browser.client, "chat-answer").await;
+    eprintln!(
+        "streamed reply in {} pieces {growth:?}; screenshot {}; {:?}",
+        growth.len(),
+        shot.display(),
+        started.elapsed()
+    );
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_shows_the_same_conversation() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    let reply = ask(&browser, QUESTION).await;
+    assert!(reply.contains(SUNDAY_HOURS), "{reply:?}");
+    let before = messages(&browser).await;
+    assert_eq!(before.len(), 2, "one question and one reply: {before:?}");
+
+    browser.client.refresh().await.expect("reload the page");
+    browser.wait_state("idle", SHORT).await;
+    let after = wait_for(
+        || async {
+            let m = messages(&browser).await;
+            (m.len() >= before.len()).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the history comes back after a reload");
+    assert_eq!(after, before, "same roles, ids and texts after a reload");
+    let greetings = browser
+        .client
+        .find_all(Locator::Css("#messages .greeting"))
+        .await
+        .expect("greeting lookup");
+    assert_eq!(greetings.len(), 1, "the greeting is shown once");
+
+    // The conversation continues after the reload.
+    let reply = ask(&browser, "Where is the shop?").await;
+    assert!(!reply.is_empty(), "a second reply");
+    let all = messages(&browser).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert_eq!(all[..2], before[..], "the earlier messages stay in place");
+
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_message_stays_text() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    assert_eq!(browser.js(RECORDER, vec![]).await, json!(true));
+
+    ask(&browser, XSS).await;
+    // Let anything an injected element might trigger (its load error, then its handler) happen.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_safe(&browser).await;
+    let violations = browser.js("return window.__cspViolations", vec![]).await;
+    assert_eq!(
+        violations,
+        json!([]),
+        "nothing tried to load or run, so the CSP never had to step in"
+    );
+
+    // Once more from history, which renders through a different path.
+    browser.client.refresh().await.expect("reload the page");
+    browser.wait_state("idle", SHORT).await;
+    wait_for(
+        || async { (messages(&browser).await.len() >= 2).then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the history comes back");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_safe(&browser).await;
+
+    browser.close().await;
+    server.stop().await;
+}
+
+/// The visitor's bubble holds the markup as text: no element made from it, no dialog opened.
+async fn assert_safe(browser: &Browser) {
+    match browser.client.get_alert_text().await {
+        Err(e) if e.is_no_such_alert() => {}
+        Ok(text) => panic!("an alert was raised: {text:?}"),
+        Err(e) => panic!("could not check for an alert: {e}"),
+    }
+    let user = browser
+        .js(
+            "return document.querySelector('#messages .msg.user').textContent",
+            vec![],
+        )
+        .await;
+    assert_eq!(user, json!(XSS), "the bubble shows exactly what was typed");
+    let images = browser
+        .js(
+            "return document.querySelectorAll('#messages img').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(images, json!(0), "no <img> element inside #messages");
+    let children = browser
+        .js(
+            "return document.querySelector('#messages .msg.user').children.length",
+            vec![],
+        )
+        .await;
+    assert_eq!(children, json!(0), "the bubble holds only text");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_link_shows_the_error_page() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+
+    let link = server
+        .app
+        .links_of_jid("web:demo")
+        .await
+        .expect("list the demo links")
+        .into_iter()
+        .next()
+        .expect("the demo link");
+    server
+        .app
+        .revoke_link(link.id)
+        .await
+        .expect("revoke the demo link");
+
+    // The page still open closes itself on the next send, and gives the typed text back.
+    send(&browser, "Hello?").await;
+    browser.wait_state("closed", SHORT).await;
+    let closed = browser
+        .js(
+            r#"return {
+              disabled: document.getElementById('input').disabled,
+              value: document.getElementById('input').value,
+              status: document.getElementById('status').textContent,
+              users: document.querySelectorAll('#messages .msg.user').length,
+            }"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(closed["disabled"], json!(true), "{closed}");
+    assert_eq!(closed["value"], json!("Hello?"), "{closed}");
+    assert_eq!(closed["users"], json!(0), "{closed}");
+    assert!(
+        closed["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("This link has been turned off")),
+        "the page says why, as a sentence: {closed}"
+    );
+    screenshot(&browser.client, "link-revoked-open-page").await;
+
+    browser.client.refresh().await.expect("reload the page");
+    let code = error_code(&browser).await;
+    assert_eq!(code, "link_revoked");
+    let heading = browser
+        .client
+        .find(Locator::Css("#link-error h1"))
+        .await
+        .expect("the error heading")
+        .text()
+        .await
+        .expect("heading text");
+    assert!(!heading.is_empty(), "the error page explains itself");
+    assert!(
+        browser
+            .client
+            .find_all(Locator::Css("#input"))
+            .await
+            .expect("composer lookup")
+            .is_empty(),
+        "no composer on the error page"
+    );
+    screenshot(&browser.client, "link-revoked").await;
+
+    let (status, body) = http_get(&server.demo_url).await;
+    assert_eq!(status, 401, "a revoked link answers 401");
+    assert!(body.contains(r#"data-code="link_revoked""#), "{body}");
+
+    // A link issued afterwards works, and the revoked one stays off.
+    let fresh = server
+        .app
+        .issue_link(chatlink_core::app::IssueLink::chat("demo"))
+        .await
+        .expect("issue a new link");
+    let fresh_url = fresh.url.expect("a new link has a URL");
+    open_chat(&browser, &fresh_url).await;
+    browser
+        .client
+        .goto(&server.demo_url)
+        .await
+        .expect("open the old link");
+    assert_eq!(error_code(&browser).await, "link_revoked");
+
+    browser.close().await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_link_shows_not_found() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    let url = format!("{}/chat/{}/", server.base_url, "A".repeat(43));
+
+    browser
+        .client
+        .goto(&url)
+        .await
+        .expect("open an unknown link");
+    assert_eq!(error_code(&browser).await, "not_found");
+    screenshot(&browser.client, "link-not-found").await;
+
+    let (status, body) = http_get(&url).await;
+    assert_eq!(status, 404, "an unknown link answers 404");
+    assert!(body.contains(r#"data-code="not_found""#), "{body}");
+
+    browser.close().await;
+    server.stop().await;
+}
+
+/// Waits for the link error page and returns its `data-code`.
+async fn error_code(browser: &Browser) -> String {
+    let main = browser
+        .client
+        .wait()
+        .at_most(SHORT)
+        .for_element(Locator::Css("main#link-error"))
+        .await
+        .expect("the link error page");
+    main.attr("data-code")
+        .await
+        .expect("read data-code")
+        .expect("the error page names its code")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_fits_a_phone_screen() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+
+    let layout = browser
+        .js(
+            r#"
+            const box = (sel) => {
+              const r = document.querySelector(sel).getBoundingClientRect();
+              return { top: r.top, left: r.left, bottom: r.bottom, right: r.right };
+            };
+            return {
+              width: window.innerWidth,
+              height: window.innerHeight,
+              scrollWidth: document.documentElement.scrollWidth,
+              input: box('#input'),
+              send: box('#send'),
+              fontSize: parseFloat(getComputedStyle(document.getElementById('input')).fontSize),
+            };
+            "#,
+            vec![],
+        )
+        .await;
+    let num = |v: &Value| v.as_f64().expect("a number in the layout");
+    let (width, height) = (num(&layout["width"]), num(&layout["height"]));
+    assert_eq!(
+        width,
+        f64::from(WINDOW.0),
+        "a phone-wide viewport: {layout}"
+    );
+    assert!(
+        height > 600.0 && height <= f64::from(WINDOW.1),
+        "a phone-tall viewport: {layout}"
+    );
+    assert!(
+        num(&layout["scrollWidth"]) <= width,
+        "nothing scrolls sideways: {layout}"
+    );
+    for el in ["input", "send"] {
+        let b = &layout[el];
+        assert!(
+            num(&b["top"]) >= 0.0
+                && num(&b["left"]) >= 0.0
+                && num(&b["bottom"]) <= height
+                && num(&b["right"]) <= width
+                && num(&b["bottom"]) > num(&b["top"]),
+            "#{el} lies inside the viewport: {layout}"
+        );
+    }
+    assert!(
+        num(&layout["fontSize"]) >= 16.0,
+        "16px or more, so phones do not zoom in on focus: {layout}"
+    );
+    let input = browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("the composer");
+    assert!(
+        input.is_displayed().await.expect("visibility"),
+        "#input is shown"
+    );
+    screenshot(&browser.client, "chat-phone").await;
+
+    browser.close().await;
+    server.stop().await;
+}
