@@ -57,6 +57,12 @@ fn open(cli: &Cli) -> Result<App> {
         None => AppConfig::default_data_dir()?,
     };
     let secrets = SecretBackend::parse(&cli.secrets)?;
+    // The memory store forgets the master key at exit, which would strand every stored link.
+    if secrets == SecretBackend::Memory {
+        return Err(Error::invalid(
+            "--secrets must be `keyring` or `file` (`memory` is for tests and would lose your keys)",
+        ));
+    }
     let mut config = AppConfig::new(data_dir, secrets);
     if cli.no_rate_limits {
         config.limits.link_per_minute = u32::MAX;
@@ -83,6 +89,19 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
 }
 
 async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out) -> Result<()> {
+    if bind.ip().is_unspecified() && public_url.is_none() {
+        return Err(Error::invalid(format!(
+            "links cannot be built on {}: with --bind {bind} pass --public-url with the address visitors use, e.g. http://192.168.1.20:{}",
+            bind.ip(),
+            bind.port()
+        )));
+    }
+    // Each open chat stream is a socket (two with a remote agent); a 1,024 soft limit would cap a
+    // busy link at a few hundred visitors, while the hard limit is usually far higher.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(limit = n, "open files"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Error::io(format!("cannot listen on {bind} (is another server using that port? try --bind 127.0.0.1:0)"), e))?;

@@ -399,6 +399,14 @@ fn cli_bad_arguments_fail_clearly_and_write_nothing() {
     );
     assert!(err.contains("--secrets file"), "{err}");
 
+    // The memory store would forget the master key at exit and strand every link.
+    let err = fail_output(&args, run(data.command_with_secrets("memory", &args), None));
+    assert!(err.contains("`keyring` or `file`"), "{err}");
+
+    // Links built on 0.0.0.0 would reach nobody: an open bind needs the public address.
+    let err = data.fail(&["serve", "--bind", "0.0.0.0:0"]);
+    assert!(err.contains("--public-url"), "{err}");
+
     // Missing arguments are clap's business: exit code 2 and a usage message.
     let out = data.run(&["token", "revoke"]);
     assert_eq!(out.status.code(), Some(2));
@@ -760,7 +768,14 @@ struct Server {
 
 impl Server {
     fn start(data: &Data) -> Server {
-        let mut cmd = data.command(&["serve", "--bind", "127.0.0.1:0"]);
+        Server::start_with(data, &[])
+    }
+
+    /// `serve --bind 127.0.0.1:0 <extra>`.
+    fn start_with(data: &Data, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut cmd = data.command(&args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -981,4 +996,164 @@ fn cli_refused_second_server_leaves_link_urls_alone() {
 
     first.terminate();
     assert!(first.wait_for_exit(Duration::from_secs(10)).success());
+}
+
+#[tokio::test]
+async fn cli_public_url_folder_filter_and_route_rules() {
+    let data = Data::new();
+    data.ok(&["agent", "create", "acme", "--name", "Acme Tools", "--greeting", "Hello from Acme."]);
+    data.ok(&["token", "issue", "acme", "chat", "--suffix", "sales"]);
+    data.ok(&["agent", "rule", "web:acme/sales", "--greeting", "Looking to buy? Ask me about prices."]);
+
+    let folders = |folder: &str| -> Vec<String> {
+        array(data.json(&["token", "list", "--folder", folder]))
+            .iter()
+            .map(|l| l["jid"].as_str().expect("jid").to_owned())
+            .collect()
+    };
+    assert_eq!(folders("acme"), ["web:acme/sales"]);
+    assert_eq!(folders("demo"), ["web:demo"]);
+
+    let mut server = Server::start_with(&data, &["--public-url", "https://chat.example.com/"]);
+    let local = server.line_after("Chatlink is serving on ");
+    let demo = server.line_after("Demo chat link: ");
+    chat_token(&demo, "https://chat.example.com");
+    let sales = data.url_of("web:acme/sales");
+    let token = chat_token(&sales, "https://chat.example.com").to_owned();
+
+    // The page is served locally; the suffix's rule replaces the agent's greeting.
+    let html = reqwest::get(format!("{local}/chat/{token}/"))
+        .await
+        .expect("GET the sales page")
+        .text()
+        .await
+        .expect("page body");
+    assert!(html.contains("Looking to buy? Ask me about prices."), "the rule's greeting");
+    assert!(!html.contains("Hello from Acme."), "not the agent's own greeting");
+
+    server.terminate();
+    assert!(server.wait_for_exit(Duration::from_secs(10)).success());
+}
+
+/// Reads a whole SSE response (until the server ends it) as `(event, data)` pairs.
+async fn read_frames(res: reqwest::Response) -> Vec<(String, String)> {
+    let mut res = res;
+    let mut text = String::new();
+    while let Some(chunk) = res.chunk().await.expect("read the stream") {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    text.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter_map(|block| {
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_owned()))
+            };
+            Some((field("event:")?, field("data:").unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// A 202 is a promise: SIGKILL the server while visitors post, restart it, and every accepted
+/// message is in its conversation and every turn ends with `done` (interrupted ones as `error`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
+    // A provider that accepts connections and never answers: its turns are running at the kill.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the silent provider");
+    let silent_url = format!("http://{}/v1", silent.local_addr().expect("address"));
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in silent.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    let data = Data::new();
+    data.ok(&["agent", "create", "slow", "--name", "Slow"]);
+    data.ok(&["agent", "edit", "slow", "--engine", "openai", "--base-url", &silent_url, "--model", "m"]);
+    data.ok(&["token", "issue", "slow", "chat"]);
+
+    let mut server = Server::start_with(&data, &["--no-rate-limits"]);
+    let base = server.line_after("Chatlink is serving on ");
+    let links = [data.url_of("web:demo"), data.url_of("web:slow")];
+    let http = reqwest::Client::new();
+
+    // Twelve visitors post as fast as they can; each keeps what got a 202.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut visitors = Vec::new();
+    for v in 0..12 {
+        let (http, stop) = (http.clone(), stop.clone());
+        let link = links[usize::from(v % 4 == 3)].clone();
+        visitors.push(tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                // A new conversation each time: one turn at a time per conversation.
+                let body = serde_json::json!({"content": format!("visitor {v} message {n}: when are you open?")});
+                let Ok(res) = http.post(&link).json(&body).send().await else { break };
+                if res.status() != 202 {
+                    continue;
+                }
+                let Ok(posted) = res.json::<Value>().await else { break };
+                accepted.push((link.clone(), posted));
+            }
+            accepted
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    Command::new("kill")
+        .args(["-KILL", &server.child.id().to_string()])
+        .status()
+        .expect("kill -KILL");
+    let _ = server.wait_for_exit(Duration::from_secs(10));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut accepted = Vec::new();
+    for v in visitors {
+        accepted.extend(v.await.expect("visitor task"));
+    }
+    let slow_accepted = accepted.iter().filter(|(l, _)| *l == links[1]).count();
+    assert!(accepted.len() >= 12 && slow_accepted >= 1, "too few 202s to test: {}", accepted.len());
+
+    let mut again = Server::start(&data);
+    let new_base = again.line_after("Chatlink is serving on ");
+    let (mut ok, mut errors) = (0, 0);
+    for (link, posted) in &accepted {
+        let link = link.replace(&base, &new_base);
+        let conversation = posted["conversation_id"].as_str().expect("conversation_id");
+        let history: Value = http
+            .get(format!("{link}history?conversation_id={conversation}"))
+            .send()
+            .await
+            .expect("GET history")
+            .json()
+            .await
+            .expect("history JSON");
+        let ids: Vec<&str> = history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter_map(|m| m["id"].as_str())
+            .collect();
+        assert!(ids.contains(&posted["message_id"].as_str().expect("message_id")), "{posted} lost: {history}");
+
+        let turn = posted["turn_id"].as_str().expect("turn_id");
+        let res = tokio::time::timeout(Duration::from_secs(10), async {
+            read_frames(http.get(format!("{link}{turn}/sse")).send().await.expect("GET sse")).await
+        })
+        .await
+        .expect("the turn's stream ends instead of hanging");
+        let (event, data) = res.last().expect("at least one frame");
+        assert_eq!(event, "done", "{res:?}");
+        let status: Value = serde_json::from_str(data).expect("done JSON");
+        match status["status"].as_str() {
+            Some("ok" | "handoff") => ok += 1,
+            Some("error") => errors += 1,
+            other => panic!("unexpected status {other:?}"),
+        }
+    }
+    eprintln!("{} accepted before SIGKILL: {ok} finished, {errors} ended as error after restart", accepted.len());
+    assert!(errors >= slow_accepted, "the silent agent's turns were interrupted and end as error");
+    again.terminate();
+    assert!(again.wait_for_exit(Duration::from_secs(10)).success());
 }

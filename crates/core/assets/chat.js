@@ -18,7 +18,8 @@
     try { localStorage.setItem(KEY, JSON.stringify(saved)); } catch { /* private mode: works until reload */ }
   };
 
-  let state = 'loading', source = null, lastEventId = 0, pollTimer = null;
+  const MAX_REFUSALS = 4;
+  let state = 'loading', source = null, lastEventId = 0, pollTimer = null, refusals = 0;
 
   const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
   // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
@@ -101,7 +102,9 @@
     }
     const history = await readJson(res);
     for (const m of history.messages || []) putMessage(m);
-    if (history.running_turn_id && state !== 'streaming' && state !== 'sending') resume(history.running_turn_id);
+    if (history.running_turn_id && state !== 'streaming' && state !== 'sending' && refusals < MAX_REFUSALS) {
+      resume(history.running_turn_id);
+    }
   }
 
   function addStreamingBubble() {
@@ -138,7 +141,7 @@
       try { return JSON.parse(ev.data); } catch { return null; }
     };
 
-    es.onopen = () => setStatus('');
+    es.onopen = () => { refusals = 0; setStatus(''); };
     es.addEventListener('delta', (ev) => {
       const d = accept(ev);
       if (!d || bubble.dataset.id) return;
@@ -164,7 +167,20 @@
     es.onerror = () => {
       if (source !== es) return;
       if (es.readyState === EventSource.CLOSED) {
-        // The server refused the stream (e.g. link revoked): history tells us why and what arrived.
+        // The server refused the stream (busy, or the link was revoked): history tells us why and
+        // what arrived. Retry after a growing pause so a busy server is not hammered, then give up.
+        closeSource();
+        if (refusals < MAX_REFUSALS) {
+          const wait = 1000 * 2 ** refusals++;
+          setStatus('Connection lost, retrying…');
+          bubble.remove();
+          setState('reconnecting');
+          setTimeout(async () => {
+            await loadHistory();
+            if (state === 'reconnecting') { setState('idle'); setStatus(''); }
+          }, wait);
+          return;
+        }
         finish(bubble, 'error', 'The reply was interrupted. Please try again.');
         loadHistory();
       } else {

@@ -7,6 +7,8 @@
 pub mod answers;
 pub mod openai;
 pub mod retrieval;
+#[cfg(feature = "bench")]
+pub mod wait;
 
 use std::future::Future;
 use std::pin::Pin;

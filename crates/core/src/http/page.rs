@@ -87,13 +87,39 @@ fn with_headers(status: StatusCode, html: String, csp: &HeaderValue) -> Response
 
 pub fn chat(page: &ChatPage) -> Response {
     let config = serde_json::json!({"name": page.name, "greeting": page.greeting});
-    // Placeholders are filled in an order where no filled-in text can contain a later placeholder.
-    let html = CHAT_HTML
-        .replace("{{STYLE}}", CHAT_CSS)
-        .replace("{{SCRIPT}}", CHAT_JS)
-        .replace("{{CONFIG}}", &script_json(&config))
-        .replace("{{TITLE}}", &escape_html(&page.name));
+    let html = fill(
+        CHAT_HTML,
+        &[
+            ("{{STYLE}}", CHAT_CSS),
+            ("{{SCRIPT}}", CHAT_JS),
+            ("{{CONFIG}}", &script_json(&config)),
+            ("{{TITLE}}", &escape_html(&page.name)),
+        ],
+    );
     with_headers(StatusCode::OK, html, chat_csp())
+}
+
+/// Fills placeholders in one pass over the template, so text an owner typed (a name, a greeting)
+/// is never searched for placeholders itself.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        match values.iter().find(|(key, _)| tail.starts_with(key)) {
+            Some((key, value)) => {
+                out.push_str(value);
+                rest = &tail[key.len()..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = &tail[2..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A friendly page for a link that does not (or no longer) work.
@@ -161,6 +187,23 @@ mod tests {
             "only the page's own two script elements close"
         );
         assert!(!html.contains("{{"), "every placeholder filled");
+    }
+
+    #[test]
+    fn owner_text_is_never_read_as_a_placeholder() {
+        let page = ChatPage {
+            name: "{{CONFIG}} & Co".into(),
+            greeting: "Hi {{TITLE}} {{SCRIPT}}".into(),
+        };
+        let res = chat(&page);
+        let html = futures_util::FutureExt::now_or_never(axum::body::to_bytes(res.into_body(), usize::MAX))
+            .and_then(Result::ok)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        assert!(html.contains("<title>{{CONFIG}} &amp; Co"), "the name stays literal");
+        assert!(html.contains("Hi {{TITLE}} {{SCRIPT}}"), "the greeting stays literal");
+        assert_eq!(html.matches(CHAT_JS).count(), 1, "the script appears once");
+        assert_eq!(fill("a{{X}}b{{Y}}{{", &[("{{X}}", "{{Y}}")]), "a{{Y}}b{{Y}}{{");
     }
 
     #[test]
