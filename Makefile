@@ -12,7 +12,7 @@ DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
 	chromium chromium-driver imagemagick
 
-.PHONY: install build run test lint clean
+.PHONY: install build run test lint bench clean
 
 install:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -40,6 +40,12 @@ lint:
 # One cargo invocation for every test, inside a private D-Bus session with a real GNOME Keyring.
 test: build lint
 	scripts/with-session.sh 1800 $(CARGO) test --workspace --all-targets
+
+# Release build of the server (with the bench-only waiting agent) and the harness, then every
+# scenario against the bare-axum baseline; the table lands in bench/RESULTS.md.
+bench: install
+	$(CARGO) build --release -p chatlink-cli -p chatlink-bench --features chatlink-cli/bench
+	target/release/chatlink-bench --chatlink target/release/chatlink --out bench/RESULTS.md
 
 clean:
 	$(CARGO) clean

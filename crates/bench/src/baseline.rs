@@ -74,13 +74,24 @@ async fn turn_sse(
     let after = last_event_id(&headers);
     let mut frames = Vec::with_capacity(b.pieces.len() + 2);
     for (i, piece) in b.pieces.iter().enumerate() {
-        frames.push((i as i64 + 1, "delta", json!({"turn_id": turn, "text": piece}).to_string()));
+        frames.push((
+            i as i64 + 1,
+            "delta",
+            json!({"turn_id": turn, "text": piece}).to_string(),
+        ));
     }
     let n = frames.len() as i64;
     let content: String = b.pieces.concat();
     frames.push((n + 1, "message", json!({"turn_id": turn, "id": "m", "role": "assistant", "content": content, "created_at": "2026-01-01T00:00:00.000Z"}).to_string()));
-    frames.push((n + 2, "done", json!({"turn_id": turn, "status": "ok"}).to_string()));
-    let frames = frames.into_iter().filter(move |f| f.0 > after).map(|(id, name, data)| event(id, name, data));
+    frames.push((
+        n + 2,
+        "done",
+        json!({"turn_id": turn, "status": "ok"}).to_string(),
+    ));
+    let frames = frames
+        .into_iter()
+        .filter(move |f| f.0 > after)
+        .map(|(id, name, data)| event(id, name, data));
     Sse::new(futures_util::stream::iter(frames))
 }
 
@@ -97,11 +108,25 @@ async fn hold_sse(
             match step {
                 0 => {
                     gate.reached(RELEASED).await;
-                    Some((event(1, "delta", json!({"turn_id": turn, "text": "go"}).to_string()), 1))
+                    Some((
+                        event(
+                            1,
+                            "delta",
+                            json!({"turn_id": turn, "text": "go"}).to_string(),
+                        ),
+                        1,
+                    ))
                 }
                 1 => {
                     gate.reached(FINISHED).await;
-                    Some((event(2, "done", json!({"turn_id": turn, "status": "ok"}).to_string()), 2))
+                    Some((
+                        event(
+                            2,
+                            "done",
+                            json!({"turn_id": turn, "status": "ok"}).to_string(),
+                        ),
+                        2,
+                    ))
                 }
                 _ => None,
             }

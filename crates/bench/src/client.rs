@@ -59,7 +59,11 @@ pub struct Stream {
 
 impl Stream {
     /// Opens `url`, resuming after `last_event_id`; fails unless the answer is 200.
-    pub async fn open(http: &reqwest::Client, url: &str, last_event_id: Option<i64>) -> Result<Stream> {
+    pub async fn open(
+        http: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<Stream> {
         let mut req = http.get(url).header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id.to_string());
@@ -71,13 +75,18 @@ impl Stream {
         let inner = res.bytes_stream().eventsource().map(|e| {
             let e = e.map_err(|e| e.to_string())?;
             Ok(Frame {
-                id: e.id.parse().map_err(|_| format!("frame without a numeric id: {e:?}"))?,
+                id: e
+                    .id
+                    .parse()
+                    .map_err(|_| format!("frame without a numeric id: {e:?}"))?,
                 event: e.event,
                 data: e.data,
                 at: Instant::now(),
             })
         });
-        Ok(Stream { inner: Box::pin(inner) })
+        Ok(Stream {
+            inner: Box::pin(inner),
+        })
     }
 
     /// The next frame; `None` when the server ended the stream.
@@ -87,7 +96,11 @@ impl Stream {
 }
 
 /// Reads frames until `done` (or until `stop_after` frames, to simulate a dropped connection).
-pub async fn read(stream: &mut Stream, frames: &mut Vec<Frame>, stop_after: Option<usize>) -> Result<bool> {
+pub async fn read(
+    stream: &mut Stream,
+    frames: &mut Vec<Frame>,
+    stop_after: Option<usize>,
+) -> Result<bool> {
     let mut got = 0;
     while let Some(frame) = stream.next().await {
         let frame = frame?;
@@ -123,8 +136,16 @@ pub fn check_turn(frames: &[Frame]) -> std::result::Result<(), String> {
             .and_then(|v| v[key].as_str().map(str::to_owned))
             .unwrap_or_default()
     };
-    let deltas: String = frames.iter().filter(|f| f.event == "delta").map(|f| text(f, "text")).collect();
-    let messages: Vec<String> = frames.iter().filter(|f| f.event == "message").map(|f| text(f, "content")).collect();
+    let deltas: String = frames
+        .iter()
+        .filter(|f| f.event == "delta")
+        .map(|f| text(f, "text"))
+        .collect();
+    let messages: Vec<String> = frames
+        .iter()
+        .filter(|f| f.event == "message")
+        .map(|f| text(f, "content"))
+        .collect();
     match messages.as_slice() {
         [content] if *content == deltas => Ok(()),
         [content] => Err(format!("deltas {deltas:?} != message {content:?}")),
@@ -137,7 +158,12 @@ mod tests {
     use super::*;
 
     fn frame(id: i64, event: &str, data: serde_json::Value) -> Frame {
-        Frame { id, event: event.into(), data: data.to_string(), at: Instant::now() }
+        Frame {
+            id,
+            event: event.into(),
+            data: data.to_string(),
+            at: Instant::now(),
+        }
     }
 
     #[test]

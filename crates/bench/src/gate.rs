@@ -52,9 +52,24 @@ impl Gate {
     /// `/gate/release`, `/gate/finish`, `/gate/holding`: the bench's remote control.
     pub fn routes<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
         Router::new()
-            .route("/gate/release", post(|State(g): State<Gate>| async move { g.phase.send_replace(RELEASED); }))
-            .route("/gate/finish", post(|State(g): State<Gate>| async move { g.phase.send_replace(FINISHED); }))
-            .route("/gate/holding", get(|State(g): State<Gate>| async move { g.holding.load(Ordering::Acquire).to_string() }))
+            .route(
+                "/gate/release",
+                post(|State(g): State<Gate>| async move {
+                    g.phase.send_replace(RELEASED);
+                }),
+            )
+            .route(
+                "/gate/finish",
+                post(|State(g): State<Gate>| async move {
+                    g.phase.send_replace(FINISHED);
+                }),
+            )
+            .route(
+                "/gate/holding",
+                get(|State(g): State<Gate>| async move {
+                    g.holding.load(Ordering::Acquire).to_string()
+                }),
+            )
             .with_state(self.clone())
     }
 }

@@ -18,7 +18,10 @@ use crate::procs::Result;
 use crate::scenarios::Config;
 
 #[derive(Parser)]
-#[command(name = "chatlink-bench", about = "Chatlink's server against a bare-axum baseline")]
+#[command(
+    name = "chatlink-bench",
+    about = "Chatlink's server against a bare-axum baseline"
+)]
 struct Args {
     #[command(subcommand)]
     role: Option<Role>,
@@ -60,7 +63,10 @@ enum Role {
 
 fn main() {
     let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -168,8 +174,12 @@ async fn bench(args: &Args) -> Result<()> {
 }
 
 fn commit() -> String {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output();
-    let dirty = std::process::Command::new("git").args(["status", "--porcelain", "--untracked-files=no"]).output();
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output();
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output();
     match (out, dirty) {
         (Ok(o), Ok(d)) if o.status.success() => {
             let mut c = String::from_utf8_lossy(&o.stdout).trim().to_owned();

@@ -115,7 +115,9 @@ impl Chatlink {
     pub fn new(exe: &Path) -> Result<Chatlink> {
         Ok(Chatlink {
             exe: exe.to_owned(),
-            dir: tempfile::Builder::new().prefix("chatlink-bench-").tempdir()?,
+            dir: tempfile::Builder::new()
+                .prefix("chatlink-bench-")
+                .tempdir()?,
         })
     }
 
@@ -132,9 +134,13 @@ impl Chatlink {
     /// Runs a CLI command to its end; its stdout, or an error with its stderr.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
         let mut cmd = self.command(args);
-        cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
         if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(text.as_bytes())?;
@@ -173,7 +179,10 @@ impl Chatlink {
 
     /// Issues a chat link and returns its URL.
     pub fn issue(&self, folder: &str, suffix: &str) -> Result<String> {
-        let out = self.cli(&["token", "issue", folder, "chat", "--suffix", suffix], None)?;
+        let out = self.cli(
+            &["token", "issue", folder, "chat", "--suffix", suffix],
+            None,
+        )?;
         Ok(out.trim().to_owned())
     }
 }
@@ -187,20 +196,33 @@ pub fn bench_child(name: &str, args: &[&str]) -> Result<Proc> {
 
 /// A port that is free right now.
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 impl Proc {
     /// Starts `cmd` without waiting for an announcement (the caller polls it).
     pub fn start_untracked(mut cmd: Command) -> Result<Proc> {
-        let child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn()?;
-        Ok(Proc { name: "chatlink serve".into(), child, base: String::new(), lines: Vec::new() })
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Ok(Proc {
+            name: "chatlink serve".into(),
+            child,
+            base: String::new(),
+            lines: Vec::new(),
+        })
     }
 }
 
 /// Sends SIGUSR1 to `pid`: the waiting agent's turns send their frame, or end.
 pub fn signal(pid: u32) -> Result<()> {
-    let status = Command::new("kill").args(["-USR1", &pid.to_string()]).status()?;
+    let status = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()?;
     if !status.success() {
         return Err(format!("kill -USR1 {pid} failed").into());
     }

@@ -13,6 +13,23 @@ use crate::stats::{Row, Target, median, ms, percentile};
 
 pub const QUESTION: &str = "When are you open on Sunday?";
 
+/// The SSE URL of a turn on a link: `(link, turn_id)`.
+type SseOf = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+/// Which link visitor `i` posts to.
+type LinkOf = Arc<dyn Fn(usize) -> String + Send + Sync>;
+/// The SSE URL of visitor `i`'s turn.
+type HeldSseOf = Arc<dyn Fn(usize, &str) -> String + Send + Sync>;
+
+/// One turns run: turns/s, then first-delta p50 and p99, then done p50 and p99.
+#[derive(Clone, Copy)]
+struct TurnRun {
+    rate: f64,
+    first_p50: Duration,
+    first_p99: Duration,
+    done_p50: Duration,
+    done_p99: Duration,
+}
+
 pub struct Config {
     pub chatlink: std::path::PathBuf,
     pub runs: usize,
@@ -65,7 +82,7 @@ async fn one_turn(
 async fn turn_load(
     http: &reqwest::Client,
     links: &[String],
-    sse: Arc<dyn Fn(&str, &str) -> String + Send + Sync>,
+    sse: SseOf,
     visitors: usize,
     measure: Duration,
 ) -> Result<(TurnStats, f64)> {
@@ -83,8 +100,11 @@ async fn turn_load(
             while Instant::now() < until {
                 n += 1;
                 let resume = n % 8 == (v % 8);
-                let (t0, frames) = one_turn(&http, &link, &sse_of, &mut conversation, resume).await?;
-                let Some(end) = frames.last().map(|f| f.at) else { continue };
+                let (t0, frames) =
+                    one_turn(&http, &link, &sse_of, &mut conversation, resume).await?;
+                let Some(end) = frames.last().map(|f| f.at) else {
+                    continue;
+                };
                 if resume {
                     stats.resumed += 1;
                 }
@@ -138,37 +158,94 @@ pub async fn turns(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     let pieces = probe_reply(&http, &links[0]).await?;
     let pieces_json = serde_json::to_string(&pieces)?;
     let baseline = bench_child("baseline", &["baseline", "--pieces", &pieces_json])?;
-    let base_links: Vec<String> = (0..cfg.links).map(|i| format!("{}/chat/b{i}/", baseline.base)).collect();
+    let base_links: Vec<String> = (0..cfg.links)
+        .map(|i| format!("{}/chat/b{i}/", baseline.base))
+        .collect();
     eprintln!("turns: the reply streams as {} deltas", pieces.len());
 
-    let mut results: [Vec<(f64, Duration, Duration, Duration, Duration)>; 2] = [vec![], vec![]];
+    let mut results: [Vec<TurnRun>; 2] = [vec![], vec![]];
     let mut inexact = Vec::new();
     let mut resumed = 0;
     for run in 0..cfg.runs {
         for (which, links) in [(0, &base_links), (1, &links)] {
-            let sse: Arc<dyn Fn(&str, &str) -> String + Send + Sync> = Arc::new(|link: &str, turn: &str| format!("{link}{turn}/sse"));
+            let sse: SseOf = Arc::new(|link: &str, turn: &str| format!("{link}{turn}/sse"));
             let (s, rate) = turn_load(&http, links, sse, cfg.visitors, cfg.measure).await?;
             let p = |v: &[Duration], q| percentile(v, q).unwrap_or(Duration::MAX);
-            let r = (rate, p(&s.first_delta, 50.0), p(&s.first_delta, 99.0), p(&s.done, 50.0), p(&s.done, 99.0));
+            let r = TurnRun {
+                rate,
+                first_p50: p(&s.first_delta, 50.0),
+                first_p99: p(&s.first_delta, 99.0),
+                done_p50: p(&s.done, 50.0),
+                done_p99: p(&s.done, 99.0),
+            };
             eprintln!(
                 "turns run {run} {}: {:.0} turns/s, first delta p50 {:.1} ms p99 {:.1} ms, done p50 {:.1} ms p99 {:.1} ms, {} resumed, {} inexact",
-                ["baseline", "chatlink"][which], r.0, ms(r.1), ms(r.2), ms(r.3), ms(r.4), s.resumed, s.inexact.len()
+                ["baseline", "chatlink"][which],
+                r.rate,
+                ms(r.first_p50),
+                ms(r.first_p99),
+                ms(r.done_p50),
+                ms(r.done_p99),
+                s.resumed,
+                s.inexact.len()
             );
             resumed += s.resumed;
             inexact.extend(s.inexact);
             results[which].push(r);
         }
     }
-    let med = |which: usize, f: &dyn Fn(&(f64, Duration, Duration, Duration, Duration)) -> f64| {
+    let med = |which: usize, f: &dyn Fn(&TurnRun) -> f64| {
         median(&results[which].iter().map(f).collect::<Vec<_>>())
     };
     let s = "1. turns (64 visitors, 16 links)";
-    rows.push(Row::new(s, "turns per second", "/s", Some(med(0, &|r| r.0)), med(1, &|r| r.0), Target::RatioAtLeast(0.35)));
-    rows.push(Row::new(s, "POST → first delta, p50", "ms", Some(med(0, &|r| ms(r.1))), med(1, &|r| ms(r.1)), Target::None));
-    rows.push(Row::new(s, "POST → first delta, p99", "ms", Some(med(0, &|r| ms(r.2))), med(1, &|r| ms(r.2)), Target::RatioAtMost(3.0)));
-    rows.push(Row::new(s, "POST → done, p50", "ms", Some(med(0, &|r| ms(r.3))), med(1, &|r| ms(r.3)), Target::None));
-    rows.push(Row::new(s, "POST → done, p99", "ms", Some(med(0, &|r| ms(r.4))), med(1, &|r| ms(r.4)), Target::None));
-    rows.push(Row::new(s, &format!("inexact turns (of {resumed} resumed)"), "", None, inexact.len() as f64, Target::AtMost(0.0)));
+    rows.push(Row::new(
+        s,
+        "turns per second",
+        "/s",
+        Some(med(0, &|r| r.rate)),
+        med(1, &|r| r.rate),
+        Target::RatioAtLeast(0.35),
+    ));
+    rows.push(Row::new(
+        s,
+        "POST → first delta, p50",
+        "ms",
+        Some(med(0, &|r| ms(r.first_p50))),
+        med(1, &|r| ms(r.first_p50)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        s,
+        "POST → first delta, p99",
+        "ms",
+        Some(med(0, &|r| ms(r.first_p99))),
+        med(1, &|r| ms(r.first_p99)),
+        Target::RatioAtMost(3.0),
+    ));
+    rows.push(Row::new(
+        s,
+        "POST → done, p50",
+        "ms",
+        Some(med(0, &|r| ms(r.done_p50))),
+        med(1, &|r| ms(r.done_p50)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        s,
+        "POST → done, p99",
+        "ms",
+        Some(med(0, &|r| ms(r.done_p99))),
+        med(1, &|r| ms(r.done_p99)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        s,
+        &format!("inexact turns (of {resumed} resumed)"),
+        "",
+        None,
+        inexact.len() as f64,
+        Target::AtMost(0.0),
+    ));
     for e in inexact.iter().take(5) {
         eprintln!("inexact turn: {e}");
     }
@@ -191,8 +268,8 @@ async fn open_held(
     http: &reqwest::Client,
     n: usize,
     width: usize,
-    post_link: Arc<dyn Fn(usize) -> String + Send + Sync>,
-    sse_url: Arc<dyn Fn(usize, &str) -> String + Send + Sync>,
+    post_link: LinkOf,
+    sse_url: HeldSseOf,
 ) -> Result<mpsc::UnboundedReceiver<Held>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let gate = Arc::new(Semaphore::new(width));
@@ -209,7 +286,11 @@ async fn open_held(
             drop(permit);
             opened.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
-                let mut held = Held { first_at: None, ended_at: None, done: false };
+                let mut held = Held {
+                    first_at: None,
+                    ended_at: None,
+                    done: false,
+                };
                 while let Some(frame) = stream.next().await {
                     let Ok(frame) = frame else { break };
                     held.first_at.get_or_insert(frame.at);
@@ -229,7 +310,11 @@ async fn open_held(
 
 async fn gate(http: &reqwest::Client, base: &str, action: &str) -> Result<usize> {
     let url = format!("{base}/gate/{action}");
-    let res = if action == "holding" { http.get(url).send().await? } else { http.post(url).send().await? };
+    let res = if action == "holding" {
+        http.get(url).send().await?
+    } else {
+        http.post(url).send().await?
+    };
     Ok(res.text().await?.trim().parse().unwrap_or(0))
 }
 
@@ -290,8 +375,8 @@ async fn hold_and_release(
     server: &Proc,
     release: Release,
     n: usize,
-    post_link: Arc<dyn Fn(usize) -> String + Send + Sync>,
-    sse_url: Arc<dyn Fn(usize, &str) -> String + Send + Sync>,
+    post_link: LinkOf,
+    sse_url: HeldSseOf,
 ) -> Result<StreamRun> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.rss_kib()?;
@@ -308,8 +393,15 @@ async fn hold_and_release(
     tokio::time::sleep(Duration::from_secs(3)).await;
     release.send(http, "finish").await?;
     let reports = collect(&mut rx, n, Duration::from_secs(60)).await;
-    let delays: Vec<Duration> = reports.iter().filter_map(|h| h.first_at).map(|t| t.saturating_duration_since(released)).collect();
-    let done = reports.iter().filter(|h| h.done && h.ended_at.is_some()).count();
+    let delays: Vec<Duration> = reports
+        .iter()
+        .filter_map(|h| h.first_at)
+        .map(|t| t.saturating_duration_since(released))
+        .collect();
+    let done = reports
+        .iter()
+        .filter(|h| h.done && h.ended_at.is_some())
+        .count();
     if done < n {
         eprintln!("open streams: only {done} of {n} streams ended with done");
     }
@@ -346,8 +438,13 @@ pub async fn open_streams(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
 
         let chatlink = Chatlink::new(&cfg.chatlink)?;
         let folder = chatlink.waiting_agent()?;
-        let links: Arc<Vec<String>> = Arc::new((0..100).map(|i| chatlink.issue(folder, &format!("w{i}"))).collect::<Result<_>>()?);
+        // After `serve`: links are built from the address it chose.
         let server = chatlink.serve()?;
+        let links: Arc<Vec<String>> = Arc::new(
+            (0..100)
+                .map(|i| chatlink.issue(folder, &format!("w{i}")))
+                .collect::<Result<_>>()?,
+        );
         let (l1, l2) = (links.clone(), links.clone());
         let pid = server.pid();
         let r = hold_and_release(
@@ -363,20 +460,61 @@ pub async fn open_streams(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         results[1].push(r);
         server.stop();
     }
-    let med = |which: usize, f: &dyn Fn(&StreamRun) -> f64| median(&results[which].iter().map(f).collect::<Vec<_>>());
+    let med = |which: usize, f: &dyn Fn(&StreamRun) -> f64| {
+        median(&results[which].iter().map(f).collect::<Vec<_>>())
+    };
     let s = format!("2. open streams ({n})");
-    rows.push(Row::new(&s, "RSS growth per open stream", "KiB", Some(med(0, &|r| r.kib_per_stream)), med(1, &|r| r.kib_per_stream), Target::AtMost(16.0)));
-    rows.push(Row::new(&s, "one frame to all: p50", "ms", Some(med(0, &|r| ms(r.p50))), med(1, &|r| ms(r.p50)), Target::None));
-    rows.push(Row::new(&s, "one frame to all: p99", "ms", Some(med(0, &|r| ms(r.p99))), med(1, &|r| ms(r.p99)), Target::AtMost(250.0)));
-    rows.push(Row::new(&s, "one frame to all: last", "ms", Some(med(0, &|r| ms(r.max))), med(1, &|r| ms(r.max)), Target::None));
-    rows.push(Row::new(&s, "streams that got the frame and done", "", Some(med(0, &|r| r.delivered as f64)), med(1, &|r| r.delivered as f64), Target::AtLeast(n as f64)));
+    rows.push(Row::new(
+        &s,
+        "RSS growth per open stream",
+        "KiB",
+        Some(med(0, &|r| r.kib_per_stream)),
+        med(1, &|r| r.kib_per_stream),
+        Target::AtMost(16.0),
+    ));
+    rows.push(Row::new(
+        &s,
+        "one frame to all: p50",
+        "ms",
+        Some(med(0, &|r| ms(r.p50))),
+        med(1, &|r| ms(r.p50)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        &s,
+        "one frame to all: p99",
+        "ms",
+        Some(med(0, &|r| ms(r.p99))),
+        med(1, &|r| ms(r.p99)),
+        Target::AtMost(250.0),
+    ));
+    rows.push(Row::new(
+        &s,
+        "one frame to all: last",
+        "ms",
+        Some(med(0, &|r| ms(r.max))),
+        med(1, &|r| ms(r.max)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        &s,
+        "streams that got the frame and done",
+        "",
+        Some(med(0, &|r| r.delivered as f64)),
+        med(1, &|r| r.delivered as f64),
+        Target::AtLeast(n as f64),
+    ));
     Ok(())
 }
 
 fn report_streams(run: usize, who: &str, n: usize, r: &StreamRun) {
     eprintln!(
         "streams run {run} {who}: {n} open, {:.1} KiB each, delivery p50 {:.1} ms p99 {:.1} ms last {:.1} ms, {} complete",
-        r.kib_per_stream, ms(r.p50), ms(r.p99), ms(r.max), r.delivered
+        r.kib_per_stream,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max),
+        r.delivered
     );
 }
 
@@ -394,7 +532,14 @@ pub async fn revocation(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         let suffix = format!("r{run}");
         let link = chatlink.issue(folder, &suffix)?;
         let (l1, l2) = (link.clone(), link.clone());
-        let mut rx = open_held(&http, n, 128, Arc::new(move |_| l1.clone()), Arc::new(move |_, t| format!("{l2}{t}/sse"))).await?;
+        let mut rx = open_held(
+            &http,
+            n,
+            128,
+            Arc::new(move |_| l1.clone()),
+            Arc::new(move |_, t| format!("{l2}{t}/sse")),
+        )
+        .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;
 
         let t0 = Instant::now();
@@ -413,13 +558,24 @@ pub async fn revocation(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
                 None
             })
         };
-        chatlink.cli(&["token", "revoke", &format!("web:{folder}/{suffix}")], None)?;
+        chatlink.cli(
+            &["token", "revoke", &format!("web:{folder}/{suffix}")],
+            None,
+        )?;
         let reports = collect(&mut rx, n, Duration::from_secs(10)).await;
-        let closed = reports.iter().filter_map(|h| h.ended_at).max().map(|t| t - t0);
+        let closed = reports
+            .iter()
+            .filter_map(|h| h.ended_at)
+            .max()
+            .map(|t| t - t0);
         let refused = prober.await?.map(|t| t - t0);
         // Every new request after that is refused too.
         for _ in 0..20 {
-            let res = http.post(&link).json(&serde_json::json!({"content": "hi"})).send().await?;
+            let res = http
+                .post(&link)
+                .json(&serde_json::json!({"content": "hi"}))
+                .send()
+                .await?;
             if res.status() != reqwest::StatusCode::UNAUTHORIZED {
                 return Err(format!("a request after revocation got {}", res.status()).into());
             }
@@ -427,14 +583,35 @@ pub async fn revocation(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         all_closed &= reports.len() == n;
         eprintln!(
             "revocation run {run}: {} of {n} streams closed, last after {:?}; first 401 after {:?}",
-            reports.len(), closed, refused
+            reports.len(),
+            closed,
+            refused
         );
-        closed_ms.push(closed.filter(|_| reports.len() == n).map(ms).unwrap_or(f64::INFINITY));
+        closed_ms.push(
+            closed
+                .filter(|_| reports.len() == n)
+                .map(ms)
+                .unwrap_or(f64::INFINITY),
+        );
         refused_ms.push(refused.map(ms).unwrap_or(f64::INFINITY));
     }
     let s = format!("3. revocation ({n} streams)");
-    rows.push(Row::new(&s, "revoke (CLI) → every stream closed", "ms", None, median(&closed_ms), Target::AtMost(1000.0)));
-    rows.push(Row::new(&s, "revoke (CLI) → new requests 401", "ms", None, median(&refused_ms), Target::AtMost(1000.0)));
+    rows.push(Row::new(
+        &s,
+        "revoke (CLI) → every stream closed",
+        "ms",
+        None,
+        median(&closed_ms),
+        Target::AtMost(1000.0),
+    ));
+    rows.push(Row::new(
+        &s,
+        "revoke (CLI) → new requests 401",
+        "ms",
+        None,
+        median(&refused_ms),
+        Target::AtMost(1000.0),
+    ));
     if !all_closed {
         eprintln!("revocation: some streams stayed open");
     }
@@ -459,12 +636,19 @@ async fn seed(cfg: &Config, chatlink: &Chatlink) -> Result<Vec<(String, String)>
     let mut links = Vec::with_capacity(cfg.token_links);
     for i in 1..cfg.token_links {
         let info = app
-            .issue_link(IssueLink { suffix: Some(format!("s{i}")), ..IssueLink::chat("demo") })
+            .issue_link(IssueLink {
+                suffix: Some(format!("s{i}")),
+                ..IssueLink::chat("demo")
+            })
             .await?;
         links.push((info.id, info.jid, info.url.ok_or("no URL")?));
     }
     drop(app);
-    eprintln!("scale: issued {} links in {:.1} s", links.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "scale: issued {} links in {:.1} s",
+        links.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     let started = Instant::now();
     let db = chatlink.dir.path().join("chatlink.db");
@@ -483,20 +667,53 @@ async fn seed(cfg: &Config, chatlink: &Chatlink) -> Result<Vec<(String, String)>
             let (token_id, jid, url) = &links[c % spread];
             let id = chatlink_core::token::random_id();
             let turns = cfg.messages_per_conversation / 2;
-            conv.execute(rusqlite::params![id, jid, token_id, (turns * 2) as i64, now])?;
+            conv.execute(rusqlite::params![
+                id,
+                jid,
+                token_id,
+                (turns * 2) as i64,
+                now
+            ])?;
             for t in 0..turns {
                 let turn_id = chatlink_core::token::random_id();
                 let seq = (t * 2 + 1) as i64;
                 let at = now - ((turns - t) as i64) * 60_000;
                 turn.execute(rusqlite::params![turn_id, id, token_id, seq, at])?;
-                msg.execute(rusqlite::params![chatlink_core::token::random_id(), id, turn_id, "user", "When are you open on Sunday? I would like to order a cake.", at])?;
-                let reply = "We're open Monday to Saturday from 7am to 6pm, and on Sunday from 8am to 2pm.";
+                msg.execute(rusqlite::params![
+                    chatlink_core::token::random_id(),
+                    id,
+                    turn_id,
+                    "user",
+                    "When are you open on Sunday? I would like to order a cake.",
+                    at
+                ])?;
+                let reply =
+                    "We're open Monday to Saturday from 7am to 6pm, and on Sunday from 8am to 2pm.";
                 let reply_id = chatlink_core::token::random_id();
-                msg.execute(rusqlite::params![reply_id, id, turn_id, "assistant", reply, at])?;
+                msg.execute(rusqlite::params![
+                    reply_id,
+                    id,
+                    turn_id,
+                    "assistant",
+                    reply,
+                    at
+                ])?;
                 let message = serde_json::json!({"turn_id": turn_id, "id": reply_id, "role": "assistant", "content": reply, "created_at": "2026-11-01T00:00:00.000Z"});
-                frame.execute(rusqlite::params![id, seq, turn_id, "message", message.to_string()])?;
+                frame.execute(rusqlite::params![
+                    id,
+                    seq,
+                    turn_id,
+                    "message",
+                    message.to_string()
+                ])?;
                 let done = serde_json::json!({"turn_id": turn_id, "status": "ok"});
-                frame.execute(rusqlite::params![id, seq + 1, turn_id, "done", done.to_string()])?;
+                frame.execute(rusqlite::params![
+                    id,
+                    seq + 1,
+                    turn_id,
+                    "done",
+                    done.to_string()
+                ])?;
             }
             out.push((url.clone(), id));
         }
@@ -507,13 +724,19 @@ async fn seed(cfg: &Config, chatlink: &Chatlink) -> Result<Vec<(String, String)>
     let size = std::fs::metadata(&db)?.len() as f64 / 1048576.0;
     eprintln!(
         "scale: wrote {} conversations of {} messages in {:.1} s ({size:.0} MiB)",
-        cfg.conversations, cfg.messages_per_conversation, started.elapsed().as_secs_f64()
+        cfg.conversations,
+        cfg.messages_per_conversation,
+        started.elapsed().as_secs_f64()
     );
     Ok(out)
 }
 
 /// Starts `serve` and times it to the first 200 on a chat page.
-async fn time_to_ready(http: &reqwest::Client, chatlink: &Chatlink, token_path: &str) -> Result<(Duration, Proc, String)> {
+async fn time_to_ready(
+    http: &reqwest::Client,
+    chatlink: &Chatlink,
+    token_path: &str,
+) -> Result<(Duration, Proc, String)> {
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let url = format!("{base}{token_path}");
@@ -537,7 +760,11 @@ pub async fn scale(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     // A fresh client per probe: no pooled connection to a server that has gone.
     let chatlink = Chatlink::new(&cfg.chatlink)?;
     let conversations = seed(cfg, &chatlink).await?;
-    let path_of = |url: &str| url.find("/chat/").map(|i| url[i..].to_owned()).unwrap_or_default();
+    let path_of = |url: &str| {
+        url.find("/chat/")
+            .map(|i| url[i..].to_owned())
+            .unwrap_or_default()
+    };
     let page = path_of(&conversations[0].0);
 
     let mut ready = Vec::new();
@@ -579,15 +806,50 @@ pub async fn scale(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
         list.push(ms(t0.elapsed()));
         let lines = out.lines().count();
         if lines < cfg.token_links {
-            return Err(format!("token list printed {lines} lines for {} links", cfg.token_links).into());
+            return Err(format!(
+                "token list printed {lines} lines for {} links",
+                cfg.token_links
+            )
+            .into());
         }
     }
     let total = cfg.conversations * cfg.messages_per_conversation;
-    let s = format!("4. scale ({total} messages, {} conversations)", cfg.conversations);
-    rows.push(Row::new(&s, "serve start → first 200 on a chat page", "ms", None, median(&ready), Target::AtMost(300.0)));
-    rows.push(Row::new(&s, "history load, p50", "ms", None, ms(percentile(&latencies, 50.0).unwrap_or(Duration::MAX)), Target::None));
-    rows.push(Row::new(&s, "history load, p99", "ms", None, ms(percentile(&latencies, 99.0).unwrap_or(Duration::MAX)), Target::AtMost(5.0)));
-    rows.push(Row::new(&s, &format!("`token list` of {} links", cfg.token_links), "ms", None, median(&list), Target::AtMost(200.0)));
+    let s = format!(
+        "4. scale ({total} messages, {} conversations)",
+        cfg.conversations
+    );
+    rows.push(Row::new(
+        &s,
+        "serve start → first 200 on a chat page",
+        "ms",
+        None,
+        median(&ready),
+        Target::AtMost(300.0),
+    ));
+    rows.push(Row::new(
+        &s,
+        "history load, p50",
+        "ms",
+        None,
+        ms(percentile(&latencies, 50.0).unwrap_or(Duration::MAX)),
+        Target::None,
+    ));
+    rows.push(Row::new(
+        &s,
+        "history load, p99",
+        "ms",
+        None,
+        ms(percentile(&latencies, 99.0).unwrap_or(Duration::MAX)),
+        Target::AtMost(5.0),
+    ));
+    rows.push(Row::new(
+        &s,
+        &format!("`token list` of {} links", cfg.token_links),
+        "ms",
+        None,
+        median(&list),
+        Target::AtMost(200.0),
+    ));
     Ok(())
 }
 
@@ -597,16 +859,39 @@ pub async fn weight(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     let http = client::http();
     let chatlink = Chatlink::new(&cfg.chatlink)?;
     let server = chatlink.serve()?;
-    let demo = server.lines.iter().find_map(|l| l.strip_prefix("Demo chat link: ")).ok_or("no demo link printed")?.to_owned();
+    let demo = server
+        .lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Demo chat link: "))
+        .ok_or("no demo link printed")?
+        .to_owned();
     let page = http.get(&demo).send().await?.bytes().await?;
     // One whole turn, so the idle figure includes what serving a visitor leaves behind.
     probe_reply(&http, &demo).await?;
     let baseline = bench_child("baseline", &["baseline", "--pieces", "[]"])?;
-    let _ = http.post(format!("{}/chat/b/", baseline.base)).body("{}").send().await?;
+    let _ = http
+        .post(format!("{}/chat/b/", baseline.base))
+        .body("{}")
+        .send()
+        .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let s = "5. weight";
-    rows.push(Row::new(s, "chat page", "KiB", None, page.len() as f64 / 1024.0, Target::None));
-    rows.push(Row::new(s, "idle server RSS", "MB", Some(baseline.rss_kib()? as f64 / 1024.0), server.rss_kib()? as f64 / 1024.0, Target::AtMost(40.0)));
+    rows.push(Row::new(
+        s,
+        "chat page",
+        "KiB",
+        None,
+        page.len() as f64 / 1024.0,
+        Target::None,
+    ));
+    rows.push(Row::new(
+        s,
+        "idle server RSS",
+        "MB",
+        Some(baseline.rss_kib()? as f64 / 1024.0),
+        server.rss_kib()? as f64 / 1024.0,
+        Target::AtMost(40.0),
+    ));
     baseline.stop();
     server.stop();
     Ok(())

@@ -20,7 +20,11 @@ pub fn median(values: &[f64]) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    if v.len() % 2 == 1 { v[mid] } else { (v[mid - 1] + v[mid]) / 2.0 }
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
 }
 
 pub fn ms(d: Duration) -> f64 {
@@ -53,12 +57,28 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn new(scenario: &str, metric: &str, unit: &str, baseline: Option<f64>, chatlink: f64, target: Target) -> Row {
-        Row { scenario: scenario.into(), metric: metric.into(), unit: unit.into(), baseline, chatlink, target }
+    pub fn new(
+        scenario: &str,
+        metric: &str,
+        unit: &str,
+        baseline: Option<f64>,
+        chatlink: f64,
+        target: Target,
+    ) -> Row {
+        Row {
+            scenario: scenario.into(),
+            metric: metric.into(),
+            unit: unit.into(),
+            baseline,
+            chatlink,
+            target,
+        }
     }
 
     pub fn ratio(&self) -> Option<f64> {
-        self.baseline.filter(|b| *b != 0.0).map(|b| self.chatlink / b)
+        self.baseline
+            .filter(|b| *b != 0.0)
+            .map(|b| self.chatlink / b)
     }
 
     /// `Some(pass)` for rows with a target.
@@ -91,7 +111,9 @@ impl Row {
             self.metric.clone(),
             self.baseline.map(with_unit).unwrap_or_else(|| "—".into()),
             with_unit(self.chatlink),
-            self.ratio().map(|r| format!("{r:.2}×")).unwrap_or_else(|| "—".into()),
+            self.ratio()
+                .map(|r| format!("{r:.2}×"))
+                .unwrap_or_else(|| "—".into()),
             self.target_text(),
             match self.pass() {
                 None => "—".into(),
@@ -114,7 +136,9 @@ fn num(v: f64) -> String {
     }
 }
 
-const HEADER: [&str; 7] = ["scenario", "metric", "baseline", "Chatlink", "ratio", "target", "result"];
+const HEADER: [&str; 7] = [
+    "scenario", "metric", "baseline", "Chatlink", "ratio", "target", "result",
+];
 
 pub fn text_table(rows: &[Row]) -> String {
     let cells: Vec<[String; 7]> = rows.iter().map(Row::cells).collect();
@@ -125,15 +149,29 @@ pub fn text_table(rows: &[Row]) -> String {
         }
     }
     let line = |r: [&str; 7]| {
-        r.iter().zip(width).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
+        r.iter()
+            .zip(width)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
     };
     let mut out = vec![line(HEADER)];
-    out.extend(cells.iter().map(|r| line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]])));
+    out.extend(
+        cells
+            .iter()
+            .map(|r| line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6]])),
+    );
     out.join("\n")
 }
 
 pub fn markdown_table(rows: &[Row]) -> String {
-    let mut out = format!("| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len()));
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        HEADER.join(" | "),
+        "---|".repeat(HEADER.len())
+    );
     for r in rows {
         out.push_str(&format!("| {} |\n", r.cells().join(" | ")));
     }
@@ -160,11 +198,21 @@ mod tests {
     fn targets_judge_values_and_ratios() {
         let r = Row::new("s", "m", "ms", Some(10.0), 25.0, Target::RatioAtMost(3.0));
         assert_eq!(r.pass(), Some(true));
-        let r = Row::new("s", "m", "/s", Some(100.0), 30.0, Target::RatioAtLeast(0.35));
+        let r = Row::new(
+            "s",
+            "m",
+            "/s",
+            Some(100.0),
+            30.0,
+            Target::RatioAtLeast(0.35),
+        );
         assert_eq!(r.pass(), Some(false));
         let r = Row::new("s", "m", "MB", None, 39.0, Target::AtMost(40.0));
         assert_eq!(r.pass(), Some(true));
-        assert_eq!(Row::new("s", "m", "B", None, 1.0, Target::None).pass(), None);
+        assert_eq!(
+            Row::new("s", "m", "B", None, 1.0, Target::None).pass(),
+            None
+        );
         assert!(markdown_table(&[r]).contains("| pass |"));
     }
 }

@@ -1001,9 +1001,23 @@ fn cli_refused_second_server_leaves_link_urls_alone() {
 #[tokio::test]
 async fn cli_public_url_folder_filter_and_route_rules() {
     let data = Data::new();
-    data.ok(&["agent", "create", "acme", "--name", "Acme Tools", "--greeting", "Hello from Acme."]);
+    data.ok(&[
+        "agent",
+        "create",
+        "acme",
+        "--name",
+        "Acme Tools",
+        "--greeting",
+        "Hello from Acme.",
+    ]);
     data.ok(&["token", "issue", "acme", "chat", "--suffix", "sales"]);
-    data.ok(&["agent", "rule", "web:acme/sales", "--greeting", "Looking to buy? Ask me about prices."]);
+    data.ok(&[
+        "agent",
+        "rule",
+        "web:acme/sales",
+        "--greeting",
+        "Looking to buy? Ask me about prices.",
+    ]);
 
     let folders = |folder: &str| -> Vec<String> {
         array(data.json(&["token", "list", "--folder", folder]))
@@ -1028,8 +1042,14 @@ async fn cli_public_url_folder_filter_and_route_rules() {
         .text()
         .await
         .expect("page body");
-    assert!(html.contains("Looking to buy? Ask me about prices."), "the rule's greeting");
-    assert!(!html.contains("Hello from Acme."), "not the agent's own greeting");
+    assert!(
+        html.contains("Looking to buy? Ask me about prices."),
+        "the rule's greeting"
+    );
+    assert!(
+        !html.contains("Hello from Acme."),
+        "not the agent's own greeting"
+    );
 
     server.terminate();
     assert!(server.wait_for_exit(Duration::from_secs(10)).success());
@@ -1070,7 +1090,17 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
     });
     let data = Data::new();
     data.ok(&["agent", "create", "slow", "--name", "Slow"]);
-    data.ok(&["agent", "edit", "slow", "--engine", "openai", "--base-url", &silent_url, "--model", "m"]);
+    data.ok(&[
+        "agent",
+        "edit",
+        "slow",
+        "--engine",
+        "openai",
+        "--base-url",
+        &silent_url,
+        "--model",
+        "m",
+    ]);
     data.ok(&["token", "issue", "slow", "chat"]);
 
     let mut server = Server::start_with(&data, &["--no-rate-limits"]);
@@ -1113,7 +1143,11 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
         accepted.extend(v.await.expect("visitor task"));
     }
     let slow_accepted = accepted.iter().filter(|(l, _)| *l == links[1]).count();
-    assert!(accepted.len() >= 12 && slow_accepted >= 1, "too few 202s to test: {}", accepted.len());
+    assert!(
+        accepted.len() >= 12 && slow_accepted >= 1,
+        "too few 202s to test: {}",
+        accepted.len()
+    );
 
     let mut again = Server::start(&data);
     let new_base = again.line_after("Chatlink is serving on ");
@@ -1135,11 +1169,20 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
             .iter()
             .filter_map(|m| m["id"].as_str())
             .collect();
-        assert!(ids.contains(&posted["message_id"].as_str().expect("message_id")), "{posted} lost: {history}");
+        assert!(
+            ids.contains(&posted["message_id"].as_str().expect("message_id")),
+            "{posted} lost: {history}"
+        );
 
         let turn = posted["turn_id"].as_str().expect("turn_id");
         let res = tokio::time::timeout(Duration::from_secs(10), async {
-            read_frames(http.get(format!("{link}{turn}/sse")).send().await.expect("GET sse")).await
+            read_frames(
+                http.get(format!("{link}{turn}/sse"))
+                    .send()
+                    .await
+                    .expect("GET sse"),
+            )
+            .await
         })
         .await
         .expect("the turn's stream ends instead of hanging");
@@ -1152,8 +1195,14 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
             other => panic!("unexpected status {other:?}"),
         }
     }
-    eprintln!("{} accepted before SIGKILL: {ok} finished, {errors} ended as error after restart", accepted.len());
-    assert!(errors >= slow_accepted, "the silent agent's turns were interrupted and end as error");
+    eprintln!(
+        "{} accepted before SIGKILL: {ok} finished, {errors} ended as error after restart",
+        accepted.len()
+    );
+    assert!(
+        errors >= slow_accepted,
+        "the silent agent's turns were interrupted and end as error"
+    );
     again.terminate();
     assert!(again.wait_for_exit(Duration::from_secs(10)).success());
 }

@@ -102,7 +102,8 @@ pub fn chat(page: &ChatPage) -> Response {
 /// Fills placeholders in one pass over the template, so text an owner typed (a name, a greeting)
 /// is never searched for placeholders itself.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
-    let mut out = String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
+    let mut out =
+        String::with_capacity(template.len() + values.iter().map(|v| v.1.len()).sum::<usize>());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
@@ -196,14 +197,26 @@ mod tests {
             greeting: "Hi {{TITLE}} {{SCRIPT}}".into(),
         };
         let res = chat(&page);
-        let html = futures_util::FutureExt::now_or_never(axum::body::to_bytes(res.into_body(), usize::MAX))
-            .and_then(Result::ok)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default();
-        assert!(html.contains("<title>{{CONFIG}} &amp; Co"), "the name stays literal");
-        assert!(html.contains("Hi {{TITLE}} {{SCRIPT}}"), "the greeting stays literal");
+        let html = futures_util::FutureExt::now_or_never(axum::body::to_bytes(
+            res.into_body(),
+            usize::MAX,
+        ))
+        .and_then(Result::ok)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+        assert!(
+            html.contains("<title>{{CONFIG}} &amp; Co"),
+            "the name stays literal"
+        );
+        assert!(
+            html.contains("Hi {{TITLE}} {{SCRIPT}}"),
+            "the greeting stays literal"
+        );
         assert_eq!(html.matches(CHAT_JS).count(), 1, "the script appears once");
-        assert_eq!(fill("a{{X}}b{{Y}}{{", &[("{{X}}", "{{Y}}")]), "a{{Y}}b{{Y}}{{");
+        assert_eq!(
+            fill("a{{X}}b{{Y}}{{", &[("{{X}}", "{{Y}}")]),
+            "a{{Y}}b{{Y}}{{"
+        );
     }
 
     #[test]
