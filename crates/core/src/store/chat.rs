@@ -151,7 +151,22 @@ impl Store {
     /// Writes the visitor's message and a running turn. Fails with `turn_in_progress` while the
     /// conversation has a running turn, and `not_found` for a conversation of another JID.
     pub fn begin_turn(&self, t: &NewTurn<'_>) -> Result<TurnStart> {
-        self.write(|tx| {
+        // Owned copies: the write may run on whichever thread leads the group commit.
+        let (conversation_id, folder, jid) = (
+            t.conversation_id.map(str::to_owned),
+            t.folder.to_owned(),
+            t.jid.to_owned(),
+        );
+        let (token_id, content, history) = (t.token_id, t.content.to_owned(), t.history);
+        self.write_grouped(move |tx| {
+            let t = NewTurn {
+                conversation_id: conversation_id.as_deref(),
+                folder: &folder,
+                jid: &jid,
+                token_id,
+                content: &content,
+                history,
+            };
             let now = now_ms();
             let (conversation_id, last_seq, history) = match t.conversation_id {
                 Some(id) => {
@@ -200,7 +215,23 @@ impl Store {
     }
 
     pub fn end_turn(&self, end: &TurnEnd<'_>) -> Result<()> {
-        self.write(|tx| {
+        let (turn_id, conversation_id, status) = (
+            end.turn_id.to_owned(),
+            end.conversation_id.to_owned(),
+            end.status.to_owned(),
+        );
+        let frames = end.frames.to_vec();
+        let reply = end
+            .reply
+            .map(|(id, text, at)| (id.to_owned(), text.to_owned(), at));
+        self.write_grouped(move |tx| {
+            let end = TurnEnd {
+                turn_id: &turn_id,
+                conversation_id: &conversation_id,
+                frames: &frames,
+                reply: reply.as_ref().map(|(id, text, at)| (id.as_str(), text.as_str(), *at)),
+                status: &status,
+            };
             let now = now_ms();
             let mut insert = tx.prepare_cached(
                 "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",

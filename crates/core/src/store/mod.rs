@@ -8,6 +8,7 @@
 
 mod chat;
 mod folders;
+mod group;
 mod schema;
 mod settings;
 mod tokens;
@@ -32,6 +33,8 @@ const READERS: usize = 4;
 pub struct Store {
     path: PathBuf,
     writer: Mutex<Connection>,
+    /// Writes waiting for the next group commit (see `group`).
+    queue: Mutex<Vec<group::Job>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -80,6 +83,7 @@ impl Store {
         Ok(Store {
             path: path.to_owned(),
             writer: Mutex::new(writer),
+            queue: Mutex::new(Vec::new()),
             readers: Mutex::new(Vec::new()),
         })
     }
