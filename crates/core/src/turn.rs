@@ -113,23 +113,16 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
 
     let mut frames = live.frames();
     frames.extend(tail.iter().cloned());
+    let end = TurnEnd {
+        turn_id: turn_id.to_owned(),
+        conversation_id: live.conversation_id.clone(),
+        frames,
+        reply: text.map(|t| (message_id, t, created_at)),
+        status,
+    };
     let persisted = {
         let store = store.clone();
-        let conversation_id = live.conversation_id.clone();
-        let turn_id = turn_id.to_owned();
-        let message_id = message_id.clone();
-        tokio::task::spawn_blocking(move || {
-            store.end_turn(&TurnEnd {
-                turn_id: &turn_id,
-                conversation_id: &conversation_id,
-                frames: &frames,
-                reply: text
-                    .as_deref()
-                    .map(|t| (message_id.as_str(), t, created_at)),
-                status,
-            })
-        })
-        .await
+        tokio::task::spawn_blocking(move || store.end_turn(end)).await
     };
     match persisted {
         Ok(Ok(())) => {}
@@ -174,12 +167,12 @@ mod tests {
             .create_folder("acme", "Acme", "Hi", "")
             .expect("folder");
         let t = store
-            .begin_turn(&NewTurn {
+            .begin_turn(NewTurn {
                 conversation_id: None,
-                folder: "acme",
-                jid: "web:acme",
+                folder: "acme".into(),
+                jid: "web:acme".into(),
                 token_id: None,
-                content: "when are you open?",
+                content: "when are you open?".into(),
                 history: 10,
             })
             .expect("begin");

@@ -118,12 +118,12 @@ impl Inner {
         let (folder, persona, greeting) = self.persona(row)?;
         let agent = self.agent_for(&folder)?;
         let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
-        let start = self.store.begin_turn(&NewTurn {
-            conversation_id,
-            folder: &row.folder,
-            jid: &row.jid,
+        let start = self.store.begin_turn(NewTurn {
+            conversation_id: conversation_id.map(str::to_owned),
+            folder: row.folder.clone(),
+            jid: row.jid.clone(),
             token_id: Some(row.id),
-            content,
+            content: content.to_owned(),
             history: self.limits.context_messages,
         })?;
         let live = Arc::new(LiveTurn::new(

@@ -54,15 +54,16 @@ pub struct FrameRow {
     pub data: String,
 }
 
-/// A visitor's message that starts a turn.
+/// A visitor's message that starts a turn. Owned, because the write may run on whichever thread
+/// leads the group commit.
 #[derive(Debug, Clone)]
-pub struct NewTurn<'a> {
+pub struct NewTurn {
     /// Continue this conversation (it must belong to `jid`), or start a new one.
-    pub conversation_id: Option<&'a str>,
-    pub folder: &'a str,
-    pub jid: &'a str,
+    pub conversation_id: Option<String>,
+    pub folder: String,
+    pub jid: String,
     pub token_id: Option<i64>,
-    pub content: &'a str,
+    pub content: String,
     /// How many earlier messages to hand the agent as context.
     pub history: usize,
 }
@@ -77,15 +78,15 @@ pub struct TurnStart {
     pub history: Vec<HistoryMessage>,
 }
 
-/// Everything a finished turn writes, in one transaction.
+/// Everything a finished turn writes, in one transaction (owned, like [`NewTurn`]).
 #[derive(Debug, Clone)]
-pub struct TurnEnd<'a> {
-    pub turn_id: &'a str,
-    pub conversation_id: &'a str,
-    pub frames: &'a [FrameRow],
+pub struct TurnEnd {
+    pub turn_id: String,
+    pub conversation_id: String,
+    pub frames: Vec<FrameRow>,
     /// The assistant's message: (id, content, created_at).
-    pub reply: Option<(&'a str, &'a str, i64)>,
-    pub status: &'a str,
+    pub reply: Option<(String, String, i64)>,
+    pub status: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,25 +151,10 @@ fn recent_messages(
 impl Store {
     /// Writes the visitor's message and a running turn. Fails with `turn_in_progress` while the
     /// conversation has a running turn, and `not_found` for a conversation of another JID.
-    pub fn begin_turn(&self, t: &NewTurn<'_>) -> Result<TurnStart> {
-        // Owned copies: the write may run on whichever thread leads the group commit.
-        let (conversation_id, folder, jid) = (
-            t.conversation_id.map(str::to_owned),
-            t.folder.to_owned(),
-            t.jid.to_owned(),
-        );
-        let (token_id, content, history) = (t.token_id, t.content.to_owned(), t.history);
+    pub fn begin_turn(&self, t: NewTurn) -> Result<TurnStart> {
         self.write_grouped(move |tx| {
-            let t = NewTurn {
-                conversation_id: conversation_id.as_deref(),
-                folder: &folder,
-                jid: &jid,
-                token_id,
-                content: &content,
-                history,
-            };
             let now = now_ms();
-            let (conversation_id, last_seq, history) = match t.conversation_id {
+            let (conversation_id, last_seq, history) = match t.conversation_id.as_deref() {
                 Some(id) => {
                     let conv = conversation(tx, id)?
                         .filter(|c| c.jid == t.jid)
@@ -214,34 +200,18 @@ impl Store {
         })
     }
 
-    pub fn end_turn(&self, end: &TurnEnd<'_>) -> Result<()> {
-        let (turn_id, conversation_id, status) = (
-            end.turn_id.to_owned(),
-            end.conversation_id.to_owned(),
-            end.status.to_owned(),
-        );
-        let frames = end.frames.to_vec();
-        let reply = end
-            .reply
-            .map(|(id, text, at)| (id.to_owned(), text.to_owned(), at));
+    pub fn end_turn(&self, end: TurnEnd) -> Result<()> {
         self.write_grouped(move |tx| {
-            let end = TurnEnd {
-                turn_id: &turn_id,
-                conversation_id: &conversation_id,
-                frames: &frames,
-                reply: reply.as_ref().map(|(id, text, at)| (id.as_str(), text.as_str(), *at)),
-                status: &status,
-            };
             let now = now_ms();
             let mut insert = tx.prepare_cached(
                 "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             let mut last_seq = None;
-            for f in end.frames {
+            for f in &end.frames {
                 insert.execute(params![end.conversation_id, f.seq, end.turn_id, f.event, f.data])?;
                 last_seq = Some(f.seq);
             }
-            if let Some((id, content, created_at)) = end.reply {
+            if let Some((id, content, created_at)) = &end.reply {
                 tx.prepare_cached(
                     "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
                      VALUES (?1, ?2, ?3, 'assistant', ?4, ?5)",
@@ -366,13 +336,13 @@ mod tests {
     use super::super::test_util::temp_store;
     use super::*;
 
-    fn new_turn<'a>(conv: Option<&'a str>, content: &'a str) -> NewTurn<'a> {
+    fn new_turn(conv: Option<&str>, content: &str) -> NewTurn {
         NewTurn {
-            conversation_id: conv,
-            folder: "acme",
-            jid: "web:acme",
+            conversation_id: conv.map(str::to_owned),
+            folder: "acme".into(),
+            jid: "web:acme".into(),
             token_id: None,
-            content,
+            content: content.into(),
             history: 10,
         }
     }
@@ -381,10 +351,10 @@ mod tests {
     fn a_turn_begins_ends_and_replays() {
         let (_d, s) = temp_store();
         s.create_folder("acme", "Acme", "", "").expect("folder");
-        let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
+        let t = s.begin_turn(new_turn(None, "hello")).expect("begin");
         assert_eq!(t.first_seq, 1);
         assert_eq!(
-            s.begin_turn(&new_turn(Some(&t.conversation_id), "again"))
+            s.begin_turn(new_turn(Some(&t.conversation_id), "again"))
                 .expect_err("busy")
                 .code(),
             "turn_in_progress"
@@ -410,11 +380,11 @@ mod tests {
                 data: "{}".into(),
             },
         ];
-        s.end_turn(&TurnEnd {
-            turn_id: &t.turn_id,
-            conversation_id: &t.conversation_id,
-            frames: &frames,
-            reply: Some(("m2", "hi there", now_ms())),
+        s.end_turn(TurnEnd {
+            turn_id: t.turn_id.clone(),
+            conversation_id: t.conversation_id.clone(),
+            frames: frames.clone(),
+            reply: Some(("m2".into(), "hi there".into(), now_ms())),
             status: "handoff",
         })
         .expect("end");
@@ -430,17 +400,17 @@ mod tests {
         assert_eq!((conv.last_seq, conv.state.as_str()), (3, "handoff"));
 
         let t2 = s
-            .begin_turn(&new_turn(Some(&t.conversation_id), "more"))
+            .begin_turn(new_turn(Some(&t.conversation_id), "more"))
             .expect("second");
         assert_eq!(t2.first_seq, 4);
         assert_eq!(t2.history.len(), 2);
         assert_eq!(t2.history[1].content, "hi there");
         let other = NewTurn {
-            jid: "web:acme/other",
+            jid: "web:acme/other".into(),
             ..new_turn(Some(&t.conversation_id), "x")
         };
         assert_eq!(
-            s.begin_turn(&other).expect_err("other jid").code(),
+            s.begin_turn(other).expect_err("other jid").code(),
             "not_found"
         );
     }
@@ -449,7 +419,7 @@ mod tests {
     fn recovery_ends_running_turns_after_any_live_seq() {
         let (_d, s) = temp_store();
         s.create_folder("acme", "Acme", "", "").expect("folder");
-        let t = s.begin_turn(&new_turn(None, "hello")).expect("begin");
+        let t = s.begin_turn(new_turn(None, "hello")).expect("begin");
         let rec = s.recover_running_turns("sorry").expect("recover");
         assert_eq!(
             rec,
@@ -471,7 +441,7 @@ mod tests {
         assert!(s.recover_running_turns("sorry").expect("again").is_empty());
         // The next turn continues after the recovered done frame.
         let t2 = s
-            .begin_turn(&new_turn(Some(&t.conversation_id), "again"))
+            .begin_turn(new_turn(Some(&t.conversation_id), "again"))
             .expect("next");
         assert_eq!(t2.first_seq, 2 + MAX_FRAMES_PER_TURN);
     }
