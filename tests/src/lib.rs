@@ -343,12 +343,18 @@ pub struct TestServer {
 impl TestServer {
     /// Opens a fresh data folder (memory secrets), seeds the demo and serves it on a free port.
     pub async fn start() -> TestServer {
+        TestServer::start_with(chatlink_core::Limits::default()).await
+    }
+
+    /// [`TestServer::start`] with other limits (e.g. a stream cap of zero).
+    pub async fn start_with(limits: chatlink_core::Limits) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("chatlink-e2e-data-")
             .tempdir()
             .expect("create a temporary data folder");
-        let app = App::open(AppConfig::new(dir.path(), SecretBackend::Memory))
-            .expect("open the app on a fresh data folder");
+        let mut config = AppConfig::new(dir.path(), SecretBackend::Memory);
+        config.limits = limits;
+        let app = App::open(config).expect("open the app on a fresh data folder");
         app.start_serving().await.expect("start serving");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

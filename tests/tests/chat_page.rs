@@ -522,3 +522,97 @@ async fn the_composer_fits_a_phone_screen() {
     browser.close().await;
     server.stop().await;
 }
+
+/// When the server refuses a reply's stream (here: a stream cap of zero) while the turn keeps
+/// running, the page retries after a growing pause instead of looping, and piles up no error
+/// bubbles while it waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_stream_is_retried_after_a_pause_not_in_a_loop() {
+    use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, NewAgent};
+    // A provider that accepts and never answers keeps the turn running.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a silent provider");
+    let base_url = format!("http://{}/v1", silent.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().flatten().collect();
+        drop(held);
+    });
+    let server = TestServer::start_with(chatlink_core::Limits {
+        max_streams: 0,
+        ..chatlink_core::Limits::default()
+    })
+    .await;
+    let app = &server.app;
+    app.create_agent(NewAgent {
+        slug: "slow".into(),
+        name: "Slow".into(),
+        greeting: "Hello.".into(),
+        instructions: String::new(),
+    })
+    .await
+    .expect("create the agent");
+    app.update_agent(
+        "slow",
+        AgentUpdate {
+            engine: Some(EngineSetting::OpenAi {
+                base_url,
+                model: "m".into(),
+            }),
+            ..AgentUpdate::default()
+        },
+    )
+    .await
+    .expect("point it at the silent provider");
+    let url = app
+        .issue_link(IssueLink::chat("slow"))
+        .await
+        .expect("issue a link")
+        .url
+        .expect("a URL");
+
+    let browser = Browser::start().await;
+    open_chat(&browser, &url).await;
+    // Count every stream the page opens.
+    browser
+        .js(
+            r#"const Real = window.EventSource;
+            window.__streams = 0;
+            window.EventSource = function (...a) { window.__streams += 1; return new Real(...a); };
+            window.EventSource.CLOSED = Real.CLOSED;
+            return true;"#,
+            vec![],
+        )
+        .await;
+    send(&browser, "Is anyone there?").await;
+    browser.wait_state("reconnecting", SHORT).await;
+    // Pauses of 1 s then 2 s: within 2.5 s at most two streams, where a loop opens hundreds.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let seen = browser
+        .js(
+            r#"return {
+              streams: window.__streams,
+              errors: document.querySelectorAll('#messages .msg.error').length,
+              status: document.getElementById('status').textContent,
+            }"#,
+            vec![],
+        )
+        .await;
+    let streams = seen["streams"].as_u64().expect("a stream count");
+    assert!(
+        (1..=2).contains(&streams),
+        "retried after pauses, not in a loop: {seen}"
+    );
+    assert_eq!(
+        seen["errors"],
+        json!(0),
+        "no error bubbles while retrying: {seen}"
+    );
+    assert_eq!(
+        seen["status"],
+        json!("Connection lost, retrying…"),
+        "{seen}"
+    );
+    screenshot(&browser.client, "stream-refused-retrying").await;
+
+    browser.close().await;
+    server.stop().await;
+}
