@@ -775,7 +775,11 @@ impl Server {
     fn start_with(data: &Data, extra: &[&str]) -> Server {
         let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut cmd = data.command(&args);
+        Server::spawn(data.command(&args))
+    }
+
+    /// Starts `cmd` (a `serve` command line) and collects its stdout lines.
+    fn spawn(mut cmd: Command) -> Server {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -1205,4 +1209,32 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
     );
     again.terminate();
     assert!(again.wait_for_exit(Duration::from_secs(10)).success());
+}
+
+/// `serve` lifts its soft open-files limit to the hard one, so a busy link is not capped at a
+/// few hundred visitors by a 1,024 default.
+#[test]
+fn cli_serve_raises_its_open_files_limit() {
+    let data = Data::new();
+    let inner = data.command(&["serve", "--bind", "127.0.0.1:0"]);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -Sn 256 && exec \"$0\" \"$@\"")
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let mut server = Server::spawn(cmd);
+    server.line_after("Chatlink is serving on ");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.child.id()))
+        .expect("read /proc/<pid>/limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("an open-files line");
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers.len(), 2, "{line}");
+    assert_ne!(numbers[0], "256", "the soft limit was raised: {line}");
+    assert_eq!(numbers[0], numbers[1], "soft = hard: {line}");
+    server.terminate();
+    assert!(server.wait_for_exit(Duration::from_secs(10)).success());
 }
