@@ -51,6 +51,9 @@ pub enum Command {
     /// Create and edit agents and their knowledge
     #[command(subcommand)]
     Agent(AgentCmd),
+    /// Widget apps: the appId/appSecret a website's backend trades for widget session tokens
+    #[command(subcommand)]
+    App(AppCmd),
     /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
     Qr {
         /// A JID (web:demo) or a URL
@@ -180,4 +183,35 @@ pub enum KnowledgeCmd {
         slug: String,
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCmd {
+    /// Create a widget app for an agent; prints its appId and appSecret (shown this once)
+    Create {
+        /// The agent's slug
+        folder: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A website allowed to embed the widget (repeat for more); none means any website
+        #[arg(long = "origin", value_name = "ORIGIN")]
+        origins: Vec<String>,
+        /// How long a widget session token lasts (5s to 24h)
+        #[arg(long, default_value = "15m")]
+        token_ttl: String,
+    },
+    /// List widget apps (never their secrets)
+    List,
+    /// Print an app's appSecret again, read from the secret store
+    Reveal { app_id: String },
+    /// Replace an app's appSecret: the old one and every session signed with it stop working now
+    RotateSecret { app_id: String },
+    /// Replace an app's allowed origins (none: any website)
+    Origins {
+        app_id: String,
+        #[arg(long = "origin", value_name = "ORIGIN")]
+        origins: Vec<String>,
+    },
+    /// Revoke an app: its token exchanges and every open widget session stop working now
+    Revoke { app_id: String },
 }

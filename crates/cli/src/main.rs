@@ -9,13 +9,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
-use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind, NewAgent};
+use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind, NewAgent, NewWidgetApp};
 use chatlink_core::knowledge::Format;
 use chatlink_core::secret::{SecretBackend, Sensitive};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
 
-use args::{AgentCmd, Cli, Command, KnowledgeCmd, TokenCmd, TokenKind};
+use args::{AgentCmd, AppCmd, Cli, Command, KnowledgeCmd, TokenCmd, TokenKind};
 use output::Out;
 
 fn main() -> ExitCode {
@@ -69,6 +69,8 @@ fn open(cli: &Cli) -> Result<App> {
         config.limits.link_burst = u32::MAX;
         config.limits.client_per_minute = u32::MAX;
         config.limits.client_burst = u32::MAX;
+        config.limits.token_per_minute = u32::MAX;
+        config.limits.token_burst = u32::MAX;
     }
     App::open(config)
 }
@@ -79,6 +81,7 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Serve { bind, public_url } => serve(app, bind, public_url, out).await,
         Command::Token(cmd) => token(app, cmd, out).await,
         Command::Agent(cmd) => agent(app, cmd, out).await,
+        Command::App(cmd) => widget_app(app, cmd, out).await,
         Command::Qr {
             target,
             png,
@@ -165,6 +168,46 @@ fn parse_expiry(s: &str) -> Result<i64> {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     Ok(ms)
+}
+
+async fn widget_app(app: App, cmd: AppCmd, out: &Out) -> Result<()> {
+    match cmd {
+        AppCmd::Create {
+            folder,
+            name,
+            origins,
+            token_ttl,
+        } => {
+            let ttl = humantime::parse_duration(&token_ttl).map_err(|_| {
+                Error::invalid(format!(
+                    "--token-ttl {token_ttl:?}: use a duration like 15m, 90s or 1h"
+                ))
+            })?;
+            let created = app
+                .create_widget_app(NewWidgetApp {
+                    folder,
+                    name,
+                    origins,
+                    token_ttl: Some(ttl),
+                })
+                .await?;
+            out.created_app(&created.app, &created.secret);
+        }
+        AppCmd::List => out.apps(&app.widget_apps().await?),
+        AppCmd::Reveal { app_id } => {
+            let secret = app.reveal_app_secret(&app_id).await?;
+            out.secret(&app_id, &secret);
+        }
+        AppCmd::RotateSecret { app_id } => {
+            let secret = app.rotate_app_secret(&app_id).await?;
+            out.secret(&app_id, &secret);
+        }
+        AppCmd::Origins { app_id, origins } => {
+            out.app(&app.set_widget_app_origins(&app_id, origins).await?);
+        }
+        AppCmd::Revoke { app_id } => out.app(&app.revoke_widget_app(&app_id).await?),
+    }
+    Ok(())
 }
 
 async fn token(app: App, cmd: TokenCmd, out: &Out) -> Result<()> {

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 
 use chatlink_core::Error;
 use chatlink_core::agent::Knowledge;
-use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo};
+use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo, WidgetAppInfo};
+use chatlink_core::secret::Sensitive;
 use serde::Serialize;
 
 pub struct Out {
@@ -151,6 +152,76 @@ impl Out {
                 Some(q) => println!("{:>5}  Q: {q}\n       A: {}", k.id, k.answer),
                 None => println!("{:>5}  {}", k.id, k.answer),
             }
+        }
+    }
+
+    fn origins(app: &WidgetAppInfo) -> String {
+        if app.origins.is_empty() {
+            "any website (add --origin to limit it)".to_owned()
+        } else {
+            app.origins.join(", ")
+        }
+    }
+
+    /// The one place besides `secret` that prints an appSecret: right after it was made.
+    pub fn created_app(&self, app: &WidgetAppInfo, secret: &Sensitive<String>) {
+        if self.json {
+            return print_json(&serde_json::json!({"app": app, "appSecret": secret.expose()}));
+        }
+        println!("appId:     {}", app.id);
+        println!("appSecret: {}", secret.expose());
+        eprintln!(
+            "created widget app {} for agent {}: keep the appSecret on your website's server only; \
+             `chatlink app reveal {}` shows it again",
+            app.id, app.folder, app.id
+        );
+        eprintln!("allowed origins: {}", Self::origins(app));
+        eprintln!("session tokens last {} s", app.token_ttl_secs);
+    }
+
+    pub fn secret(&self, app_id: &str, secret: &Sensitive<String>) {
+        if self.json {
+            return print_json(&serde_json::json!({"appId": app_id, "appSecret": secret.expose()}));
+        }
+        println!("{}", secret.expose());
+    }
+
+    pub fn app(&self, app: &WidgetAppInfo) {
+        if self.json {
+            return print_json(app);
+        }
+        println!("{} ({}, {})", app.id, app.name, app.status);
+        println!("  agent:           {}", app.folder);
+        println!("  allowed origins: {}", Self::origins(app));
+        println!("  session tokens:  {} s", app.token_ttl_secs);
+        if let Some(at) = &app.revoked_at {
+            println!("  revoked at:      {at}: its sessions and token exchanges get 401");
+        }
+    }
+
+    pub fn apps(&self, apps: &[WidgetAppInfo]) {
+        if self.json {
+            return print_json(apps);
+        }
+        println!(
+            "{:<28} {:<16} {:<8} {:<20} {:<20} ORIGINS",
+            "APP ID", "AGENT", "STATUS", "NAME", "CREATED"
+        );
+        for a in apps {
+            let origins = if a.origins.is_empty() {
+                "any".to_owned()
+            } else {
+                a.origins.join(" ")
+            };
+            println!(
+                "{:<28} {:<16} {:<8} {:<20} {:<20} {}",
+                a.id,
+                a.folder,
+                a.status,
+                a.name,
+                &a.created_at[..a.created_at.len().min(19)],
+                origins
+            );
         }
     }
 }

@@ -17,6 +17,14 @@ pub enum Error {
     LinkRevoked,
     #[error("this link has expired")]
     LinkExpired,
+    /// The token endpoint's answer for a wrong secret, an unknown app and a revoked app alike.
+    #[error("the appId and appSecret do not match an active widget app")]
+    BadCredentials,
+    /// A widget request without a valid session JWT (missing, expired, forged or revoked app).
+    #[error("the chat session is missing, expired or no longer valid; get a new token")]
+    InvalidSession,
+    #[error("this website is not allowed to use this chat")]
+    OriginNotAllowed,
     #[error("the request is too large (at most {limit} bytes)")]
     PayloadTooLarge { limit: usize },
     #[error("too many requests; try again in {} s", retry_after.as_secs().max(1))]
@@ -58,6 +66,9 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::LinkRevoked => "link_revoked",
             Error::LinkExpired => "link_expired",
+            Error::BadCredentials => "bad_credentials",
+            Error::InvalidSession => "invalid_session",
+            Error::OriginNotAllowed => "origin_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::RateLimited { .. } => "rate_limited",
             Error::TooManyStreams => "too_many_streams",

@@ -1,5 +1,6 @@
 //! Live fan-out of a running turn's frames to its SSE subscribers, and the switches that end
-//! streams: one per link (revocation) and one for the whole server (shutdown).
+//! streams: one per link and one per widget app (revocation) and one for the whole server
+//! (shutdown).
 //!
 //! A running turn's frames live in memory in its [`LiveTurn`] (an append-only list plus a
 //! `watch` counter), not in a broadcast channel: a slow subscriber reads from its own cursor and
@@ -96,9 +97,18 @@ impl LiveTurn {
     }
 }
 
+/// What a stream was opened through; revoking it ends the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Switch {
+    /// A chat link (token id).
+    Link(i64),
+    /// A widget app (app id).
+    App(String),
+}
+
 pub struct Hub {
     turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
-    links: Mutex<HashMap<i64, CancellationToken>>,
+    switches: Mutex<HashMap<Switch, CancellationToken>>,
     shutdown: CancellationToken,
     open_streams: Arc<AtomicUsize>,
     max_streams: usize,
@@ -120,7 +130,7 @@ impl Hub {
     pub fn new(shutdown: CancellationToken, max_streams: usize) -> Hub {
         Hub {
             turns: Mutex::new(HashMap::new()),
-            links: Mutex::new(HashMap::new()),
+            switches: Mutex::new(HashMap::new()),
             shutdown,
             open_streams: Arc::new(AtomicUsize::new(0)),
             max_streams,
@@ -147,17 +157,17 @@ impl Hub {
         self.open_streams.load(Ordering::Relaxed)
     }
 
-    /// The switch that ends every stream of link `token_id`; the server's shutdown ends it too.
-    pub fn link_switch(&self, token_id: i64) -> CancellationToken {
-        lock(&self.links)
-            .entry(token_id)
+    /// The switch that ends every stream opened through `key`; the server's shutdown ends it too.
+    pub fn switch(&self, key: Switch) -> CancellationToken {
+        lock(&self.switches)
+            .entry(key)
             .or_insert_with(|| self.shutdown.child_token())
             .clone()
     }
 
-    /// Ends every open stream of link `token_id` (it was revoked).
-    pub fn close_link(&self, token_id: i64) {
-        if let Some(switch) = lock(&self.links).remove(&token_id) {
+    /// Ends every open stream opened through `key` (it was revoked).
+    pub fn close(&self, key: &Switch) {
+        if let Some(switch) = lock(&self.switches).remove(key) {
             switch.cancel();
         }
     }
@@ -278,7 +288,7 @@ mod tests {
         let mut s = subscribe(
             Source::Live(turn.clone()),
             5,
-            hub.link_switch(1),
+            hub.switch(Switch::Link(1)),
             hub.acquire_stream().expect("slot"),
         );
         let writer = {
@@ -313,16 +323,16 @@ mod tests {
         let mut a = subscribe(
             Source::Live(turn.clone()),
             0,
-            hub.link_switch(1),
+            hub.switch(Switch::Link(1)),
             hub.acquire_stream().expect("a"),
         );
         let mut b = subscribe(
             Source::Live(turn.clone()),
             0,
-            hub.link_switch(2),
+            hub.switch(Switch::Link(2)),
             hub.acquire_stream().expect("b"),
         );
-        hub.close_link(1);
+        hub.close(&Switch::Link(1));
         assert!(
             tokio::time::timeout(Duration::from_secs(1), a.next())
                 .await
@@ -357,9 +367,14 @@ mod tests {
             hub.acquire_stream().expect_err("over the cap").code(),
             "too_many_streams"
         );
-        let got: Vec<_> = subscribe(Source::Stored(frames.clone()), 2, hub.link_switch(1), slot)
-            .collect()
-            .await;
+        let got: Vec<_> = subscribe(
+            Source::Stored(frames.clone()),
+            2,
+            hub.switch(Switch::Link(1)),
+            slot,
+        )
+        .collect()
+        .await;
         assert_eq!(got, frames);
         assert!(
             hub.acquire_stream().is_ok(),

@@ -1,4 +1,5 @@
-//! The JID grammar: `web:<folder>[/<suffix>]` and `hook:<folder>/<source>[/<suffix>]`.
+//! The JID grammar: `web:<folder>[/<suffix>]`, `hook:<folder>/<source>[/<suffix>]` and
+//! `widget:<folder>/<app id>`.
 //!
 //! Names are lowercase ASCII letters, digits and `-`/`_`, starting with a letter or digit, at most
 //! 40 characters: they appear in URLs, logs and CLI arguments, so they stay boring.
@@ -19,6 +20,8 @@ pub enum Jid {
         source: String,
         suffix: Option<String>,
     },
+    /// Conversations of one widget app; route rules can give each app its own persona.
+    Widget { folder: String, app: String },
 }
 
 /// Checks one name (folder slug, suffix, hook source).
@@ -64,15 +67,27 @@ impl Jid {
         })
     }
 
+    pub fn widget(folder: &str, app: &str) -> Result<Jid> {
+        check_name("folder", folder)?;
+        check_name("widget app id", app)?;
+        Ok(Jid::Widget {
+            folder: folder.into(),
+            app: app.into(),
+        })
+    }
+
     pub fn folder(&self) -> &str {
         match self {
-            Jid::Web { folder, .. } | Jid::Hook { folder, .. } => folder,
+            Jid::Web { folder, .. } | Jid::Hook { folder, .. } | Jid::Widget { folder, .. } => {
+                folder
+            }
         }
     }
 
     pub fn suffix(&self) -> Option<&str> {
         match self {
             Jid::Web { suffix, .. } | Jid::Hook { suffix, .. } => suffix.as_deref(),
+            Jid::Widget { .. } => None,
         }
     }
 
@@ -80,6 +95,7 @@ impl Jid {
         match self {
             Jid::Web { .. } => "web",
             Jid::Hook { .. } => "hook",
+            Jid::Widget { .. } => "widget",
         }
     }
 }
@@ -89,6 +105,7 @@ impl fmt::Display for Jid {
         match self {
             Jid::Web { folder, .. } => write!(f, "web:{folder}")?,
             Jid::Hook { folder, source, .. } => write!(f, "hook:{folder}/{source}")?,
+            Jid::Widget { folder, app } => write!(f, "widget:{folder}/{app}")?,
         }
         match self.suffix() {
             Some(s) => write!(f, "/{s}"),
@@ -103,7 +120,7 @@ impl FromStr for Jid {
     fn from_str(s: &str) -> Result<Jid> {
         let bad = || {
             Error::invalid(format!(
-                "{s:?} is not a JID: expected web:<folder>[/<suffix>] or hook:<folder>/<source>[/<suffix>]"
+                "{s:?} is not a JID: expected web:<folder>[/<suffix>], hook:<folder>/<source>[/<suffix>] or widget:<folder>/<app id>"
             ))
         };
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
@@ -113,6 +130,7 @@ impl FromStr for Jid {
             ("web", [folder, suffix]) => Jid::web(folder, Some(suffix)),
             ("hook", [folder, source]) => Jid::hook(folder, source, None),
             ("hook", [folder, source, suffix]) => Jid::hook(folder, source, Some(suffix)),
+            ("widget", [folder, app]) => Jid::widget(folder, app),
             _ => Err(bad()),
         }
     }
@@ -129,6 +147,7 @@ mod tests {
             "web:acme/support",
             "hook:acme/github",
             "hook:acme/github/ci",
+            "widget:acme/app_0a1b2c",
         ] {
             let jid: Jid = s.parse().expect(s);
             assert_eq!(jid.to_string(), s);
@@ -151,6 +170,8 @@ mod tests {
             "mail:acme",
             "web:-x",
             "web:a b",
+            "widget:acme",
+            "widget:acme/App_X",
         ] {
             let e = s.parse::<Jid>().expect_err(s);
             assert_eq!(e.code(), "invalid_input", "{s}");

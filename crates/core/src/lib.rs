@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod hub;
 pub mod jid;
+pub mod jwt;
 pub mod knowledge;
 pub mod qr;
 pub mod secret;

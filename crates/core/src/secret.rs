@@ -35,6 +35,14 @@ impl<T> Sensitive<T> {
     }
 }
 
+/// Secrets arrive in requests (an appSecret in a token exchange); they are wrapped as they are
+/// read so no `Debug` of the request can print them.
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Sensitive<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        T::deserialize(d).map(Sensitive)
+    }
+}
+
 impl<T> fmt::Debug for Sensitive<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Sensitive(***)")

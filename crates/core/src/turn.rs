@@ -172,6 +172,7 @@ mod tests {
                 folder: "acme".into(),
                 jid: "web:acme".into(),
                 token_id: None,
+                end_user: None,
                 content: "when are you open?".into(),
                 history: 10,
             })
@@ -214,7 +215,7 @@ mod tests {
         let sub = subscribe(
             Source::Live(live.clone()),
             0,
-            hub.link_switch(1),
+            hub.switch(crate::hub::Switch::Link(1)),
             hub.acquire_stream().expect("slot"),
         );
         run(

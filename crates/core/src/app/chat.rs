@@ -1,8 +1,9 @@
 //! Visitor calls: the chat page's data, posting a message, a turn's frames, history, hooks.
 //!
 //! A link is resolved on every request (one indexed lookup by hash), so a revocation or an
-//! expiry takes effect on the very next request. Conversations belong to a JID: a visitor of one
-//! link can never read or continue a conversation of another.
+//! expiry takes effect on the very next request. Conversations belong to a JID (and, for the
+//! widget, to one end user): a visitor of one link can never read or continue a conversation of
+//! another. The widget's calls (in `widget`) share the turn machinery here through [`Entry`].
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -13,8 +14,8 @@ use super::{App, Inner};
 use crate::agent::Agent;
 use crate::agent::openai::{OpenAiAgent, OpenAiConfig};
 use crate::error::{Error, Result};
-use crate::hub::{FrameStream, LiveTurn, Source, subscribe};
-use crate::store::{self, EngineRow, NewTurn, TokenRow, now_ms, rfc3339};
+use crate::hub::{FrameStream, LiveTurn, Source, Switch, subscribe};
+use crate::store::{self, ConversationRow, EndUser, EngineRow, NewTurn, TokenRow, now_ms, rfc3339};
 use crate::token;
 use crate::turn::{self, TurnJob};
 
@@ -55,6 +56,53 @@ pub struct History {
     pub running_turn_id: Option<String>,
 }
 
+/// Where a message comes in: a chat link, a hook, or a widget end user.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub folder: String,
+    pub jid: String,
+    pub token_id: Option<i64>,
+    pub end_user: Option<EndUser>,
+    /// Rate limits and revocation apply per link or per widget app.
+    pub switch: Switch,
+}
+
+impl Entry {
+    fn of_link(row: &TokenRow) -> Entry {
+        Entry {
+            folder: row.folder.clone(),
+            jid: row.jid.clone(),
+            token_id: Some(row.id),
+            end_user: None,
+            switch: Switch::Link(row.id),
+        }
+    }
+
+    /// Whether `conv` is this entry's to read and continue.
+    fn owns(&self, conv: &ConversationRow) -> bool {
+        conv.jid == self.jid && conv.end_user == self.end_user
+    }
+}
+
+/// The latest messages of a conversation, for any front end.
+pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
+    let (messages, running_turn_id) = i.store.history(&conv.id, i.limits.history_messages)?;
+    Ok(History {
+        conversation_id: conv.id.clone(),
+        messages: messages
+            .into_iter()
+            .map(|m| HistoryMessageView {
+                id: m.id,
+                turn_id: m.turn_id,
+                role: m.role.as_str(),
+                content: m.content,
+                created_at: rfc3339(m.created_at),
+            })
+            .collect(),
+        running_turn_id,
+    })
+}
+
 impl Inner {
     /// The live token of `kind` behind `raw`: unknown (or of the other kind) is not found,
     /// revoked or expired is refused.
@@ -77,9 +125,13 @@ impl Inner {
     }
 
     /// The agent's persona and greeting for this JID, after its route rule.
-    fn persona(&self, row: &TokenRow) -> Result<(store::FolderRow, String, String)> {
-        let folder = self.store.folder(&row.folder)?;
-        let rule = self.store.route_rule(&row.jid)?;
+    pub(super) fn persona(
+        &self,
+        folder: &str,
+        jid: &str,
+    ) -> Result<(store::FolderRow, String, String)> {
+        let folder = self.store.folder(folder)?;
+        let rule = self.store.route_rule(jid)?;
         let persona = rule
             .as_ref()
             .and_then(|r| r.persona.clone())
@@ -111,25 +163,26 @@ impl Inner {
     /// Writes the visitor's message and a running turn, and prepares the turn's job.
     fn begin(
         &self,
-        row: &TokenRow,
+        entry: Entry,
         content: &str,
         conversation_id: Option<&str>,
     ) -> Result<(Posted, TurnJob)> {
-        let (folder, persona, greeting) = self.persona(row)?;
+        let (folder, persona, greeting) = self.persona(&entry.folder, &entry.jid)?;
         let agent = self.agent_for(&folder)?;
         let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
         let start = self.store.begin_turn(NewTurn {
             conversation_id: conversation_id.map(str::to_owned),
-            folder: row.folder.clone(),
-            jid: row.jid.clone(),
-            token_id: Some(row.id),
+            folder: entry.folder,
+            jid: entry.jid,
+            token_id: entry.token_id,
+            end_user: entry.end_user,
             content: content.to_owned(),
             history: self.limits.context_messages,
         })?;
         let live = Arc::new(LiveTurn::new(
             start.turn_id.clone(),
             start.conversation_id.clone(),
-            Some(row.id),
+            entry.token_id,
             start.first_seq,
         ));
         let posted = Posted {
@@ -151,7 +204,7 @@ impl Inner {
     }
 }
 
-fn check_message(content: &str, max: usize) -> Result<()> {
+pub(super) fn check_message(content: &str, max: usize) -> Result<()> {
     let n = content.chars().count();
     if content.trim().is_empty() {
         return Err(Error::invalid("the message is empty"));
@@ -170,7 +223,7 @@ impl App {
         let token = token.to_owned();
         self.blocking(move |i| {
             let row = i.resolve(&token, "web")?;
-            let (folder, _, greeting) = i.persona(&row)?;
+            let (folder, _, greeting) = i.persona(&row.folder, &row.jid)?;
             Ok(ChatPage {
                 name: folder.name,
                 greeting,
@@ -194,8 +247,14 @@ impl App {
                 what: "conversation",
             });
         }
-        self.start_turn(token, "web", msg.content, msg.conversation_id, client)
-            .await
+        let token = token.to_owned();
+        self.start_turn(
+            move |i| Ok(Entry::of_link(&i.resolve(&token, "web")?)),
+            msg.content,
+            msg.conversation_id,
+            client,
+        )
+        .await
     }
 
     /// A hook's body becomes a message to the agent in a new conversation.
@@ -208,13 +267,21 @@ impl App {
                 limit: self.0.limits.hook_body,
             });
         }
-        self.start_turn(token, "hook", body, None, client).await
+        let token = token.to_owned();
+        self.start_turn(
+            move |i| Ok(Entry::of_link(&i.resolve(&token, "hook")?)),
+            body,
+            None,
+            client,
+        )
+        .await
     }
 
-    async fn start_turn(
+    /// Resolves where the message comes in (on the blocking pool), counts it against the rate
+    /// limits, writes it and starts the agent.
+    pub(super) async fn start_turn(
         &self,
-        token: &str,
-        kind: &'static str,
+        entry: impl FnOnce(&Inner) -> Result<Entry> + Send + 'static,
         content: String,
         conversation_id: Option<String>,
         client: IpAddr,
@@ -222,13 +289,12 @@ impl App {
         if self.0.shutdown.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
-        let token = token.to_owned();
         let app = self.clone();
         let (posted, job) = self
             .blocking(move |i| {
-                let row = i.resolve(&token, kind)?;
-                i.rates.check(row.id, client)?;
-                i.begin(&row, &content, conversation_id.as_deref())
+                let entry = entry(i)?;
+                i.rates.check(&entry.switch, client)?;
+                i.begin(entry, &content, conversation_id.as_deref())
             })
             .await?;
         self.0.hub.insert_turn(job.live.clone());
@@ -250,12 +316,29 @@ impl App {
         turn_id: &str,
         last_event_id: Option<i64>,
     ) -> Result<FrameStream> {
+        let token = token.to_owned();
+        self.subscribe_turn(
+            move |i| Ok(Entry::of_link(&i.resolve(&token, "web")?)),
+            turn_id,
+            last_event_id,
+        )
+        .await
+    }
+
+    /// A turn's frames for whoever `entry` resolves to; a turn of another conversation is not
+    /// found. The stream ends when the entry's switch (link or app) is revoked.
+    pub(super) async fn subscribe_turn(
+        &self,
+        entry: impl FnOnce(&Inner) -> Result<Entry> + Send + 'static,
+        turn_id: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<FrameStream> {
         let slot = self.0.hub.acquire_stream()?;
-        let (token, turn_id) = (token.to_owned(), turn_id.to_owned());
+        let turn_id = turn_id.to_owned();
         let hub = self.0.hub.clone();
-        let (row, source, cursor) = self
+        let (entry, source, cursor) = self
             .blocking(move |i| {
-                let row = i.resolve(&token, "web")?;
+                let entry = entry(i)?;
                 if !token::looks_like_id(&turn_id) {
                     return Err(Error::NotFound { what: "turn" });
                 }
@@ -264,7 +347,7 @@ impl App {
                     .turn(&turn_id)?
                     .ok_or(Error::NotFound { what: "turn" })?;
                 let conv = i.store.conversation(&turn.conversation_id)?;
-                if conv.is_none_or(|c| c.jid != row.jid) {
+                if conv.is_none_or(|c| !entry.owns(&c)) {
                     return Err(Error::NotFound { what: "turn" });
                 }
                 let cursor = last_event_id.unwrap_or(turn.first_seq - 1);
@@ -276,13 +359,13 @@ impl App {
                         cursor,
                     )?),
                 };
-                Ok((row, source, cursor))
+                Ok((entry, source, cursor))
             })
             .await?;
         Ok(subscribe(
             source,
             cursor,
-            self.0.hub.link_switch(row.id),
+            self.0.hub.switch(entry.switch),
             slot,
         ))
     }
@@ -297,29 +380,15 @@ impl App {
                     what: "conversation",
                 });
             }
+            let entry = Entry::of_link(&row);
             let conv = i
                 .store
                 .conversation(&conversation_id)?
-                .filter(|c| c.jid == row.jid);
+                .filter(|c| entry.owns(c));
             let conv = conv.ok_or(Error::NotFound {
                 what: "conversation",
             })?;
-            let (messages, running_turn_id) =
-                i.store.history(&conv.id, i.limits.history_messages)?;
-            Ok(History {
-                conversation_id: conv.id,
-                messages: messages
-                    .into_iter()
-                    .map(|m| HistoryMessageView {
-                        id: m.id,
-                        turn_id: m.turn_id,
-                        role: m.role.as_str(),
-                        content: m.content,
-                        created_at: rfc3339(m.created_at),
-                    })
-                    .collect(),
-                running_turn_id,
-            })
+            history_of(i, &conv)
         })
         .await
     }

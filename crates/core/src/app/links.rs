@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{App, Inner};
 use crate::error::{Error, Result};
+use crate::hub::Switch;
 use crate::jid::{Jid, check_name};
 use crate::store::{NewToken, TokenRow, now_ms, rfc3339};
 use crate::token;
@@ -233,7 +234,7 @@ impl App {
             })
             .await?;
         for link in &revoked {
-            self.0.hub.close_link(link.id);
+            self.0.hub.close(&Switch::Link(link.id));
         }
         Ok(revoked)
     }
@@ -243,7 +244,7 @@ impl App {
         let info = self
             .blocking(move |i| i.info(&i.store.revoke_token(id)?, false))
             .await?;
-        self.0.hub.close_link(id);
+        self.0.hub.close(&Switch::Link(id));
         Ok(info)
     }
 
@@ -261,7 +262,7 @@ impl App {
                 i.info(&row, true)
             })
             .await?;
-        self.0.hub.close_link(id);
+        self.0.hub.close(&Switch::Link(id));
         Ok(info)
     }
 

@@ -8,11 +8,17 @@ mod agents;
 mod chat;
 mod limits;
 mod links;
+mod widget;
 
 pub use agents::{AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent};
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
 pub use limits::Limits;
 pub use links::{IssueLink, LinkInfo, LinkKind};
+pub use widget::{
+    CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest, WidgetAppInfo,
+    WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession, looks_like_app_id,
+    normalize_origin,
+};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::agent::answers::AnswersAgent;
 use crate::error::{Error, Result};
-use crate::hub::Hub;
+use crate::hub::{Hub, Switch};
 use crate::secret::{Keys, SecretBackend, SecretStore, load_or_create_master_key, open_store};
 use crate::store::{Store, now_ms};
 
@@ -202,8 +208,8 @@ impl App {
         Ok(())
     }
 
-    /// Polls for tokens revoked by another process (the CLI) and closes their streams; a
-    /// revocation made through this `App` closes them at once without waiting for this.
+    /// Polls for links and widget apps revoked (or rotated) by another process (the CLI) and
+    /// closes their streams; a change made through this `App` closes them at once.
     async fn watch_revocations(self) {
         let mut since = now_ms();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -214,10 +220,21 @@ impl App {
                 () = self.0.shutdown.cancelled() => return,
             }
             let checked_at = now_ms();
-            match self.blocking(move |i| i.store.revoked_since(since)).await {
-                Ok(ids) => {
-                    for id in ids {
-                        self.0.hub.close_link(id);
+            let changed = self
+                .blocking(move |i| {
+                    Ok((
+                        i.store.revoked_since(since)?,
+                        i.store.apps_changed_since(since)?,
+                    ))
+                })
+                .await;
+            match changed {
+                Ok((links, apps)) => {
+                    for id in links {
+                        self.0.hub.close(&Switch::Link(id));
+                    }
+                    for id in apps {
+                        self.0.hub.close(&Switch::App(id));
                     }
                     // Overlap one tick so a revocation committed during the query is not missed.
                     since = checked_at - 500;

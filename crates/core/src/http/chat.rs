@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::{PING_INTERVAL, page};
 use crate::app::{App, PostMessage};
 use crate::error::Error;
+use crate::hub::FrameStream;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -35,7 +36,7 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Reads at most `limit` bytes of body; more is `payload_too_large`, answered before parsing.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> {
     axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| Error::PayloadTooLarge { limit })
@@ -116,7 +117,7 @@ pub struct SseQuery {
     last_event_id: Option<String>,
 }
 
-fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Option<i64>, Error> {
+pub(super) fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Option<i64>, Error> {
     let raw = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -140,7 +141,11 @@ pub async fn sse(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let after = last_event_id(&headers, &query)?;
-    let frames = app.subscribe(&token, &turn_id, after).await?;
+    Ok(sse_response(app.subscribe(&token, &turn_id, after).await?))
+}
+
+/// A turn's frames as an SSE answer: every frame with its `id:`, a ping comment every 15 s.
+pub(super) fn sse_response(frames: FrameStream) -> Response {
     let events = frames.map(|f| {
         Ok::<_, Infallible>(
             Event::default()
@@ -155,5 +160,5 @@ pub async fn sse(
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(res)
+    res
 }

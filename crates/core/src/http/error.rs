@@ -23,7 +23,10 @@ pub fn status(e: &Error) -> StatusCode {
         Error::Invalid(_) => StatusCode::BAD_REQUEST,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::Conflict(_) | Error::TurnInProgress => StatusCode::CONFLICT,
-        Error::LinkRevoked | Error::LinkExpired => StatusCode::UNAUTHORIZED,
+        Error::LinkRevoked | Error::LinkExpired | Error::BadCredentials | Error::InvalidSession => {
+            StatusCode::UNAUTHORIZED
+        }
+        Error::OriginNotAllowed => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::TooManyStreams | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -65,6 +68,12 @@ impl IntoResponse for ApiError {
         let mut res = (status(&e), body).into_response();
         if let Some(v) = retry_after(&e) {
             res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        if matches!(e, Error::InvalidSession) {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"chatlink\", error=\"invalid_token\""),
+            );
         }
         res
     }

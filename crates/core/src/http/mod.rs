@@ -8,6 +8,7 @@
 mod chat;
 mod error;
 mod page;
+mod widget;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -37,7 +38,16 @@ fn redact(path: &str) -> String {
 }
 
 pub fn public_router(app: App) -> Router {
+    let widget_api = Router::new()
+        .route("/api/v1/chat/messages", post(widget::post_message))
+        .route("/api/v1/chat/turns/{turn_id}/events", get(widget::events))
+        .route("/api/v1/chat/history", get(widget::history))
+        .layer(widget::cors());
     Router::new()
+        .merge(widget_api)
+        .route("/api/v1/auth/token", post(widget::token))
+        .route("/widget/chat.js", get(widget::script))
+        .route("/widget/xyz-chat.js", get(widget::script))
         .route("/chat/{token}", get(chat::add_slash))
         .route("/chat/{token}/", get(chat::page).post(chat::post_message))
         .route("/chat/{token}/history", get(chat::history))

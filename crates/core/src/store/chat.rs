@@ -23,6 +23,8 @@ pub struct ConversationRow {
     pub folder: String,
     pub jid: String,
     pub token_id: Option<i64>,
+    /// The widget end user this conversation belongs to, for widget conversations.
+    pub end_user: Option<EndUser>,
     pub state: String,
     pub last_seq: i64,
     pub created_at: i64,
@@ -54,6 +56,13 @@ pub struct FrameRow {
     pub data: String,
 }
 
+/// A verified widget end user: the app that vouched for them and the id it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndUser {
+    pub app_id: String,
+    pub id: String,
+}
+
 /// A visitor's message that starts a turn. Owned, because the write may run on whichever thread
 /// leads the group commit.
 #[derive(Debug, Clone)]
@@ -63,6 +72,8 @@ pub struct NewTurn {
     pub folder: String,
     pub jid: String,
     pub token_id: Option<i64>,
+    /// For the widget: the end user's one conversation is found, or started, by this.
+    pub end_user: Option<EndUser>,
     pub content: String,
     /// How many earlier messages to hand the agent as context.
     pub history: usize,
@@ -95,24 +106,40 @@ pub struct RecoveredTurn {
     pub conversation_id: String,
 }
 
+const CONVERSATION_COLUMNS: &str =
+    "id, folder, jid, token_id, app_id, end_user, state, last_seq, created_at, updated_at";
+
+fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+    let app_id: Option<String> = r.get(4)?;
+    let end_user: Option<String> = r.get(5)?;
+    Ok(ConversationRow {
+        id: r.get(0)?,
+        folder: r.get(1)?,
+        jid: r.get(2)?,
+        token_id: r.get(3)?,
+        end_user: app_id
+            .zip(end_user)
+            .map(|(app_id, id)| EndUser { app_id, id }),
+        state: r.get(6)?,
+        last_seq: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
 pub fn conversation(conn: &Connection, id: &str) -> Result<Option<ConversationRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, folder, jid, token_id, state, last_seq, created_at, updated_at
-         FROM conversations WHERE id = ?1",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"
+    ))?;
+    Ok(stmt.query_row([id], conversation_row).optional()?)
+}
+
+fn end_user_conversation(conn: &Connection, user: &EndUser) -> Result<Option<ConversationRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE app_id = ?1 AND end_user = ?2"
+    ))?;
     Ok(stmt
-        .query_row([id], |r| {
-            Ok(ConversationRow {
-                id: r.get(0)?,
-                folder: r.get(1)?,
-                jid: r.get(2)?,
-                token_id: r.get(3)?,
-                state: r.get(4)?,
-                last_seq: r.get(5)?,
-                created_at: r.get(6)?,
-                updated_at: r.get(7)?,
-            })
-        })
+        .query_row(params![user.app_id, user.id], conversation_row)
         .optional()?)
 }
 
@@ -154,11 +181,18 @@ impl Store {
     pub fn begin_turn(&self, t: NewTurn) -> Result<TurnStart> {
         self.write_grouped(move |tx| {
             let now = now_ms();
-            let (conversation_id, last_seq, history) = match t.conversation_id.as_deref() {
-                Some(id) => {
-                    let conv = conversation(tx, id)?
-                        .filter(|c| c.jid == t.jid)
-                        .ok_or(Error::NotFound { what: "conversation" })?;
+            let existing = match (t.conversation_id.as_deref(), &t.end_user) {
+                (Some(id), _) => Some(
+                    conversation(tx, id)?
+                        .filter(|c| c.jid == t.jid && c.end_user == t.end_user)
+                        .ok_or(Error::NotFound { what: "conversation" })?,
+                ),
+                (None, Some(user)) => end_user_conversation(tx, user)?,
+                (None, None) => None,
+            };
+            let (conversation_id, last_seq, history) = match existing {
+                Some(conv) => {
+                    let id = conv.id.as_str();
                     if running_turn(tx, id)?.is_some() {
                         return Err(Error::TurnInProgress);
                     }
@@ -170,10 +204,11 @@ impl Store {
                 }
                 None => {
                     let id = random_id();
+                    let (app_id, end_user) = t.end_user.as_ref().map(|u| (&u.app_id, &u.id)).unzip();
                     tx.execute(
-                        "INSERT INTO conversations(id, folder, jid, token_id, created_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                        params![id, t.folder, t.jid, t.token_id, now],
+                        "INSERT INTO conversations(id, folder, jid, token_id, app_id, end_user, created_at, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                        params![id, t.folder, t.jid, t.token_id, app_id, end_user, now],
                     )?;
                     (id, 0, Vec::new())
                 }
@@ -232,6 +267,11 @@ impl Store {
 
     pub fn conversation(&self, id: &str) -> Result<Option<ConversationRow>> {
         self.read(|c| conversation(c, id))
+    }
+
+    /// The widget end user's conversation, if they have written before.
+    pub fn end_user_conversation(&self, user: &EndUser) -> Result<Option<ConversationRow>> {
+        self.read(|c| end_user_conversation(c, user))
     }
 
     pub fn turn(&self, id: &str) -> Result<Option<TurnRow>> {
@@ -342,6 +382,7 @@ mod tests {
             folder: "acme".into(),
             jid: "web:acme".into(),
             token_id: None,
+            end_user: None,
             content: content.into(),
             history: 10,
         }
@@ -413,6 +454,67 @@ mod tests {
             s.begin_turn(other).expect_err("other jid").code(),
             "not_found"
         );
+    }
+
+    #[test]
+    fn an_end_user_has_one_conversation_that_no_one_else_can_continue() {
+        let (_d, s) = temp_store();
+        s.create_folder("acme", "Acme", "Hi", "").expect("folder");
+        s.insert_app(&super::super::NewApp {
+            id: "app_1".into(),
+            folder: "acme".into(),
+            name: "Shop".into(),
+            origins: vec![],
+            token_ttl_secs: 900,
+        })
+        .expect("app");
+        let user = |id: &str| NewTurn {
+            jid: "widget:acme/app_1".into(),
+            end_user: Some(EndUser {
+                app_id: "app_1".into(),
+                id: id.into(),
+            }),
+            ..new_turn(None, "hello")
+        };
+        let first = s.begin_turn(user("alice")).expect("first");
+        let end = |t: &TurnStart| TurnEnd {
+            turn_id: t.turn_id.clone(),
+            conversation_id: t.conversation_id.clone(),
+            frames: vec![],
+            reply: None,
+            status: "ok",
+        };
+        s.end_turn(end(&first)).expect("end");
+        let again = s.begin_turn(user("alice")).expect("same user, no id");
+        assert_eq!(again.conversation_id, first.conversation_id);
+        assert_eq!(again.history.len(), 1, "continues with context");
+        s.end_turn(end(&again)).expect("end");
+        let bob = s.begin_turn(user("bob")).expect("bob");
+        assert_ne!(bob.conversation_id, first.conversation_id);
+        let bob_into_alice = NewTurn {
+            conversation_id: Some(first.conversation_id.clone()),
+            ..user("bob")
+        };
+        assert_eq!(
+            s.begin_turn(bob_into_alice).expect_err("other user").code(),
+            "not_found"
+        );
+        let link_into_alice = NewTurn {
+            jid: "widget:acme/app_1".into(),
+            ..new_turn(Some(&first.conversation_id), "x")
+        };
+        assert_eq!(
+            s.begin_turn(link_into_alice).expect_err("no user").code(),
+            "not_found"
+        );
+        let found = s
+            .end_user_conversation(&EndUser {
+                app_id: "app_1".into(),
+                id: "alice".into(),
+            })
+            .expect("lookup")
+            .expect("found");
+        assert_eq!(found.id, first.conversation_id);
     }
 
     #[test]

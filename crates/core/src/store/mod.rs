@@ -6,6 +6,7 @@
 //! pool. `synchronous = FULL`: a 202 promises the visitor's message is on disk, and a power cut
 //! must not take that back.
 
+mod apps;
 mod chat;
 mod folders;
 mod group;
@@ -13,9 +14,10 @@ mod schema;
 mod settings;
 mod tokens;
 
+pub use apps::{AppRow, NewApp};
 pub use chat::{
-    ConversationRow, FrameRow, HistoryRow, MAX_FRAMES_PER_TURN, NewTurn, RecoveredTurn, TurnEnd,
-    TurnRow, TurnStart,
+    ConversationRow, EndUser, FrameRow, HistoryRow, MAX_FRAMES_PER_TURN, NewTurn, RecoveredTurn,
+    TurnEnd, TurnRow, TurnStart,
 };
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use tokens::{NewToken, TokenRow};

@@ -5,7 +5,8 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::error::Result;
 
-const STEPS: &[&str] = &[r#"
+const STEPS: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -101,7 +102,29 @@ CREATE TABLE frames (
     data            TEXT NOT NULL,
     PRIMARY KEY (conversation_id, seq)
 ) STRICT, WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Widget apps. The appSecret is in the secret store, never here; `generation` counts rotations
+-- and is mixed into the app's JWT key, so a rotation also ends the sessions signed before it.
+CREATE TABLE widget_apps (
+    id         TEXT PRIMARY KEY,
+    folder     TEXT NOT NULL REFERENCES folders(slug),
+    name       TEXT NOT NULL,
+    origins    TEXT NOT NULL DEFAULT '',
+    token_ttl  INTEGER NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    rotated_at INTEGER,
+    revoked_at INTEGER
+) STRICT;
+
+-- A widget end user's conversation is found by (app, end user id), on any device.
+ALTER TABLE conversations ADD COLUMN app_id TEXT REFERENCES widget_apps(id);
+ALTER TABLE conversations ADD COLUMN end_user TEXT;
+CREATE UNIQUE INDEX conversations_by_end_user ON conversations(app_id, end_user)
+    WHERE app_id IS NOT NULL;
+"#,
+];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let migrations = Migrations::new(STEPS.iter().map(|s| M::up(s)).collect());
