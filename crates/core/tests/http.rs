@@ -1,172 +1,20 @@
 //! The public HTTP surface over real TCP: a server on 127.0.0.1:0, a real SQLite file, a real SSE
 //! client, and an OpenAI-compatible provider started on loopback where a slow agent is needed.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
 use axum::routing::post;
 use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind};
 use chatlink_core::secret::SecretBackend;
 use chatlink_core::{App, AppConfig, Limits};
-use eventsource_stream::{Event, Eventsource};
-use futures_util::{Stream, StreamExt};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct Server {
-    _dir: tempfile::TempDir,
-    app: App,
-    base: String,
-    client: reqwest::Client,
-}
-
-async fn start_with(limits: Limits) -> Server {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = AppConfig::new(dir.path(), SecretBackend::Memory);
-    config.limits = limits;
-    let app = App::open(config).expect("open");
-    app.start_serving().await.expect("serving");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    app.set_base_url(&base).expect("base url");
-    tokio::spawn(chatlink_core::http::serve(app.clone(), listener));
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    Server {
-        _dir: dir,
-        app,
-        base,
-        client,
-    }
-}
-
-async fn start() -> Server {
-    start_with(Limits::default()).await
-}
-
-impl Server {
-    async fn link(&self, req: IssueLink) -> (i64, String) {
-        let l = self.app.issue_link(req).await.expect("issue");
-        (l.id, l.url.expect("url"))
-    }
-
-    async fn post(&self, link: &str, body: Value) -> reqwest::Response {
-        self.client
-            .post(link)
-            .json(&body)
-            .send()
-            .await
-            .expect("post")
-    }
-
-    async fn ask(&self, link: &str, content: &str) -> Value {
-        let res = self.post(link, json!({"content": content})).await;
-        assert_eq!(res.status(), StatusCode::ACCEPTED);
-        res.json().await.expect("json")
-    }
-
-    async fn sse(
-        &self,
-        link: &str,
-        turn_id: &str,
-        last_event_id: Option<&str>,
-    ) -> reqwest::Response {
-        let mut req = self.client.get(format!("{link}{turn_id}/sse"));
-        if let Some(id) = last_event_id {
-            req = req.header("Last-Event-ID", id);
-        }
-        req.send().await.expect("sse")
-    }
-
-    fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.app.data_dir().join("chatlink.db")).expect("db")
-    }
-
-    fn count(&self, table: &str) -> i64 {
-        self.db()
-            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
-            .expect("count")
-    }
-}
-
-fn events(res: reqwest::Response) -> impl Stream<Item = Event> + Unpin {
-    Box::pin(
-        res.bytes_stream()
-            .eventsource()
-            .map(|e| e.expect("well-formed SSE")),
-    )
-}
-
-async fn all_events(res: reqwest::Response) -> Vec<Event> {
-    tokio::time::timeout(Duration::from_secs(10), events(res).collect::<Vec<_>>())
-        .await
-        .expect("stream ends")
-}
-
-async fn error_code(res: reqwest::Response) -> String {
-    let v: Value = res.json().await.expect("JSON error body");
-    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
-    v["code"].as_str().expect("code").to_owned()
-}
-
-/// A provider that streams one piece, then holds the response open until the test ends.
-async fn hanging_provider() -> String {
-    async fn complete() -> axum::response::Response {
-        let first =
-            Bytes::from("data: {\"choices\":[{\"delta\":{\"content\":\"Let me check\"}}]}\n\n");
-        let body = futures_util::stream::once(async move { Ok::<_, std::io::Error>(first) })
-            .chain(futures_util::stream::pending());
-        axum::response::Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(Body::from_stream(body))
-            .expect("response")
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            Router::new().route("/v1/chat/completions", post(complete)),
-        )
-        .await;
-    });
-    format!("http://{addr}/v1")
-}
-
-async fn slow_agent(server: &Server, slug: &str) {
-    server
-        .app
-        .create_agent(chatlink_core::app::NewAgent {
-            slug: slug.into(),
-            name: "Slow".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("agent");
-    let base_url = hanging_provider().await;
-    server
-        .app
-        .update_agent(
-            slug,
-            AgentUpdate {
-                engine: Some(EngineSetting::OpenAi {
-                    base_url,
-                    model: "m".into(),
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("engine");
-}
+use common::*;
 
 #[tokio::test]
 async fn chat_page_headers_redirect_and_error_pages() {

@@ -300,6 +300,11 @@ impl Inner {
             &row.id,
             jwt,
         )?;
+        // `jsonwebtoken` counts whole seconds and accepts a token during its `exp` second; a
+        // widget stream ends at `exp` exactly, so a reconnect at that moment must be refused.
+        if claims.exp * 1000 <= now_ms() {
+            return Err(Error::InvalidSession);
+        }
         check_end_user(&claims.sub).map_err(|_| Error::InvalidSession)?;
         if let Some(origin) = origin
             && !row.origins.is_empty()
