@@ -785,6 +785,11 @@ impl Server {
             .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("start chatlink serve");
         let stdout = child.stdout.take().expect("serve's stdout");
+        Server::from_child(child, stdout)
+    }
+
+    /// Wraps a started `serve` whose stdout is `stdout`.
+    fn from_child(child: Child, stdout: std::process::ChildStdout) -> Server {
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -1237,4 +1242,177 @@ fn cli_serve_raises_its_open_files_limit() {
     assert_eq!(numbers[0], numbers[1], "soft = hard: {line}");
     server.terminate();
     assert!(server.wait_for_exit(Duration::from_secs(10)).success());
+}
+
+/// Status line, headers and body of an answer, as one text to search.
+async fn whole_answer(res: reqwest::Response) -> String {
+    let mut text = format!("{:?}\n", res.status());
+    for (k, v) in res.headers() {
+        text.push_str(&format!("{k}: {}\n", v.to_str().unwrap_or("")));
+    }
+    text + &res.text().await.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn cli_widget_apps_and_the_secret_appears_only_where_the_owner_asks() {
+    let data = Data::new();
+    let created = data.json(&["app", "create", "demo", "--origin", "https://Shop.example/"]);
+    let app_id = created["app"]["id"].as_str().expect("appId").to_owned();
+    let secret = created["appSecret"].as_str().expect("appSecret").to_owned();
+    assert_eq!(
+        created["app"]["origins"],
+        serde_json::json!(["https://shop.example"])
+    );
+    assert_eq!(created["app"]["token_ttl_secs"], 900);
+    assert_eq!(secret.len(), 43, "32 bytes, base64url");
+    assert_eq!(one_line(&data.ok(&["app", "reveal", &app_id])), secret);
+    let open = data.run(&[
+        "app",
+        "create",
+        "demo",
+        "--name",
+        "Blog",
+        "--token-ttl",
+        "90s",
+    ]);
+    assert!(open.status.success());
+    let stdout = String::from_utf8_lossy(&open.stdout);
+    assert!(
+        stdout.contains("appId:") && stdout.contains("appSecret:"),
+        "{stdout}"
+    );
+    assert!(
+        String::from_utf8_lossy(&open.stderr).contains("any website"),
+        "the CLI says what an empty origin list means"
+    );
+    for bad in [
+        vec!["app", "create", "nope"],
+        vec!["app", "create", "demo", "--origin", "shop.example"],
+        vec!["app", "create", "demo", "--token-ttl", "2s"],
+        vec!["app", "reveal", "app_000000000000000000000000"],
+    ] {
+        data.fail(&bad);
+    }
+    assert_eq!(
+        array(data.json(&["app", "list"])).len(),
+        2,
+        "bad input created nothing"
+    );
+
+    let log_path = data.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut cmd = data.command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.env("CHATLINK_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut child = cmd.spawn().expect("start serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut server = Server::from_child(child, stdout);
+    let base = server.line_after("Chatlink is serving on ");
+    let http = reqwest::Client::new();
+    let mut answers = Vec::new();
+    let exchange = |secret: String, user: serde_json::Value| {
+        http.post(format!("{base}/api/v1/auth/token"))
+            .json(&serde_json::json!({"appId": app_id, "appSecret": secret, "endUserId": user}))
+            .send()
+    };
+    let res = exchange(secret.clone(), "alice".into())
+        .await
+        .expect("exchange");
+    let v: Value = res.json().await.expect("json");
+    let jwt = v["token"].as_str().expect("token").to_owned();
+    answers.push(v.to_string());
+    for (s, user) in [
+        (format!("{secret}x"), serde_json::json!("alice")),
+        (secret.clone(), serde_json::json!("")),
+        (secret.clone(), serde_json::json!(7)),
+    ] {
+        answers.push(whole_answer(exchange(s, user).await.expect("bad exchange")).await);
+    }
+    let raw = http
+        .post(format!("{base}/api/v1/auth/token"))
+        .body(format!("{{\"appSecret\": {secret}}}"))
+        .send()
+        .await
+        .expect("broken JSON");
+    answers.push(whole_answer(raw).await);
+    let api = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}/api/v1/chat/{path}"))
+            .bearer_auth(&jwt)
+            .header("origin", "https://shop.example")
+    };
+    let posted = api(reqwest::Method::POST, "messages")
+        .json(&serde_json::json!({"content": "When are you open?"}))
+        .send()
+        .await
+        .expect("post");
+    let posted: Value = posted.json().await.expect("posted");
+    answers.push(posted.to_string());
+    let turn = posted["turnId"].as_str().expect("turnId");
+    let events = api(reqwest::Method::GET, &format!("turns/{turn}/events"))
+        .send()
+        .await
+        .expect("events");
+    answers.push(whole_answer(events).await);
+    answers.push(
+        whole_answer(
+            api(reqwest::Method::GET, "history")
+                .send()
+                .await
+                .expect("h"),
+        )
+        .await,
+    );
+    assert!(
+        answers.iter().any(|a| a.contains("event: done")),
+        "{answers:?}"
+    );
+
+    // Rotation from another process: the old secret stops working at once.
+    let rotated = data.json(&["app", "rotate-secret", &app_id]);
+    let new_secret = rotated["appSecret"]
+        .as_str()
+        .expect("new secret")
+        .to_owned();
+    let old = exchange(secret.clone(), "alice".into())
+        .await
+        .expect("old secret");
+    assert_eq!(old.status().as_u16(), 401);
+    answers.push(whole_answer(old).await);
+    let listed = data.ok(&["app", "list", "--json"]);
+    let revoked = data.ok(&["app", "revoke", &app_id]);
+    assert!(revoked.contains("revoked"), "{revoked}");
+    let after = exchange(new_secret.clone(), "alice".into())
+        .await
+        .expect("revoked app");
+    assert_eq!(after.status().as_u16(), 401);
+    answers.push(whole_answer(after).await);
+    server.terminate();
+    assert!(server.wait_for_exit(Duration::from_secs(15)).success());
+
+    let log = std::fs::read_to_string(&log_path).expect("read the log");
+    assert!(
+        log.contains("/api/v1/auth/token"),
+        "the log recorded the requests, so the check below means something"
+    );
+    let db = String::from_utf8_lossy(&data.database_bytes()).into_owned();
+    assert!(db.contains(&app_id), "the database holds the app");
+    for s in [&secret, &new_secret] {
+        assert!(!db.contains(s.as_str()), "an appSecret is in the database");
+        assert!(
+            !log.contains(s.as_str()),
+            "an appSecret is in the server log"
+        );
+        assert!(
+            !listed.contains(s.as_str()),
+            "an appSecret is in `app list`"
+        );
+        for a in &answers {
+            assert!(
+                !a.contains(s.as_str()),
+                "an appSecret is in an HTTP answer: {a}"
+            );
+        }
+    }
 }
