@@ -25,6 +25,8 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "chromedriver";
 /// A phone-sized window (an iPhone 12–15 viewport), so layout checks see what visitors see.
 pub const WINDOW: (u32, u32) = (390, 844);
+/// A laptop-sized window, for pages visitors also open on a computer (a shop's site).
+pub const DESKTOP: (u32, u32) = (1280, 800);
 
 const INSTALL_HINT: &str = "install the Debian packages `chromium` and `chromium-driver` \
     (`make install` or `make test` does it)";
@@ -225,6 +227,15 @@ pub struct Browser {
 impl Browser {
     /// Starts `chromedriver` on a free port and opens a phone-sized headless Chromium.
     pub async fn start() -> Browser {
+        Browser::start_sized(WINDOW, true).await
+    }
+
+    /// [`Browser::start`] with a laptop-sized desktop viewport.
+    pub async fn start_desktop() -> Browser {
+        Browser::start_sized(DESKTOP, false).await
+    }
+
+    async fn start_sized(size: (u32, u32), mobile: bool) -> Browser {
         assert!(
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: {INSTALL_HINT}"
@@ -253,17 +264,17 @@ impl Browser {
                     "--disable-sync",
                     "--disable-dev-shm-usage",
                     format!("--user-data-dir={}", profile.path().display()),
-                    format!("--window-size={},{}", WINDOW.0, WINDOW.1),
+                    format!("--window-size={},{}", size.0, size.1),
                 ],
                 // Headless Chromium keeps a desktop window at least 500 px wide with room for
                 // its toolbar, so the window size alone never gives a phone's viewport.
                 "mobileEmulation": {
                     "deviceMetrics": {
-                        "width": WINDOW.0,
-                        "height": WINDOW.1,
+                        "width": size.0,
+                        "height": size.1,
                         "pixelRatio": 1.0,
-                        "mobile": true,
-                        "touch": true,
+                        "mobile": mobile,
+                        "touch": mobile,
                     },
                 },
             },
@@ -394,4 +405,66 @@ pub async fn http_get(url: &str) -> (u16, String) {
     let status = res.status().as_u16();
     let body = res.text().await.expect("read the body");
     (status, body)
+}
+
+/// An OpenAI-compatible provider on loopback whose reply is `pieces`, one every `every`: a reply
+/// slow enough to outlive a short widget session. Returns its base URL.
+pub async fn drip_provider(pieces: Vec<String>, every: Duration) -> String {
+    use axum::body::{Body, Bytes};
+    use futures_util::StreamExt;
+
+    let complete = move || {
+        let pieces = pieces.clone();
+        async move {
+            let chunks = futures_util::stream::iter(pieces)
+                .then(move |p| async move {
+                    tokio::time::sleep(every).await;
+                    let chunk = json!({"choices": [{"delta": {"content": p}}]});
+                    Bytes::from(format!("data: {chunk}\n\n"))
+                })
+                .chain(futures_util::stream::once(async {
+                    Bytes::from_static(b"data: [DONE]\n\n")
+                }))
+                .map(Ok::<_, std::io::Error>);
+            axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(chunks))
+                .expect("a streamed response")
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the provider");
+    let addr = listener.local_addr().expect("the provider's address");
+    tokio::spawn(async move {
+        let router =
+            axum::Router::new().route("/v1/chat/completions", axum::routing::post(complete));
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}/v1")
+}
+
+/// Creates agent `slug` answering through the OpenAI-compatible provider at `base_url`.
+pub async fn agent_on(app: &App, slug: &str, base_url: String) {
+    use chatlink_core::app::{AgentUpdate, EngineSetting, NewAgent};
+    app.create_agent(NewAgent {
+        slug: slug.into(),
+        name: "Storyteller".into(),
+        greeting: "Hello! Ask me for a story.".into(),
+        instructions: String::new(),
+    })
+    .await
+    .expect("create the agent");
+    app.update_agent(
+        slug,
+        AgentUpdate {
+            engine: Some(EngineSetting::OpenAi {
+                base_url,
+                model: "m".into(),
+            }),
+            ..AgentUpdate::default()
+        },
+    )
+    .await
+    .expect("point the agent at the provider");
 }

@@ -206,9 +206,9 @@ const PAGE: &str = r#"<!doctype html>
 <main>
   <p>Fresh bread every morning, cakes to order. Questions? Use the chat in the corner.</p>
   <div class="cards">
-    <div class="card"><h2>Sourdough loaf</h2><p>48-hour rise, crackly crust.</p><p class="price">£4.50</p></div>
-    <div class="card"><h2>Cinnamon buns</h2><p>Box of four, baked at 7am.</p><p class="price">£6.00</p></div>
-    <div class="card"><h2>Celebration cake</h2><p>Order three days ahead.</p><p class="price">from £28</p></div>
+    <div class="card"><h2>Sourdough loaf</h2><p>48-hour rise, crackly crust.</p><p class="price">$4.50</p></div>
+    <div class="card"><h2>Cinnamon buns</h2><p>Box of four, baked at 7am.</p><p class="price">$6.00</p></div>
+    <div class="card"><h2>Celebration cake</h2><p>Order three days ahead.</p><p class="price">from $28</p></div>
   </div>
 </main>
 <!-- The Chatlink widget: the snippet a customer pastes into their page. -->

@@ -1,0 +1,490 @@
+//! The widget end to end: headless Chromium on the demo customer site (its own server, its own
+//! origin), the widget script from the Chatlink server, tokens minted by the site's backend.
+//! Session lifetimes of a few seconds make refreshes happen while the test watches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chatlink_core::app::NewWidgetApp;
+use chatlink_customer_site::{Config, Site};
+use chatlink_e2e::{Browser, TestServer, agent_on, drip_provider, screenshot, wait_for};
+use serde_json::{Value, json};
+
+const SHORT: Duration = Duration::from_secs(10);
+
+/// A Chatlink server, a widget app, and the demo shop site embedding it.
+struct Shop {
+    server: TestServer,
+    site: Site,
+    url: String,
+    app_id: String,
+    secret_file: PathBuf,
+    _secrets: tempfile::TempDir,
+}
+
+impl Shop {
+    async fn start(folder: &str, ttl: Duration, server: TestServer) -> Shop {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the shop site");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let created = server
+            .app
+            .create_widget_app(NewWidgetApp {
+                folder: folder.into(),
+                name: Some("Shop website".into()),
+                origins: vec![url.clone()],
+                token_ttl: Some(ttl),
+            })
+            .await
+            .expect("create the widget app");
+        let secrets = tempfile::tempdir().expect("a folder for the shop's secret");
+        let secret_file = secrets.path().join("app-secret");
+        std::fs::write(&secret_file, created.secret.expose()).expect("write the secret");
+        let site = Site::new(Config {
+            chatlink_url: server.base_url.clone(),
+            app_id: created.app.id.clone(),
+            app_secret_file: secret_file.clone(),
+        })
+        .expect("the site's config");
+        let router = site.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        Shop {
+            server,
+            site,
+            url: format!("{url}/"),
+            app_id: created.app.id,
+            secret_file,
+            _secrets: secrets,
+        }
+    }
+
+    /// Rotates the secret in Chatlink and hands the new one to the site, as an owner would.
+    async fn rotate(&self) {
+        let secret = self
+            .server
+            .app
+            .rotate_app_secret(&self.app_id)
+            .await
+            .expect("rotate");
+        std::fs::write(&self.secret_file, secret.expose()).expect("write the new secret");
+    }
+}
+
+/// Runs `body` in the page with `root` (the widget's host) and `w` (its shadow root) in scope.
+async fn widget(browser: &Browser, body: &str) -> Value {
+    browser
+        .js(
+            &format!(
+                "const root = document.getElementById('chatlink-widget');
+                 const w = root && root.shadowRoot;
+                 {body}"
+            ),
+            vec![],
+        )
+        .await
+}
+
+async fn wait_widget(browser: &Browser, state: &str, timeout: Duration) {
+    wait_for(
+        || async {
+            let now = widget(browser, "return root ? root.dataset.state : null").await;
+            (now == json!(state)).then_some(())
+        },
+        timeout,
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!("the widget never reached state {state:?}: {e}");
+    });
+}
+
+/// Opens the shop page and waits for the widget's bubble.
+async fn visit(browser: &Browser, shop: &Shop) {
+    browser.client.goto(&shop.url).await.expect("open the shop");
+    wait_widget(browser, "closed", SHORT).await;
+}
+
+/// Records every `fetch` the page makes (URL, method, status) and every `fetchToken()` call.
+async fn record_calls(browser: &Browser) {
+    browser
+        .js(
+            r#"window.__calls = [];
+            window.__fetchTokens = 0;
+            const realFetch = window.fetch;
+            window.fetch = async function (input, init) {
+              const entry = { url: String(input && input.url || input), method: (init && init.method) || 'GET', status: null };
+              window.__calls.push(entry);
+              try { const res = await realFetch.apply(this, arguments); entry.status = res.status; return res; }
+              catch (e) { entry.status = 'network error'; throw e; }
+            };
+            const cfg = window.ChatlinkChat;
+            const realFetchToken = cfg.fetchToken;
+            cfg.fetchToken = function () { window.__fetchTokens += 1; return realFetchToken.apply(this, arguments); };
+            return true;"#,
+            vec![],
+        )
+        .await;
+}
+
+/// `[status, …]` of the recorded calls whose URL contains `part` (and method, if given).
+async fn statuses(browser: &Browser, part: &str, method: Option<&str>) -> Vec<Value> {
+    let v = browser
+        .js(
+            "return window.__calls.filter(c => c.url.includes(arguments[0]) && (!arguments[1] || c.method === arguments[1])).map(c => c.status)",
+            vec![json!(part), json!(method)],
+        )
+        .await;
+    v.as_array().cloned().unwrap_or_default()
+}
+
+async fn fetch_tokens(browser: &Browser) -> u64 {
+    browser
+        .js("return window.__fetchTokens", vec![])
+        .await
+        .as_u64()
+        .expect("a count")
+}
+
+async fn open_panel(browser: &Browser) {
+    widget(browser, "w.querySelector('.bubble').click(); return true").await;
+    wait_widget(browser, "idle", SHORT).await;
+}
+
+/// Types `text` into the composer and presses the send button, as a visitor does.
+async fn type_and_send(browser: &Browser, text: &str) {
+    let sent = browser
+        .js(
+            "const w = document.getElementById('chatlink-widget').shadowRoot;
+             const input = w.querySelector('.input');
+             input.value = arguments[0];
+             input.dispatchEvent(new Event('input', { bubbles: true }));
+             const send = w.querySelector('.send');
+             if (send.disabled) return false;
+             send.click();
+             return true;",
+            vec![json!(text)],
+        )
+        .await;
+    assert_eq!(sent, json!(true), "the send button was enabled");
+}
+
+/// Every bubble in the panel: `[{cls, text}]`.
+async fn bubbles(browser: &Browser) -> Vec<Value> {
+    widget(
+        browser,
+        "return [...w.querySelectorAll('.messages .msg')].map(e => ({cls: e.className, text: e.textContent}))",
+    )
+    .await
+    .as_array()
+    .cloned()
+    .unwrap_or_default()
+}
+
+async fn wait_reply_containing(browser: &Browser, text: &str, timeout: Duration) {
+    wait_for(
+        || async {
+            bubbles(browser)
+                .await
+                .iter()
+                .any(|b| {
+                    b["cls"].as_str().is_some_and(|c| c.contains("assistant"))
+                        && b["text"].as_str().is_some_and(|t| t.contains(text))
+                })
+                .then_some(())
+        },
+        timeout,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no reply containing {text:?}: {e}"));
+}
+
+#[tokio::test]
+async fn the_widget_chats_on_a_customer_site_and_renews_its_token_before_expiry() {
+    let shop = Shop::start("demo", Duration::from_secs(6), TestServer::start().await).await;
+    let browser = Browser::start_desktop().await;
+    visit(&browser, &shop).await;
+    screenshot(&browser.client, "widget-closed-desktop").await;
+    record_calls(&browser).await;
+    let rendered = shop.site.exchanges();
+    assert_eq!(rendered, 1, "the page was rendered with one token");
+
+    open_panel(&browser).await;
+    let head = widget(
+        &browser,
+        "return {title: w.querySelector('.title').textContent,
+                 focused: w.activeElement && w.activeElement.className,
+                 first: w.querySelector('.messages .msg').textContent}",
+    )
+    .await;
+    assert_eq!(head["title"], "Rosie's Bakery");
+    assert_eq!(
+        head["focused"], "input",
+        "opening moves focus to the message box"
+    );
+    assert!(
+        head["first"]
+            .as_str()
+            .is_some_and(|g| g.contains("assistant at Rosie's Bakery")),
+        "the greeting comes first: {head}"
+    );
+    type_and_send(&browser, "When are you open on Sunday?").await;
+    wait_reply_containing(&browser, "8am to 2pm", SHORT).await;
+    wait_widget(&browser, "idle", SHORT).await;
+    // Markup in a message is shown as text, never run or rendered.
+    type_and_send(
+        &browser,
+        "<img src=x onerror=\"window.__xss=1\"><b>cake</b>?",
+    )
+    .await;
+    wait_widget(&browser, "idle", SHORT).await;
+    let markup = widget(
+        &browser,
+        "return {xss: window.__xss || 0, imgs: w.querySelectorAll('.messages img, .messages b').length}",
+    )
+    .await;
+    assert_eq!(markup, json!({"xss": 0, "imgs": 0}));
+    screenshot(&browser.client, "widget-chat-desktop").await;
+
+    // A 6 s token is renewed 4 s after it was issued, while the panel is open: no request ever
+    // needs the 401 path.
+    wait_for(
+        || async { (fetch_tokens(&browser).await >= 2).then_some(()) },
+        Duration::from_secs(15),
+    )
+    .await
+    .expect("the widget renewed its token twice on its own");
+    type_and_send(&browser, "Where are you?").await;
+    wait_reply_containing(&browser, "Mill Lane", SHORT).await;
+    wait_widget(&browser, "idle", SHORT).await;
+    let api: Vec<Value> = statuses(&browser, "/api/v1/chat/", None).await;
+    assert!(!api.is_empty());
+    assert!(
+        api.iter().all(|s| s.as_u64().is_some_and(|s| s < 400)),
+        "no API call failed, none needed a reactive refresh: {api:?}"
+    );
+    assert!(shop.site.exchanges() >= rendered + 2);
+
+    // Escape closes the panel and gives focus back to the bubble.
+    let closed = widget(
+        &browser,
+        "w.querySelector('.input').dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true}));
+         return {open: root.dataset.open, focused: w.activeElement && w.activeElement.className}",
+    )
+    .await;
+    assert_eq!(closed, json!({"open": "false", "focused": "bubble"}));
+    browser.close().await;
+    shop.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_reply_streamed_across_a_token_renewal_arrives_whole_and_once() {
+    let server = TestServer::start().await;
+    let pieces: Vec<String> = (1..=14)
+        .map(|i| format!("Part {i} of the story. "))
+        .collect();
+    let provider = drip_provider(pieces.clone(), Duration::from_millis(500)).await;
+    agent_on(&server.app, "story", provider).await;
+    // A 5 s session against a 7 s reply: the server ends the stream at the token's expiry and the
+    // widget must resume it with Last-Event-ID and the renewed token.
+    let shop = Shop::start("story", Duration::from_secs(5), server).await;
+    let browser = Browser::start().await;
+    visit(&browser, &shop).await;
+    record_calls(&browser).await;
+    open_panel(&browser).await;
+    // Every text the reply bubble shows on its way: a lost or repeated frame would show as a text
+    // that is not a prefix of the reply (the final `message` frame alone would hide it).
+    widget(
+        &browser,
+        "window.__texts = [];
+         new MutationObserver(() => {
+           const all = w.querySelectorAll('.messages .msg.assistant');
+           window.__texts.push(all[all.length - 1].textContent);
+         }).observe(w.querySelector('.messages'), {subtree: true, childList: true, characterData: true});
+         return true",
+    )
+    .await;
+    type_and_send(&browser, "Tell me a long story").await;
+    wait_widget(&browser, "streaming", SHORT).await;
+    screenshot(&browser.client, "widget-streaming-phone").await;
+    wait_widget(&browser, "idle", Duration::from_secs(20)).await;
+
+    let replies: Vec<String> = bubbles(&browser)
+        .await
+        .iter()
+        .filter(|b| b["cls"].as_str().is_some_and(|c| c.contains("assistant")))
+        .filter_map(|b| b["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        replies,
+        ["Hello! Ask me for a story.".to_owned(), pieces.concat()],
+        "the greeting, then the whole reply exactly once"
+    );
+    let full = pieces.concat();
+    let seen = browser.js("return window.__texts", vec![]).await;
+    let seen: Vec<&str> = seen
+        .as_array()
+        .expect("texts")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|t| !t.starts_with("Hello!"))
+        .collect();
+    assert!(
+        seen.iter().filter(|t| !t.is_empty()).count() >= pieces.len(),
+        "the reply was watched piece by piece: {seen:?}"
+    );
+    assert!(
+        seen.iter().all(|t| full.starts_with(t)),
+        "every step of the stream showed the reply so far, no piece lost or repeated: {seen:?}"
+    );
+    let streams = statuses(&browser, "/events", None).await;
+    assert!(
+        streams.len() >= 2,
+        "the reply outlived its first stream and was resumed: {streams:?}"
+    );
+    assert!(
+        streams.iter().all(|s| s == &json!(200)),
+        "every stream was opened with a live token: {streams:?}"
+    );
+    assert!(fetch_tokens(&browser).await >= 1);
+    assert!(
+        bubbles(&browser)
+            .await
+            .iter()
+            .all(|b| !b["cls"].as_str().is_some_and(|c| c.contains("error"))),
+        "no error bubble"
+    );
+    screenshot(&browser.client, "widget-story-phone").await;
+    browser.close().await;
+    shop.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_401_renews_once_and_retries_once_and_a_second_401_ends_the_session() {
+    let shop = Shop::start("demo", Duration::from_secs(900), TestServer::start().await).await;
+    let browser = Browser::start().await;
+    visit(&browser, &shop).await;
+    open_panel(&browser).await;
+    record_calls(&browser).await;
+
+    // The owner rotates the secret and gives the site the new one: every session signed with the
+    // old secret is refused, so the next request gets a 401.
+    shop.rotate().await;
+    type_and_send(&browser, "When are you open on Sunday?").await;
+    wait_reply_containing(&browser, "8am to 2pm", SHORT).await;
+    wait_widget(&browser, "idle", SHORT).await;
+    assert_eq!(fetch_tokens(&browser).await, 1, "exactly one fetchToken()");
+    assert_eq!(
+        statuses(&browser, "/api/v1/chat/messages", Some("POST")).await,
+        [json!(401), json!(202)],
+        "one refused request, one retry"
+    );
+    assert_eq!(
+        statuses(&browser, "/api/your-token-endpoint", Some("POST")).await,
+        [json!(200)]
+    );
+
+    // Now fetchToken() hands back a token that is refused too: no loop, a clear ended state.
+    let stale = browser
+        .js(
+            "const stale = window.ChatlinkChat.token;
+             window.ChatlinkChat.fetchToken = async () => { window.__fetchTokens += 1; return stale; };
+             return stale",
+            vec![],
+        )
+        .await;
+    assert!(stale.as_str().is_some_and(|t| t.split('.').count() == 3));
+    shop.rotate().await;
+    type_and_send(&browser, "And on Monday?").await;
+    wait_widget(&browser, "expired", SHORT).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        fetch_tokens(&browser).await,
+        2,
+        "one more fetchToken(), no loop"
+    );
+    assert_eq!(
+        statuses(&browser, "/api/v1/chat/messages", Some("POST")).await,
+        [json!(401), json!(202), json!(401), json!(401)],
+    );
+    let notice = widget(
+        &browser,
+        "const n = w.querySelector('.notice');
+         return {hidden: n.hidden, text: n.textContent,
+                 retry: !w.querySelector('.retry').hidden,
+                 disabled: w.querySelector('.input').disabled}",
+    )
+    .await;
+    assert_eq!(notice["hidden"], json!(false));
+    assert!(
+        notice["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Chat session ended")),
+        "{notice}"
+    );
+    assert_eq!(notice["retry"], json!(true));
+    assert_eq!(notice["disabled"], json!(true), "{notice}");
+    screenshot(&browser.client, "widget-session-ended-phone").await;
+
+    // "Try again" with a working fetchToken() brings the chat back.
+    browser
+        .js(
+            "window.ChatlinkChat.fetchToken = async () => {
+               const res = await fetch('/api/your-token-endpoint', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'});
+               return (await res.json()).data.token;
+             }; return true",
+            vec![],
+        )
+        .await;
+    widget(&browser, "w.querySelector('.retry').click(); return true").await;
+    wait_widget(&browser, "idle", SHORT).await;
+    type_and_send(&browser, "Do you deliver?").await;
+    wait_reply_containing(&browser, "5 km", SHORT).await;
+    browser.close().await;
+    shop.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_app_stops_the_widget_with_a_clear_message() {
+    let shop = Shop::start("demo", Duration::from_secs(900), TestServer::start().await).await;
+    let browser = Browser::start().await;
+    visit(&browser, &shop).await;
+    open_panel(&browser).await;
+    type_and_send(&browser, "Can I pay by card?").await;
+    wait_reply_containing(&browser, "contactless", SHORT).await;
+    wait_widget(&browser, "idle", SHORT).await;
+    record_calls(&browser).await;
+
+    shop.server
+        .app
+        .revoke_widget_app(&shop.app_id)
+        .await
+        .expect("revoke");
+    type_and_send(&browser, "Hello?").await;
+    wait_widget(&browser, "expired", SHORT).await;
+    assert_eq!(
+        fetch_tokens(&browser).await,
+        1,
+        "one attempt to renew, refused by Chatlink through the site's backend"
+    );
+    assert_eq!(
+        statuses(&browser, "/api/your-token-endpoint", Some("POST")).await,
+        [json!(502)]
+    );
+    let text = widget(&browser, "return w.querySelector('.notice').textContent").await;
+    assert!(
+        text.as_str()
+            .is_some_and(|t| t.contains("Chat session ended") && t.contains("reload")),
+        "{text}"
+    );
+    assert!(
+        bubbles(&browser)
+            .await
+            .iter()
+            .any(|b| b["text"] == json!("Hello?")),
+        "what the visitor typed stays visible"
+    );
+    screenshot(&browser.client, "widget-app-revoked-phone").await;
+    browser.close().await;
+    shop.server.stop().await;
+}
