@@ -488,3 +488,34 @@ async fn a_revoked_app_stops_the_widget_with_a_clear_message() {
     browser.close().await;
     shop.server.stop().await;
 }
+
+#[tokio::test]
+async fn a_site_off_the_allowed_origins_gets_a_clear_refusal() {
+    let shop = Shop::start("demo", Duration::from_secs(900), TestServer::start().await).await;
+    shop.server
+        .app
+        .set_widget_app_origins(&shop.app_id, vec!["https://another-shop.example".into()])
+        .await
+        .expect("allow another site only");
+    let browser = Browser::start().await;
+    visit(&browser, &shop).await;
+    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    wait_widget(&browser, "error", SHORT).await;
+    let notice = widget(
+        &browser,
+        "return {text: w.querySelector('.notice').textContent, retry: !w.querySelector('.retry').hidden}",
+    )
+    .await;
+    assert!(
+        notice["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("This website is not allowed to use this chat")),
+        "the browser could read the refusal through CORS: {notice}"
+    );
+    assert_eq!(notice["retry"], json!(false));
+    // Let the panel's 0.18 s opening animation finish before the picture.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    screenshot(&browser.client, "widget-origin-refused-phone").await;
+    browser.close().await;
+    shop.server.stop().await;
+}

@@ -57,7 +57,7 @@ align-self:flex-start;background:var(--agent);border:1px solid var(--border)}
 .input{flex:1;min-width:0;min-height:2.75rem;max-height:8.5rem;margin:0;padding:.6rem .9rem;resize:none;font:inherit;font-size:15px;
 line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--border);border-radius:1.375rem}
 .input::placeholder{color:var(--muted);opacity:1} .input:disabled{opacity:.6}
-.counter{align-self:center;font-size:.75rem;color:var(--muted)} .counter.over{color:var(--danger);font-weight:700}
+.counter{align-self:center;font-size:.75rem;color:var(--muted);white-space:nowrap} .counter.over{color:var(--danger);font-weight:700}
 .send{flex:none;width:2.75rem;height:2.75rem}
 @media (max-width:480px){.panel{inset:0;width:auto;max-width:none;height:auto;border:0;border-radius:0}
 :host([data-open="true"]) .bubble{display:none} .head{padding-top:calc(.4rem + env(safe-area-inset-top))}
@@ -129,7 +129,9 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   }
   // After a load or a turn, the panel's visibility picks the resting state.
   const settle = () => setState(isOpen ? 'idle' : 'closed');
-  const setStatus = (text) => { statusEl.textContent = text || ''; };
+  // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
+  const sentence = (text) => (text ? text[0].toUpperCase() + text.slice(1) : '');
+  const setStatus = (text) => { statusEl.textContent = sentence(text); };
   const readJson = (res) => res.json().catch(() => ({}));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // Code points, not UTF-16 units, so an emoji counts once as on the server.
@@ -259,7 +261,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     setState(next);
     setStatus('');
     noticeTitle.textContent = heading;
-    noticeText.textContent = text;
+    noticeText.textContent = sentence(text);
     retryBtn.hidden = !canRetry;
     notice.hidden = false;
     if (hadFocus && canRetry) retryBtn.focus(); // the textarea was just disabled under the visitor
@@ -333,7 +335,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   function endTurn(s, status, message) {
     if (stream !== s) return;
     stopStream();
-    if (status === 'error') addBubble('error', message || 'Sorry, something went wrong. Please try again.');
+    if (status === 'error') addBubble('error', sentence(message) || 'Sorry, something went wrong. Please try again.');
     setStatus(status === 'lost' ? 'Connection lost. Try again later.' : '');
     settle();
   }
