@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use chatlink_e2e::{Browser, TestServer, WINDOW, http_get, screenshot, wait_for};
+use chatlink_e2e::{Browser, TestServer, WINDOW, agent_on, http_get, screenshot, wait_for};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 
@@ -528,7 +528,7 @@ async fn the_composer_fits_a_phone_screen() {
 /// bubbles while it waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_stream_is_retried_after_a_pause_not_in_a_loop() {
-    use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, NewAgent};
+    use chatlink_core::app::IssueLink;
     // A provider that accepts and never answers keeps the turn running.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a silent provider");
     let base_url = format!("http://{}/v1", silent.local_addr().expect("address"));
@@ -542,26 +542,7 @@ async fn a_refused_stream_is_retried_after_a_pause_not_in_a_loop() {
     })
     .await;
     let app = &server.app;
-    app.create_agent(NewAgent {
-        slug: "slow".into(),
-        name: "Slow".into(),
-        greeting: "Hello.".into(),
-        instructions: String::new(),
-    })
-    .await
-    .expect("create the agent");
-    app.update_agent(
-        "slow",
-        AgentUpdate {
-            engine: Some(EngineSetting::OpenAi {
-                base_url,
-                model: "m".into(),
-            }),
-            ..AgentUpdate::default()
-        },
-    )
-    .await
-    .expect("point it at the silent provider");
+    agent_on(app, "slow", base_url).await;
     let url = app
         .issue_link(IssueLink::chat("slow"))
         .await
