@@ -145,7 +145,8 @@ fn run(cmd: &mut Command, limit: Duration) -> (ExitStatus, String, String) {
 fn secret_tool_lookup(name: &str) -> Option<String> {
     let (status, out, err) = run(
         Command::new("secret-tool").args([
-            "lookup", "service", SERVICE, "username", name, "target", "default",
+            // `--`: an install id may start with '-', which secret-tool would take for an option.
+            "lookup", "--", "service", SERVICE, "username", name, "target", "default",
         ]),
         Duration::from_secs(30),
     );
@@ -394,5 +395,75 @@ fn open_fails_fast_without_a_secret_service() {
     println!("child finished in {elapsed:?}");
     for line in out.lines().filter(|l| l.contains("failed in")) {
         println!("  {line}");
+    }
+}
+
+#[tokio::test]
+async fn widget_app_secrets_live_in_the_keyring_one_entry_per_app() {
+    if !keyring_enabled("widget_app_secrets_live_in_the_keyring_one_entry_per_app") {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = chatlink_core::App::open(chatlink_core::AppConfig::new(
+        dir.path(),
+        SecretBackend::Keyring,
+    ))
+    .expect("open an app on the keyring");
+    let install: String = rusqlite::Connection::open(dir.path().join("chatlink.db"))
+        .expect("db")
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'install_id'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("install id");
+    let store = open_keyring();
+    let new_app = || chatlink_core::app::NewWidgetApp {
+        folder: "demo".into(),
+        ..Default::default()
+    };
+    let a = app.create_widget_app(new_app()).await.expect("create a");
+    let b = app.create_widget_app(new_app()).await.expect("create b");
+    let name_of = |id: &str| format!("{install}/widget-app/{id}");
+    let _cleanup = Cleanup {
+        store: &store,
+        names: vec![
+            format!("{install}/master-key"),
+            name_of(&a.app.id),
+            name_of(&b.app.id),
+        ],
+    };
+    assert_eq!(
+        secret_tool_lookup(&name_of(&a.app.id)).as_deref(),
+        Some(a.secret.expose().as_str()),
+        "the Secret Service holds app a's secret under its own entry"
+    );
+    assert_eq!(
+        secret_tool_lookup(&name_of(&b.app.id)).as_deref(),
+        Some(b.secret.expose().as_str())
+    );
+    assert_eq!(
+        app.reveal_app_secret(&a.app.id)
+            .await
+            .expect("reveal")
+            .expose(),
+        a.secret.expose()
+    );
+    let rotated = app.rotate_app_secret(&a.app.id).await.expect("rotate");
+    assert_eq!(
+        secret_tool_lookup(&name_of(&a.app.id)).as_deref(),
+        Some(rotated.expose().as_str()),
+        "rotation replaced the entry"
+    );
+    app.revoke_widget_app(&b.app.id).await.expect("revoke");
+    assert_eq!(
+        secret_tool_lookup(&name_of(&b.app.id)),
+        None,
+        "a revoked app's secret is deleted"
+    );
+    let db = std::fs::read(dir.path().join("chatlink.db")).expect("db bytes");
+    let db = String::from_utf8_lossy(&db);
+    for s in [a.secret.expose(), rotated.expose(), b.secret.expose()] {
+        assert!(!db.contains(s.as_str()), "an appSecret reached SQLite");
     }
 }
