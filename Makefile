@@ -10,9 +10,11 @@ BIND ?= 127.0.0.1:8640
 DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
 	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
-	chromium chromium-driver imagemagick
+	chromium chromium-driver imagemagick xclip
+# The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
+TAURI_DRIVER_VERSION := ^2
 
-.PHONY: install build run test lint bench clean
+.PHONY: install ui build run test lint bench clean
 
 install:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -24,14 +26,26 @@ install:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are missing: the desktop window's UI is built with them"; exit 1; }
+	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '$(TAURI_DRIVER_VERSION)'
 
-build: install
+# The window's frontend; the desktop crate embeds ui/dist when it compiles.
+ui: install
+	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
+
+build: ui
 	$(CARGO) build --workspace --all-targets
 
+# The desktop window when there is a display; the headless server otherwise.
 run: build
 	@[ "$(SECRETS)" = keyring ] || echo "note: no desktop keyring session found, so secrets go to a mode-0600 file in the data folder (--secrets file). Use SECRETS=keyring inside a desktop session."
-	@# The binary `build` made: `cargo run -p` would unify features differently and rebuild ~140 crates.
-	target/debug/chatlink --secrets $(SECRETS) serve --bind $(BIND)
+	@# The binaries `build` made: `cargo run -p` would unify features differently and rebuild ~140 crates.
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+		CHATLINK_SECRETS=$(SECRETS) CHATLINK_BIND=$(BIND) target/debug/chatlink-desktop; \
+	else \
+		echo "no display: starting the headless server (the window needs a desktop session)"; \
+		target/debug/chatlink --secrets $(SECRETS) serve --bind $(BIND); \
+	fi
 
 lint:
 	$(CARGO) fmt --all --check
@@ -39,6 +53,7 @@ lint:
 
 # One cargo invocation for every test, inside a private D-Bus session with a real GNOME Keyring.
 test: build lint
+	cd ui && npm run check && npm test
 	scripts/with-session.sh 1800 $(CARGO) test --workspace --all-targets
 
 # Release build of the server (with the bench-only waiting agent) and the harness, then every

@@ -19,6 +19,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tempfile::TempDir;
 
+pub mod desktop;
+
 /// The browser binary chromedriver starts (Debian's launcher script).
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// The driver, looked up on `PATH`.

@@ -40,6 +40,7 @@ pub struct AgentUpdate {
 /// The engine as the owner sees it: the API key only as set / not set.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum EngineInfo {
     Answers,
     Openai {
@@ -50,12 +51,14 @@ pub enum EngineInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AgentInfo {
     pub slug: String,
     pub name: String,
     pub greeting: String,
     pub instructions: String,
     pub engine: EngineInfo,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub knowledge_count: i64,
     pub created_at: String,
     pub updated_at: String,

@@ -44,7 +44,9 @@ impl IssueLink {
 
 /// A link as the owner sees it. `url` is present when the link is live and was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LinkInfo {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub jid: String,
     pub folder: String,
@@ -59,6 +61,7 @@ pub struct LinkInfo {
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub url: Option<String>,
 }
 
@@ -194,6 +197,19 @@ impl App {
                 .tokens(folder.as_deref())?
                 .iter()
                 .map(|r| i.info(r, false))
+                .collect()
+        })
+        .await
+    }
+
+    /// Every link, live ones with their URLs, oldest first: the window's table, where the owner
+    /// copies and prints any link again.
+    pub async fn links_with_urls(&self) -> Result<Vec<LinkInfo>> {
+        self.blocking(|i| {
+            i.store
+                .tokens(None)?
+                .iter()
+                .map(|r| i.info(r, true))
                 .collect()
         })
         .await

@@ -1,0 +1,49 @@
+//! The window's TypeScript types (`ui/src/bindings/`) are generated from Rust by ts-rs and
+//! committed; this test fails when they drift. `UPDATE_BINDINGS=1 cargo test -p chatlink-desktop
+//! --test bindings` rewrites them.
+
+use std::path::PathBuf;
+
+use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo};
+use chatlink_desktop::types::{CommandError, NewLink, Status};
+use ts_rs::TS;
+
+fn bindings_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings")
+}
+
+/// `Some(problem)` when the committed file differs from what Rust generates.
+fn check<T: TS + 'static>() -> Option<String> {
+    let generated = T::export_to_string().expect("ts-rs exports the type");
+    let path = bindings_dir().join(format!("{}.ts", T::name()));
+    if std::env::var("UPDATE_BINDINGS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(bindings_dir()).expect("create ui/src/bindings");
+        std::fs::write(&path, &generated).expect("write a binding");
+        return None;
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(committed) if committed == generated => None,
+        Ok(_) => Some(format!("{} differs from the Rust type", path.display())),
+        Err(e) => Some(format!("{}: {e}", path.display())),
+    }
+}
+
+#[test]
+fn typescript_bindings_match_the_rust_types() {
+    let problems: Vec<String> = [
+        check::<LinkInfo>(),
+        check::<AgentInfo>(),
+        check::<EngineInfo>(),
+        check::<Status>(),
+        check::<CommandError>(),
+        check::<NewLink>(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    assert!(
+        problems.is_empty(),
+        "regenerate with UPDATE_BINDINGS=1 cargo test -p chatlink-desktop --test bindings:\n{}",
+        problems.join("\n")
+    );
+}

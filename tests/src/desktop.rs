@@ -1,0 +1,194 @@
+//! The real desktop app under a private Xvfb display, driven through `tauri-driver` (which starts
+//! `WebKitWebDriver`, which starts the app) with fantoccini.
+//!
+//! Each [`DesktopApp`] gets its own display, its own scratch folder for `XDG_*` and the data
+//! folder, and the session's Secret Service (the tests run inside `scripts/with-session.sh`), so
+//! nothing lands in `$HOME` and two tests never share anything.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::{free_port, screenshot_dir, wait_for, workspace_dir};
+
+const HINT: &str =
+    "`make test` installs Xvfb, webkit2gtk-driver and tauri-driver and builds the app";
+
+/// A child process stopped on drop: SIGTERM (tauri-driver then stops its WebKitWebDriver), and
+/// SIGKILL if it is still there after 5 s.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(cmd: &mut Command, what: &str) -> Stopped {
+    Stopped(
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what} ({e}); {HINT}")),
+    )
+}
+
+/// The debug build of the desktop app.
+pub fn app_binary() -> PathBuf {
+    let path = workspace_dir().join("target/debug/chatlink-desktop");
+    assert!(path.exists(), "{} is missing; {HINT}", path.display());
+    path
+}
+
+/// The running desktop app and the WebDriver session on its window.
+pub struct DesktopApp {
+    pub client: Client,
+    /// `:N`, the private X display.
+    pub display: String,
+    /// Scratch folder: the data folder is `data/` inside it.
+    pub scratch: TempDir,
+    // Dropped last: the driver (and the app) before the display.
+    _driver: Stopped,
+    _xvfb: Stopped,
+}
+
+impl DesktopApp {
+    /// Starts a display, `tauri-driver` and the app on a fresh data folder.
+    pub async fn start() -> DesktopApp {
+        let scratch = tempfile::Builder::new()
+            .prefix("chatlink-desktop-e2e-")
+            .tempdir()
+            .expect("a scratch folder");
+        let mut xvfb = Command::new("Xvfb");
+        xvfb.args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        let mut xvfb = spawn(&mut xvfb, "Xvfb");
+        let mut line = String::new();
+        BufReader::new(xvfb.0.stdout.take().expect("Xvfb's stdout"))
+            .read_line(&mut line)
+            .expect("Xvfb prints its display number");
+        let display = format!(":{}", line.trim());
+        assert!(display.len() > 1, "Xvfb gave no display number");
+
+        let (port, native) = (free_port(), free_port());
+        let runtime = scratch.path().join("runtime");
+        std::fs::create_dir_all(&runtime).expect("runtime dir");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700))
+                .expect("runtime dir mode");
+        }
+        let mut driver = Command::new("tauri-driver");
+        driver
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .env("XDG_DATA_HOME", scratch.path().join("share"))
+            .env("XDG_CONFIG_HOME", scratch.path().join("config"))
+            .env("XDG_CACHE_HOME", scratch.path().join("cache"))
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .env("CHATLINK_DATA_DIR", scratch.path().join("data"))
+            .env("CHATLINK_BIND", "127.0.0.1:0")
+            .env_remove("CHATLINK_SECRETS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let driver = spawn(&mut driver, "tauri-driver");
+
+        let caps = json!({
+            "browserName": "wry",
+            "tauri:options": { "application": app_binary() },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!("capabilities are a JSON object")
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let client = wait_for(
+            || async {
+                ClientBuilder::new(HttpConnector::new())
+                    .capabilities(caps.clone())
+                    .connect(&url)
+                    .await
+                    .ok()
+            },
+            Duration::from_secs(30),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("tauri-driver never opened the app: {e}; {HINT}"));
+        DesktopApp {
+            client,
+            display,
+            scratch,
+            _driver: driver,
+            _xvfb: xvfb,
+        }
+    }
+
+    /// What the app's clipboard holds, read through X (`xclip`).
+    pub fn clipboard(&self) -> String {
+        let out = Command::new("xclip")
+            .args(["-o", "-selection", "clipboard"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run xclip ({e}); {HINT}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// A PNG of the whole display (the window as a person sees it) in the screenshots folder.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).expect("create artifacts/screenshots");
+        let path = dir.join(format!("{name}.png"));
+        // WebKit paints a moment after the DOM changes that the test just waited for.
+        std::thread::sleep(Duration::from_millis(400));
+        let status = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run ImageMagick's import ({e}); {HINT}"));
+        assert!(status.success(), "import failed for {}", path.display());
+        path
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.scratch.path().join("data")
+    }
+
+    /// Ends the WebDriver session, which closes the app.
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+/// Whether `path` is a PNG file.
+pub fn is_png(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n"))
+}
