@@ -22,6 +22,17 @@ pub struct Desktop {
     local: Mutex<Option<SocketAddr>>,
 }
 
+/// Where the window's server listens unless `CHATLINK_BIND` says otherwise.
+pub fn bind_from_env() -> SocketAddr {
+    std::env::var("CHATLINK_BIND")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(SocketAddr::from((
+            [127, 0, 0, 1],
+            chatlink_core::app::DEFAULT_PORT,
+        )))
+}
+
 fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {
     let data_dir = match std::env::var_os("CHATLINK_DATA_DIR") {
         Some(d) => PathBuf::from(d),
@@ -43,18 +54,19 @@ impl Desktop {
     /// Opens the data folder. A failure (no keyring, a damaged folder) is kept as the window's
     /// problem to explain, not a crash.
     pub fn open() -> Desktop {
-        let (data_dir, secrets) = match config_from_env() {
-            Ok(c) => c,
-            Err(e) => {
-                return Desktop {
-                    app: None,
-                    problem: Some(e.into()),
-                    data_dir: PathBuf::new(),
-                    secrets: SecretBackend::Keyring,
-                    local: Mutex::new(None),
-                };
-            }
-        };
+        match config_from_env() {
+            Ok((data_dir, secrets)) => Desktop::open_with(data_dir, secrets),
+            Err(e) => Desktop {
+                app: None,
+                problem: Some(e.into()),
+                data_dir: PathBuf::new(),
+                secrets: SecretBackend::Keyring,
+                local: Mutex::new(None),
+            },
+        }
+    }
+
+    pub fn open_with(data_dir: PathBuf, secrets: SecretBackend) -> Desktop {
         let (app, problem) = match App::open(AppConfig::new(&data_dir, secrets)) {
             Ok(app) => (Some(app), None),
             Err(e) => {
@@ -93,15 +105,8 @@ impl Desktop {
     }
 
     /// Starts the chat server; returns once it listens (the serving runs on in the background).
-    pub async fn start_server(&self) -> Result<(), CommandError> {
+    pub async fn start_server(&self, wanted: SocketAddr) -> Result<(), CommandError> {
         let app = self.app()?.clone();
-        let wanted: SocketAddr = std::env::var("CHATLINK_BIND")
-            .ok()
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(SocketAddr::from((
-                [127, 0, 0, 1],
-                chatlink_core::app::DEFAULT_PORT,
-            )));
         let listener = match tokio::net::TcpListener::bind(wanted).await {
             Ok(l) => l,
             Err(e) => {
@@ -138,5 +143,64 @@ impl Desktop {
         if let Some(app) = &self.app {
             app.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loopback(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[tokio::test]
+    async fn the_server_starts_and_takes_a_free_port_when_its_own_is_taken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let desktop = Desktop::open_with(dir.path().to_owned(), SecretBackend::File);
+        let before = desktop.status();
+        assert!(!before.serving && before.problem.is_none());
+        assert_eq!(before.secrets, "file");
+        let taken = std::net::TcpListener::bind(loopback(0)).expect("take a port");
+        let port = taken.local_addr().expect("addr").port();
+        desktop.start_server(loopback(port)).await.expect("start");
+        let status = desktop.status();
+        let local = status.local_url.expect("listening");
+        assert!(status.serving);
+        assert!(!local.ends_with(&format!(":{port}")), "{local}");
+        assert_eq!(
+            status.base_url, local,
+            "links are built on the real address"
+        );
+        // A second window on the same data folder is refused, not a second server.
+        let second = Desktop::open_with(dir.path().to_owned(), SecretBackend::File);
+        let err = second.start_server(loopback(0)).await.expect_err("second");
+        assert_eq!(err.code, "conflict");
+        desktop.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_folder_that_cannot_open_is_explained_not_a_crash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Desktop::open_with(
+            dir.path().to_owned(),
+            SecretBackend::File,
+        ));
+        // The folder keeps its secrets in a file; asking for the keyring is refused with a fix.
+        let desktop = Desktop::open_with(dir.path().to_owned(), SecretBackend::Keyring);
+        let problem = desktop.status().problem.expect("a problem");
+        assert_eq!(problem.code, "invalid_input");
+        assert!(
+            problem.message.contains("--secrets file"),
+            "{}",
+            problem.message
+        );
+        let err = desktop.app().expect_err("no app");
+        assert_eq!(
+            err, problem,
+            "every command answers with the same explanation"
+        );
+        assert!(desktop.start_server(loopback(0)).await.is_err());
+        assert!(!desktop.status().serving);
     }
 }

@@ -29,7 +29,9 @@ pub fn run() {
         .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             let desktop = Desktop::open();
-            if let Err(e) = tauri::async_runtime::block_on(desktop.start_server()) {
+            if let Err(e) =
+                tauri::async_runtime::block_on(desktop.start_server(desktop::bind_from_env()))
+            {
                 tracing::error!(code = %e.code, "the chat server did not start: {}", e.message);
             }
             app.manage(desktop);
