@@ -1,11 +1,22 @@
 //! The window's commands: each makes one `App` call and maps its error; the rules live in the core.
 
-use chatlink_core::app::{AgentInfo, IssueLink, LinkInfo};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chatlink_core::agent::Knowledge;
+use chatlink_core::app::{
+    AgentInfo, AgentUpdate, EngineSetting, IssueLink, LinkInfo, NewAgent, NewWidgetApp,
+    WidgetAppInfo, WidgetEmbed,
+};
+use chatlink_core::secret::Sensitive;
 use chatlink_core::store::now_ms;
 use tauri::State;
 
 use crate::desktop::Desktop;
-use crate::types::{CommandError, NewLink, Status};
+use crate::types::{
+    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
+    NewWidgetAppForm, Status,
+};
 
 type Reply<T> = Result<T, CommandError>;
 
@@ -53,4 +64,170 @@ pub async fn link_qr_svg(desktop: State<'_, Desktop>, id: i64) -> Reply<String> 
 #[tauri::command]
 pub async fn list_agents(desktop: State<'_, Desktop>) -> Reply<Vec<AgentInfo>> {
     Ok(desktop.app()?.agents().await?)
+}
+
+#[tauri::command]
+pub async fn get_agent(desktop: State<'_, Desktop>, slug: String) -> Reply<AgentInfo> {
+    Ok(desktop.app()?.agent(&slug).await?)
+}
+
+#[tauri::command]
+pub async fn create_agent(desktop: State<'_, Desktop>, req: NewAgentForm) -> Reply<AgentInfo> {
+    let new = NewAgent {
+        slug: req.slug,
+        name: req.name,
+        greeting: req.greeting,
+        instructions: req.instructions,
+    };
+    Ok(desktop.app()?.create_agent(new).await?)
+}
+
+#[tauri::command]
+pub async fn update_agent(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    edit: AgentEdit,
+) -> Reply<AgentInfo> {
+    let engine = match edit.engine {
+        EngineForm::Answers => EngineSetting::Answers,
+        EngineForm::Openai { base_url, model } => EngineSetting::OpenAi { base_url, model },
+    };
+    let update = AgentUpdate {
+        name: Some(edit.name),
+        greeting: Some(edit.greeting),
+        instructions: Some(edit.instructions),
+        engine: Some(engine),
+    };
+    Ok(desktop.app()?.update_agent(&slug, update).await?)
+}
+
+/// The key goes to the secret store; the window only ever learns "set" or "not set".
+#[tauri::command]
+pub async fn set_api_key(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    key: Option<String>,
+) -> Reply<AgentInfo> {
+    Ok(desktop
+        .app()?
+        .set_api_key(&slug, key.map(Sensitive::new))
+        .await?)
+}
+
+#[tauri::command]
+pub async fn list_knowledge(desktop: State<'_, Desktop>, slug: String) -> Reply<Vec<Knowledge>> {
+    Ok(desktop.app()?.knowledge(&slug).await?)
+}
+
+#[tauri::command]
+pub async fn add_knowledge(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    question: Option<String>,
+    answer: String,
+) -> Reply<Knowledge> {
+    Ok(desktop
+        .app()?
+        .add_knowledge(&slug, question, answer)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn update_knowledge(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    id: i64,
+    question: Option<String>,
+    answer: String,
+) -> Reply<Knowledge> {
+    Ok(desktop
+        .app()?
+        .update_knowledge(&slug, id, question, answer)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn remove_knowledge(desktop: State<'_, Desktop>, slug: String, id: i64) -> Reply<()> {
+    Ok(desktop.app()?.remove_knowledge(&slug, id).await?)
+}
+
+/// `path` comes from the window's open-file dialog.
+#[tauri::command]
+pub async fn import_knowledge(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    path: PathBuf,
+) -> Reply<Vec<Knowledge>> {
+    Ok(desktop.app()?.import_knowledge_file(&slug, &path).await?)
+}
+
+#[tauri::command]
+pub async fn list_widget_apps(desktop: State<'_, Desktop>) -> Reply<Vec<WidgetAppInfo>> {
+    Ok(desktop.app()?.widget_apps().await?)
+}
+
+#[tauri::command]
+pub async fn create_widget_app(
+    desktop: State<'_, Desktop>,
+    req: NewWidgetAppForm,
+) -> Reply<CreatedWidgetAppView> {
+    let new = NewWidgetApp {
+        folder: req.folder,
+        name: req.name.filter(|n| !n.trim().is_empty()),
+        origins: req.origins,
+        token_ttl: req
+            .token_ttl_minutes
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
+    };
+    let created = desktop.app()?.create_widget_app(new).await?;
+    Ok(CreatedWidgetAppView {
+        app: created.app,
+        secret: created.secret.expose().clone(),
+    })
+}
+
+/// Shows an appSecret again on the owner's explicit request.
+#[tauri::command]
+pub async fn reveal_app_secret(desktop: State<'_, Desktop>, app_id: String) -> Reply<String> {
+    Ok(desktop
+        .app()?
+        .reveal_app_secret(&app_id)
+        .await?
+        .expose()
+        .clone())
+}
+
+#[tauri::command]
+pub async fn rotate_app_secret(desktop: State<'_, Desktop>, app_id: String) -> Reply<String> {
+    Ok(desktop
+        .app()?
+        .rotate_app_secret(&app_id)
+        .await?
+        .expose()
+        .clone())
+}
+
+#[tauri::command]
+pub async fn revoke_widget_app(
+    desktop: State<'_, Desktop>,
+    app_id: String,
+) -> Reply<WidgetAppInfo> {
+    Ok(desktop.app()?.revoke_widget_app(&app_id).await?)
+}
+
+#[tauri::command]
+pub async fn set_widget_app_origins(
+    desktop: State<'_, Desktop>,
+    app_id: String,
+    origins: Vec<String>,
+) -> Reply<WidgetAppInfo> {
+    Ok(desktop
+        .app()?
+        .set_widget_app_origins(&app_id, origins)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn widget_embed(desktop: State<'_, Desktop>, app_id: String) -> Reply<WidgetEmbed> {
+    Ok(desktop.app()?.widget_embed(&app_id).await?)
 }

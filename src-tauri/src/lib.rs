@@ -27,6 +27,7 @@ pub fn run() {
         }))
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             let desktop = Desktop::open();
             if let Err(e) =
@@ -45,6 +46,22 @@ pub fn run() {
             commands::reissue_link,
             commands::link_qr_svg,
             commands::list_agents,
+            commands::get_agent,
+            commands::create_agent,
+            commands::update_agent,
+            commands::set_api_key,
+            commands::list_knowledge,
+            commands::add_knowledge,
+            commands::update_knowledge,
+            commands::remove_knowledge,
+            commands::import_knowledge,
+            commands::list_widget_apps,
+            commands::create_widget_app,
+            commands::reveal_app_secret,
+            commands::rotate_app_secret,
+            commands::revoke_widget_app,
+            commands::set_widget_app_origins,
+            commands::widget_embed,
         ])
         .build(tauri::generate_context!());
     let app = match app {

@@ -1,5 +1,6 @@
 //! The shapes the window exchanges with the shell, beyond the core's own (`LinkInfo`,
-//! `AgentInfo`): exported to TypeScript by ts-rs into `ui/src/bindings/`.
+//! `AgentInfo`, `Knowledge`, `WidgetAppInfo`, `WidgetEmbed`): exported to TypeScript by ts-rs into
+//! `ui/src/bindings/`.
 
 use chatlink_core::Error;
 use serde::{Deserialize, Serialize};
@@ -44,4 +45,50 @@ pub struct NewLink {
     pub suffix: Option<String>,
     pub label: Option<String>,
     pub expires_in_days: Option<u32>,
+}
+
+/// The "New agent" form.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct NewAgentForm {
+    pub slug: String,
+    pub name: String,
+    pub greeting: String,
+    pub instructions: String,
+}
+
+/// Which engine answers, as the agent form sets it. The API key is set on its own
+/// (`set_api_key`) and never comes back to the window.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum EngineForm {
+    Answers,
+    Openai { base_url: String, model: String },
+}
+
+/// The agent form's fields, saved together.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct AgentEdit {
+    pub name: String,
+    pub greeting: String,
+    pub instructions: String,
+    pub engine: EngineForm,
+}
+
+/// The "New widget app" form.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct NewWidgetAppForm {
+    pub folder: String,
+    pub name: Option<String>,
+    /// Websites allowed to embed it; empty means any.
+    pub origins: Vec<String>,
+    /// Session token lifetime; 15 when absent.
+    pub token_ttl_minutes: Option<u32>,
+}
+
+/// A new widget app and its appSecret, which the window shows once (and again only on an
+/// explicit reveal).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct CreatedWidgetAppView {
+    pub app: chatlink_core::app::WidgetAppInfo,
+    pub secret: String,
 }

@@ -4,8 +4,12 @@
 
 use std::path::PathBuf;
 
-use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo};
-use chatlink_desktop::types::{CommandError, NewLink, Status};
+use chatlink_core::agent::Knowledge;
+use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo, WidgetAppInfo, WidgetEmbed};
+use chatlink_desktop::types::{
+    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
+    NewWidgetAppForm, Status,
+};
 use ts_rs::TS;
 
 fn bindings_dir() -> PathBuf {
@@ -37,6 +41,14 @@ fn typescript_bindings_match_the_rust_types() {
         check::<Status>(),
         check::<CommandError>(),
         check::<NewLink>(),
+        check::<Knowledge>(),
+        check::<WidgetAppInfo>(),
+        check::<WidgetEmbed>(),
+        check::<NewAgentForm>(),
+        check::<EngineForm>(),
+        check::<AgentEdit>(),
+        check::<NewWidgetAppForm>(),
+        check::<CreatedWidgetAppView>(),
     ]
     .into_iter()
     .flatten()

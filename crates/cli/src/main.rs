@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind, NewAgent, NewWidgetApp};
-use chatlink_core::knowledge::Format;
 use chatlink_core::secret::{SecretBackend, Sensitive};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
@@ -350,11 +349,7 @@ async fn knowledge(app: App, cmd: KnowledgeCmd, out: &Out) -> Result<()> {
             out.done(&format!("entry {id} removed"));
         }
         KnowledgeCmd::Import { slug, file } => {
-            let name = file.to_string_lossy().into_owned();
-            let format = Format::from_file_name(&name)?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| Error::io(format!("cannot read {name}"), e))?;
-            let added = app.import_knowledge(&slug, &text, format).await?;
+            let added = app.import_knowledge_file(&slug, &file).await?;
             out.done(&format!("imported {} entries into {slug}", added.len()));
         }
     }

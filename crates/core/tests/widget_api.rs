@@ -601,3 +601,39 @@ async fn the_widget_script_is_served_for_any_site_under_both_names() {
         assert!(body.contains("ChatlinkChat") && body.contains("XYZChat"));
     }
 }
+
+#[tokio::test]
+async fn the_embed_snippet_is_filled_in_with_this_server_and_no_secret() {
+    let s = start().await;
+    let app = s.widget_app("demo", &[], Duration::from_secs(900)).await;
+    let embed = s.app.widget_embed(&app.id).await.expect("embed");
+    assert!(
+        embed.snippet.contains(&format!("host: '{}'", s.base)),
+        "{}",
+        embed.snippet
+    );
+    assert!(
+        embed.snippet.contains(&format!(
+            "<script src=\"{}/widget/chat.js\" async></script>",
+            s.base
+        )),
+        "{}",
+        embed.snippet
+    );
+    assert!(embed.snippet.contains("fetchToken"));
+    assert!(
+        embed
+            .token_request
+            .contains(&format!("{}/api/v1/auth/token", s.base))
+            && embed.token_request.contains(&app.id)
+    );
+    assert!(!embed.snippet.contains(&app.secret) && !embed.token_request.contains(&app.secret));
+    assert_eq!(
+        s.app
+            .widget_embed("app_000000000000000000000000")
+            .await
+            .expect_err("unknown")
+            .code(),
+        "not_found"
+    );
+}

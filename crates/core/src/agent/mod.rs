@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 /// One knowledge entry of a folder: a question/answer pair, or free text when `question` is None.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Knowledge {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub question: Option<String>,
     pub answer: String,

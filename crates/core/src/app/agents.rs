@@ -260,6 +260,20 @@ impl App {
             .await
     }
 
+    /// Imports a `.md` or `.csv` file from disk (the format follows the name), all or none.
+    pub async fn import_knowledge_file(
+        &self,
+        slug: &str,
+        path: &std::path::Path,
+    ) -> Result<Vec<Knowledge>> {
+        let name = path.to_string_lossy().into_owned();
+        let format = knowledge::Format::from_file_name(&name)?;
+        let text = tokio::fs::read_to_string(path)
+            .await
+            .map_err(|e| Error::io(format!("cannot read {name}"), e))?;
+        self.import_knowledge(slug, &text, format).await
+    }
+
     /// Imports a Markdown or CSV file's entries, all or none.
     pub async fn import_knowledge(
         &self,

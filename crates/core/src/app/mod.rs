@@ -16,8 +16,8 @@ pub use limits::Limits;
 pub use links::{IssueLink, LinkInfo, LinkKind};
 pub use widget::{
     CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest, WidgetAppInfo,
-    WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession, looks_like_app_id,
-    normalize_origin,
+    WidgetEmbed, WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession,
+    looks_like_app_id, normalize_origin,
 };
 
 use std::fs::File;

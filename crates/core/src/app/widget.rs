@@ -57,12 +57,14 @@ pub struct NewWidgetApp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WidgetAppInfo {
     pub id: String,
     pub folder: String,
     pub jid: String,
     pub name: String,
     pub origins: Vec<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub token_ttl_secs: i64,
     pub created_at: String,
     pub rotated_at: Option<String>,
@@ -93,6 +95,16 @@ pub struct IssuedToken {
     pub token: String,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+/// What a website needs to embed an app's widget, filled in with this server's address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct WidgetEmbed {
+    /// The HTML snippet for the page.
+    pub snippet: String,
+    /// The request the site's backend makes for each user (with a placeholder for the secret).
+    pub token_request: String,
 }
 
 /// A verified widget session: the end user a valid JWT names, and where their messages go.
@@ -428,6 +440,34 @@ impl App {
             Ok(app_info(row))
         })
         .await
+    }
+
+    /// The snippet and the backend's token request for `app_id`, on this server's base URL.
+    pub async fn widget_embed(&self, app_id: &str) -> Result<WidgetEmbed> {
+        let app = self.widget_app(app_id).await?;
+        let host = self.base_url();
+        Ok(WidgetEmbed {
+            snippet: format!(
+                "<script>\n\
+                 window.ChatlinkChat = {{\n\
+                 \x20 host: '{host}',\n\
+                 \x20 fetchToken: async function () {{\n\
+                 \x20   var res = await fetch('/api/your-token-endpoint', {{\n\
+                 \x20     method: 'POST', headers: {{ 'Content-Type': 'application/json' }}, body: '{{}}'\n\
+                 \x20   }});\n\
+                 \x20   return (await res.json()).data.token;\n\
+                 \x20 }}\n\
+                 }};\n\
+                 </script>\n\
+                 <script src=\"{host}/widget/chat.js\" async></script>\n"
+            ),
+            token_request: format!(
+                "curl -X POST {host}/api/v1/auth/token \\\n\
+                 \x20 -H 'Content-Type: application/json' \\\n\
+                 \x20 -d '{{\"appId\": \"{}\", \"appSecret\": \"YOUR_APP_SECRET\", \"endUserId\": \"THE_SIGNED_IN_USER_ID\"}}'\n",
+                app.id
+            ),
+        })
     }
 
     /// Replaces the app's allowed origins; an empty list allows any origin.
