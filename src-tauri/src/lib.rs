@@ -1,13 +1,51 @@
 //! Chatlink's desktop shell: one `chatlink-core` `App`, the chat server running in the
-//! background while the window is open, and thin commands for the window (`ui/`).
+//! background, and thin commands for the window (`ui/`).
+//!
+//! Closing the window hides it to the tray and the server keeps answering visitors; "Quit" in the
+//! tray menu stops the server gracefully. Where the desktop has no tray (the icon cannot be
+//! made), closing the window quits, so the app never runs with no way back to it.
 
 mod commands;
 mod desktop;
 pub mod types;
 
-use tauri::Manager;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Manager, WindowEvent};
 
 pub use desktop::Desktop;
+
+/// Whether a tray icon exists to bring the window back.
+static IN_TRAY: AtomicBool = AtomicBool::new(false);
+
+fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
+fn build_tray(app: &tauri::App) -> tauri::Result<()> {
+    let open = MenuItem::with_id(app, "open", "Open Chatlink", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit Chatlink", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&open, &quit])?;
+    let mut tray = TrayIconBuilder::with_id("main")
+        .tooltip("Chatlink: chat server running")
+        .menu(&menu)
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "open" => show_window(app),
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
+}
 
 pub fn run() {
     tracing_subscriber::fmt()
@@ -17,13 +55,9 @@ pub fn run() {
         )
         .init();
     let app = tauri::Builder::default()
+        // A second launch shows the running window instead of starting a second server.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            // A second launch shows the running window instead of a second server.
-            if let Some(w) = app.get_webview_window("main") {
-                let _ = w.unminimize();
-                let _ = w.show();
-                let _ = w.set_focus();
-            }
+            show_window(app)
         }))
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
@@ -36,7 +70,19 @@ pub fn run() {
                 tracing::error!(code = %e.code, "the chat server did not start: {}", e.message);
             }
             app.manage(desktop);
+            match build_tray(app) {
+                Ok(()) => IN_TRAY.store(true, Ordering::SeqCst),
+                Err(e) => tracing::warn!(error = %e, "no tray icon; closing the window quits"),
+            }
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && IN_TRAY.load(Ordering::SeqCst)
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
         })
         .invoke_handler(tauri::generate_handler![
             commands::status,
