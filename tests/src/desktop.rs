@@ -60,14 +60,21 @@ pub struct DesktopApp {
     pub display: String,
     /// Scratch folder: the data folder is `data/` inside it.
     pub scratch: TempDir,
-    // Dropped last: the driver (and the app) before the display.
+    // Dropped in this order: the driver (and the app), the display, then the next test's turn.
     _driver: Stopped,
     _xvfb: Stopped,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
+/// The app is single-instance per D-Bus session (a second launch hands over to the first and
+/// exits), and the tests share the session's keyring, so one app runs at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 impl DesktopApp {
-    /// Starts a display, `tauri-driver` and the app on a fresh data folder.
+    /// Starts a display, `tauri-driver` and the app on a fresh data folder; waits while another
+    /// test's app is running.
     pub async fn start() -> DesktopApp {
+        let turn = ONE_AT_A_TIME.lock().await;
         let scratch = tempfile::Builder::new()
             .prefix("chatlink-desktop-e2e-")
             .tempdir()
@@ -131,15 +138,17 @@ impl DesktopApp {
             unreachable!("capabilities are a JSON object")
         };
         let url = format!("http://127.0.0.1:{port}");
+        // One attempt can hang when the app dies at start, so each gets its own deadline.
         let client = wait_for(
             || async {
-                ClientBuilder::new(HttpConnector::new())
-                    .capabilities(caps.clone())
-                    .connect(&url)
+                let mut builder = ClientBuilder::new(HttpConnector::new());
+                builder.capabilities(caps.clone());
+                tokio::time::timeout(Duration::from_secs(20), builder.connect(&url))
                     .await
+                    .ok()?
                     .ok()
             },
-            Duration::from_secs(30),
+            Duration::from_secs(40),
         )
         .await
         .unwrap_or_else(|e| panic!("tauri-driver never opened the app: {e}; {HINT}"));
@@ -149,6 +158,7 @@ impl DesktopApp {
             scratch,
             _driver: driver,
             _xvfb: xvfb,
+            _turn: turn,
         }
     }
 

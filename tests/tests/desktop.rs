@@ -145,3 +145,179 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     assert_eq!(status, 401, "the revoked link answers 401");
     app.close().await;
 }
+
+async fn type_into(app: &DesktopApp, css: &str, text: &str) {
+    find(app, css)
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+#[tokio::test]
+async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widget() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+    let local = text(&app, "[data-testid=local-url]")
+        .await
+        .trim()
+        .to_owned();
+
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=new-agent]").await;
+    type_into(&app, "[data-testid=new-agent-slug]", "florist").await;
+    type_into(&app, "[data-testid=new-agent-name]", "Fern's Flowers").await;
+    type_into(
+        &app,
+        "[data-testid=new-agent-greeting]",
+        "Hello! Ask me about bouquets.",
+    )
+    .await;
+    click(&app, "[data-testid=new-agent-submit]").await;
+    find(&app, "[data-testid=agent-editor][data-slug=florist]").await;
+    type_into(
+        &app,
+        "[data-testid=knowledge-question]",
+        "Do you deliver bouquets on Sundays?",
+    )
+    .await;
+    type_into(
+        &app,
+        "[data-testid=knowledge-answer]",
+        "Yes, Sunday bouquet deliveries leave the shop at 10am sharp.",
+    )
+    .await;
+    click(&app, "[data-testid=knowledge-add]").await;
+    wait_text(&app, "[data-testid=knowledge-entry]", "10am sharp").await;
+    app.screenshot("desktop-agents");
+
+    nav(&app, "Links").await;
+    click(&app, "[data-testid=new-link]").await;
+    find(&app, "[data-testid=new-link-agent]")
+        .await
+        .select_by_value("florist")
+        .await
+        .expect("pick the new agent");
+    type_into(&app, "[data-testid=new-link-suffix]", "counter").await;
+    click(&app, "[data-testid=new-link-submit]").await;
+    find(
+        &app,
+        "[data-testid=link-row][data-jid='web:florist/counter']",
+    )
+    .await;
+    let url = wait_for(
+        || async {
+            let el = app
+                .client
+                .find(Locator::Css("[data-testid=link-url]"))
+                .await
+                .ok()?;
+            let t = el.text().await.ok()?;
+            t.contains("/chat/").then(|| t.trim().to_owned())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the new link's URL");
+
+    // A visitor in Chromium chats with the agent the window made.
+    let browser = chatlink_e2e::Browser::start().await;
+    browser.client.goto(&url).await.expect("open the link");
+    browser.wait_state("idle", SHORT).await;
+    browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("composer")
+        .send_keys("Do you deliver bouquets on Sundays?")
+        .await
+        .expect("type");
+    let send = browser
+        .client
+        .find(Locator::Css("#send"))
+        .await
+        .expect("send");
+    wait_for(
+        || async { send.is_enabled().await.ok().filter(|on| *on) },
+        SHORT,
+    )
+    .await
+    .expect("send enabled");
+    send.click().await.expect("send");
+    let answer = wait_for(
+        || async {
+            let el = browser
+                .client
+                .find(Locator::Css("#messages .msg.assistant[data-id]"))
+                .await
+                .ok()?;
+            let t = el.text().await.ok()?;
+            t.contains("10am sharp").then_some(t)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the agent answers from the knowledge added in the window");
+    assert!(answer.contains("Sunday"), "{answer}");
+    chatlink_e2e::screenshot(&browser.client, "desktop-made-link-chat").await;
+    browser.close().await;
+
+    nav(&app, "Widget").await;
+    click(&app, "[data-testid=new-widget-app]").await;
+    find(&app, "[data-testid=new-widget-agent]")
+        .await
+        .select_by_value("florist")
+        .await
+        .expect("pick the agent");
+    type_into(
+        &app,
+        "[data-testid=new-widget-origins]",
+        "https://ferns-flowers.example",
+    )
+    .await;
+    click(&app, "[data-testid=new-widget-submit]").await;
+    let secret = text(&app, "[data-testid=app-secret]").await;
+    assert_eq!(
+        secret.trim().len(),
+        43,
+        "the appSecret is shown once: {secret}"
+    );
+    let row = "[data-testid=widget-row]";
+    let app_id = find(&app, row)
+        .await
+        .attr("data-app-id")
+        .await
+        .expect("read the app id")
+        .expect("an app id");
+    app.screenshot("desktop-widget-secret");
+    // The new app's details stay open once its secret is put away.
+    click(&app, "[data-testid=dismiss-secret]").await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=app-secret]"))
+            .await
+            .is_err(),
+        "the secret left the screen"
+    );
+    let snippet = text(&app, "[data-testid=embed-snippet]").await;
+    assert!(
+        snippet.contains(&format!("{local}/widget/chat.js")) && snippet.contains("fetchToken"),
+        "{snippet}"
+    );
+    let request = text(&app, "[data-testid=token-request]").await;
+    assert!(request.contains(&app_id), "{request}");
+    assert!(
+        !snippet.contains(secret.trim()) && !request.contains(secret.trim()),
+        "the snippet never carries the secret"
+    );
+    app.screenshot("desktop-widget-snippet");
+    // The secret works: the server trades it for a session token.
+    let res = reqwest::Client::new()
+        .post(format!("{local}/api/v1/auth/token"))
+        .json(&serde_json::json!({"appId": app_id, "appSecret": secret.trim(), "endUserId": "u1"}))
+        .send()
+        .await
+        .expect("token exchange");
+    assert_eq!(res.status().as_u16(), 200);
+    app.close().await;
+}

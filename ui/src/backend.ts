@@ -4,15 +4,40 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
+import { open } from '@tauri-apps/plugin-dialog';
 import { openUrl } from '@tauri-apps/plugin-opener';
 
+import type { AgentEdit } from './bindings/AgentEdit';
 import type { AgentInfo } from './bindings/AgentInfo';
 import type { CommandError } from './bindings/CommandError';
+import type { CreatedWidgetAppView } from './bindings/CreatedWidgetAppView';
+import type { EngineForm } from './bindings/EngineForm';
+import type { EngineInfo } from './bindings/EngineInfo';
+import type { Knowledge } from './bindings/Knowledge';
 import type { LinkInfo } from './bindings/LinkInfo';
+import type { NewAgentForm } from './bindings/NewAgentForm';
 import type { NewLink } from './bindings/NewLink';
+import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
 import type { Status } from './bindings/Status';
+import type { WidgetAppInfo } from './bindings/WidgetAppInfo';
+import type { WidgetEmbed } from './bindings/WidgetEmbed';
 
-export type { AgentInfo, CommandError, LinkInfo, NewLink, Status };
+export type {
+  AgentEdit,
+  AgentInfo,
+  CommandError,
+  CreatedWidgetAppView,
+  EngineForm,
+  EngineInfo,
+  Knowledge,
+  LinkInfo,
+  NewAgentForm,
+  NewLink,
+  NewWidgetAppForm,
+  Status,
+  WidgetAppInfo,
+  WidgetEmbed,
+};
 
 const GENERIC = 'Something went wrong. Please try again.';
 
@@ -37,12 +62,14 @@ function fail(code: string, message: string): CommandError {
   return { code, message };
 }
 
+// `npm run dev` in a plain browser: say so instead of a TypeError from the IPC layer.
+function outsideApp(): CommandError {
+  return fail('no_backend', 'This window needs the Chatlink app; the page was opened outside it.');
+}
+
 // Normalises every rejection to a CommandError so callers need a single error path.
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
-  if (!isTauri()) {
-    // `npm run dev` in a plain browser: say so instead of a TypeError from the IPC layer.
-    throw fail('no_backend', 'This window needs the Chatlink app; the page was opened outside it.');
-  }
+  if (!isTauri()) throw outsideApp();
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
@@ -83,12 +110,98 @@ export function listAgents(): Promise<AgentInfo[]> {
   return call<AgentInfo[]>('list_agents');
 }
 
+export function getAgent(slug: string): Promise<AgentInfo> {
+  return call<AgentInfo>('get_agent', { slug });
+}
+
+export function createAgent(req: NewAgentForm): Promise<AgentInfo> {
+  return call<AgentInfo>('create_agent', { req });
+}
+
+/** Saves name, greeting, instructions and engine together. */
+export function updateAgent(slug: string, edit: AgentEdit): Promise<AgentInfo> {
+  return call<AgentInfo>('update_agent', { slug, edit });
+}
+
+/** Write-only: the key never comes back, only `engine.api_key_set`. `null` removes it. */
+export function setApiKey(slug: string, key: string | null): Promise<AgentInfo> {
+  return call<AgentInfo>('set_api_key', { slug, key });
+}
+
+export function listKnowledge(slug: string): Promise<Knowledge[]> {
+  return call<Knowledge[]>('list_knowledge', { slug });
+}
+
+/** A `null` question makes a free-text entry. */
+export function addKnowledge(slug: string, question: string | null, answer: string): Promise<Knowledge> {
+  return call<Knowledge>('add_knowledge', { slug, question, answer });
+}
+
+export function updateKnowledge(slug: string, id: number, question: string | null, answer: string): Promise<Knowledge> {
+  return call<Knowledge>('update_knowledge', { slug, id, question, answer });
+}
+
+export function removeKnowledge(slug: string, id: number): Promise<null> {
+  return call<null>('remove_knowledge', { slug, id });
+}
+
+/** Imports a Markdown or CSV file, all or nothing; resolves to the entries added. */
+export function importKnowledge(slug: string, path: string): Promise<Knowledge[]> {
+  return call<Knowledge[]>('import_knowledge', { slug, path });
+}
+
+export function listWidgetApps(): Promise<WidgetAppInfo[]> {
+  return call<WidgetAppInfo[]>('list_widget_apps');
+}
+
+/** The result holds the new appSecret: show it, then drop it. */
+export function createWidgetApp(req: NewWidgetAppForm): Promise<CreatedWidgetAppView> {
+  return call<CreatedWidgetAppView>('create_widget_app', { req });
+}
+
+export function revealAppSecret(appId: string): Promise<string> {
+  return call<string>('reveal_app_secret', { appId });
+}
+
+/** Resolves to the NEW secret; the old one stopped working. */
+export function rotateAppSecret(appId: string): Promise<string> {
+  return call<string>('rotate_app_secret', { appId });
+}
+
+export function revokeWidgetApp(appId: string): Promise<WidgetAppInfo> {
+  return call<WidgetAppInfo>('revoke_widget_app', { appId });
+}
+
+/** An empty list allows any website. */
+export function setWidgetAppOrigins(appId: string, origins: string[]): Promise<WidgetAppInfo> {
+  return call<WidgetAppInfo>('set_widget_app_origins', { appId, origins });
+}
+
+export function widgetEmbed(appId: string): Promise<WidgetEmbed> {
+  return call<WidgetEmbed>('widget_embed', { appId });
+}
+
 export async function copyText(text: string): Promise<void> {
   try {
     await writeText(text);
   } catch (e) {
     console.error('clipboard write failed:', e);
     throw fail('clipboard', 'Could not copy to the clipboard.');
+  }
+}
+
+/** The open-file dialog for a knowledge import; `null` when the owner cancels. */
+export async function pickKnowledgeFile(): Promise<string | null> {
+  if (!isTauri()) throw outsideApp();
+  try {
+    return await open({
+      multiple: false,
+      directory: false,
+      filters: [{ name: 'Knowledge', extensions: ['md', 'csv', 'markdown', 'txt'] }],
+    });
+  } catch (e) {
+    console.error('open file dialog failed:', e);
+    throw fail('dialog', 'Could not open the file chooser.');
   }
 }
 

@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+
+import type { AgentInfo } from '../bindings/AgentInfo';
+import {
+  agentDirty,
+  agentEdit,
+  agentFields,
+  agentProblems,
+  DEFAULT_BASE_URL,
+  engineFields,
+  engineForm,
+  engineLabel,
+  hasProblems,
+  knowledgeInput,
+  knowledgeProblem,
+  plural,
+  textProblems,
+  type AgentFields,
+} from './agents';
+
+function agent(over: Partial<AgentInfo> = {}): AgentInfo {
+  return {
+    slug: 'acme',
+    name: 'Acme support',
+    greeting: 'Hi!',
+    instructions: 'Be brief.',
+    engine: { kind: 'answers' },
+    knowledge_count: 3,
+    created_at: '2025-03-01T10:00:00Z',
+    updated_at: '2025-03-01T10:00:00Z',
+    ...over,
+  };
+}
+
+const openai = { kind: 'openai', base_url: 'http://127.0.0.1:11434/v1', model: 'llama3.2', api_key_set: true } as const;
+
+describe('engine form <-> EngineForm', () => {
+  it('fills the form from the saved engine, offering a default URL for answers', () => {
+    expect(engineFields({ kind: 'answers' })).toEqual({ kind: 'answers', base_url: DEFAULT_BASE_URL, model: '' });
+    expect(engineFields(openai)).toEqual({ kind: 'openai', base_url: openai.base_url, model: 'llama3.2' });
+  });
+
+  it('sends only the chosen kind, trimmed, and never an api key', () => {
+    expect(engineForm({ kind: 'answers', base_url: 'https://x.example', model: 'm' })).toEqual({ kind: 'answers' });
+    expect(engineForm({ kind: 'openai', base_url: ' https://api.openai.com/v1 ', model: ' gpt-4o-mini ' })).toEqual({
+      kind: 'openai',
+      base_url: 'https://api.openai.com/v1',
+      model: 'gpt-4o-mini',
+    });
+    expect(Object.keys(engineForm(engineFields(openai))).sort()).toEqual(['base_url', 'kind', 'model']);
+  });
+
+  it('round-trips an openai engine', () => {
+    const { api_key_set: _, ...form } = openai;
+    expect(engineForm(engineFields(openai))).toEqual(form);
+  });
+
+  it('keeps the typed fields when the radio goes back and forth', () => {
+    const f = engineFields(openai);
+    f.kind = 'answers';
+    expect(engineForm(f)).toEqual({ kind: 'answers' });
+    f.kind = 'openai';
+    expect(engineForm(f)).toEqual({ kind: 'openai', base_url: openai.base_url, model: 'llama3.2' });
+  });
+
+  it('labels engines', () => {
+    expect(engineLabel({ kind: 'answers' })).toBe('Built-in answers');
+    expect(engineLabel(openai)).toBe('OpenAI-compatible · llama3.2');
+  });
+});
+
+describe('agentEdit / agentDirty', () => {
+  it('trims the texts', () => {
+    const f: AgentFields = { ...agentFields(agent()), name: '  Acme  ', greeting: ' Hello ', instructions: '\nBe kind.\n' };
+    expect(agentEdit(f)).toEqual({ name: 'Acme', greeting: 'Hello', instructions: 'Be kind.', engine: { kind: 'answers' } });
+  });
+
+  it('is clean for the saved values, whitespace included', () => {
+    const a = agent();
+    expect(agentDirty(a, agentFields(a))).toBe(false);
+    expect(agentDirty(a, { ...agentFields(a), name: ' Acme support ' })).toBe(false);
+    expect(agentDirty(a, { ...agentFields(a), greeting: 'Hello' })).toBe(true);
+  });
+
+  it('sees an engine change, but not edits to the hidden openai fields', () => {
+    const a = agent();
+    const f = agentFields(a);
+    f.engine.model = 'typed but not chosen';
+    expect(agentDirty(a, f)).toBe(false);
+    f.engine.kind = 'openai';
+    expect(agentDirty(a, f)).toBe(true);
+    const b = agent({ engine: openai });
+    const g = agentFields(b);
+    expect(agentDirty(b, g)).toBe(false);
+    g.engine.model = 'gpt-4o';
+    expect(agentDirty(b, g)).toBe(true);
+  });
+});
+
+describe('agentProblems', () => {
+  const ok = agentFields(agent());
+
+  it('accepts a valid form', () => {
+    expect(agentProblems(ok)).toEqual({});
+    expect(hasProblems(agentProblems(ok))).toBe(false);
+    expect(agentProblems(agentFields(agent({ engine: openai })))).toEqual({});
+  });
+
+  it('checks the texts like the server (code points, trimmed)', () => {
+    expect(textProblems({ name: '   ', greeting: '', instructions: '' }).name).toBe('Enter a name.');
+    expect(textProblems({ name: 'x'.repeat(81), greeting: '', instructions: '' }).name).toBeDefined();
+    // 80 emoji are 160 UTF-16 units but 80 characters for the server.
+    expect(textProblems({ name: '😀'.repeat(80), greeting: '', instructions: '' })).toEqual({});
+    expect(textProblems({ name: 'a', greeting: 'g'.repeat(501), instructions: '' }).greeting).toBeDefined();
+    expect(textProblems({ name: 'a', greeting: ` ${'g'.repeat(500)} `, instructions: '' })).toEqual({});
+    expect(textProblems({ name: 'a', greeting: '', instructions: 'i'.repeat(8001) }).instructions).toBeDefined();
+  });
+
+  it('checks the openai fields only when openai is chosen', () => {
+    const bad: AgentFields = { ...ok, engine: { kind: 'answers', base_url: 'nope', model: '' } };
+    expect(agentProblems(bad)).toEqual({});
+    bad.engine.kind = 'openai';
+    const p = agentProblems(bad);
+    expect(Object.keys(p).sort()).toEqual(['base_url', 'model']);
+  });
+
+  it('wants an http(s) URL and a model name', () => {
+    const with_ = (base_url: string, model = 'm') => agentProblems({ ...ok, engine: { kind: 'openai', base_url, model } });
+    expect(with_('https://api.openai.com/v1')).toEqual({});
+    expect(with_('http://127.0.0.1:11434/v1')).toEqual({});
+    expect(with_('').base_url).toBe('Enter the provider’s base URL.');
+    expect(with_('api.openai.com').base_url).toBeDefined();
+    expect(with_('ftp://files.example').base_url).toBe('The URL must start with http:// or https://.');
+    expect(with_('https://x.example', '  ').model).toBe('Enter the model name.');
+    expect(with_('https://x.example', 'm'.repeat(201)).model).toBeDefined();
+  });
+});
+
+describe('knowledge', () => {
+  it('maps a blank question to free text and trims', () => {
+    expect(knowledgeInput('  ', ' Open 9–5. ')).toEqual({ question: null, answer: 'Open 9–5.' });
+    expect(knowledgeInput(' When? ', 'Now')).toEqual({ question: 'When?', answer: 'Now' });
+  });
+
+  it('needs an answer and keeps the limits', () => {
+    expect(knowledgeProblem('Q', '  ')).toBe('Write the answer.');
+    expect(knowledgeProblem('', 'a')).toBeNull();
+    expect(knowledgeProblem('q'.repeat(500), 'a')).toBeNull();
+    expect(knowledgeProblem('q'.repeat(501), 'a')).toMatch(/question/);
+    expect(knowledgeProblem('', 'a'.repeat(20_000))).toBeNull();
+    expect(knowledgeProblem('', 'a'.repeat(20_001))).toBe('Use at most 20,000 characters in the answer.');
+  });
+
+  it('counts entries in English', () => {
+    expect(plural(0, 'entry', 'entries')).toBe('0 entries');
+    expect(plural(1, 'entry', 'entries')).toBe('1 entry');
+    expect(plural(12, 'entry', 'entries')).toBe('12 entries');
+  });
+});

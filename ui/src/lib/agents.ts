@@ -1,0 +1,142 @@
+// Pure helpers behind the Agents screen: the agent form's fields and checks, and knowledge
+// entries. No DOM, no Tauri, so vitest can pin them down. Limits mirror the core's
+// (crates/core/src/app/agents.rs and knowledge.rs); the server checks again either way.
+
+import type { AgentEdit } from '../bindings/AgentEdit';
+import type { AgentInfo } from '../bindings/AgentInfo';
+import type { EngineForm } from '../bindings/EngineForm';
+import type { EngineInfo } from '../bindings/EngineInfo';
+
+export const NAME_MAX = 80;
+export const GREETING_MAX = 500;
+export const INSTRUCTIONS_MAX = 8000;
+export const MODEL_MAX = 200;
+export const QUESTION_MAX = 500;
+export const ANSWER_MAX = 20_000;
+
+/** Offered when the owner switches an agent to the OpenAI-compatible engine. */
+export const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+
+export type EngineKind = EngineForm['kind'];
+
+/** The engine part of the form: both kinds' fields are kept, so switching the radio back and
+ * forth does not lose what was typed. */
+export type EngineFields = { kind: EngineKind; base_url: string; model: string };
+
+export type AgentFields = { name: string; greeting: string; instructions: string; engine: EngineFields };
+
+export type AgentField = 'name' | 'greeting' | 'instructions' | 'base_url' | 'model';
+export type AgentProblems = Partial<Record<AgentField, string>>;
+
+/** Characters as the server counts them (code points, not UTF-16 units). */
+function chars(s: string): number {
+  return [...s].length;
+}
+
+export function engineFields(engine: EngineInfo): EngineFields {
+  return engine.kind === 'openai'
+    ? { kind: 'openai', base_url: engine.base_url, model: engine.model }
+    : { kind: 'answers', base_url: DEFAULT_BASE_URL, model: '' };
+}
+
+/** What `update_agent` takes: the unused kind's fields are dropped, the rest trimmed. */
+export function engineForm(fields: EngineFields): EngineForm {
+  return fields.kind === 'openai'
+    ? { kind: 'openai', base_url: fields.base_url.trim(), model: fields.model.trim() }
+    : { kind: 'answers' };
+}
+
+export function engineLabel(engine: EngineInfo | EngineForm): string {
+  return engine.kind === 'openai' ? `OpenAI-compatible · ${engine.model}` : 'Built-in answers';
+}
+
+export function agentFields(agent: AgentInfo): AgentFields {
+  return {
+    name: agent.name,
+    greeting: agent.greeting,
+    instructions: agent.instructions,
+    engine: engineFields(agent.engine),
+  };
+}
+
+export function agentEdit(fields: AgentFields): AgentEdit {
+  return {
+    name: fields.name.trim(),
+    greeting: fields.greeting.trim(),
+    instructions: fields.instructions.trim(),
+    engine: engineForm(fields.engine),
+  };
+}
+
+/** Whether saving `fields` would change `agent` (the server trims, so whitespace does not count). */
+export function agentDirty(agent: AgentInfo, fields: AgentFields): boolean {
+  const saved = agentEdit(agentFields(agent));
+  const edit = agentEdit(fields);
+  return (
+    saved.name !== edit.name ||
+    saved.greeting !== edit.greeting ||
+    saved.instructions !== edit.instructions ||
+    JSON.stringify(saved.engine) !== JSON.stringify(edit.engine)
+  );
+}
+
+function urlProblem(text: string): string | null {
+  if (text === '') return 'Enter the provider’s base URL.';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'Enter a full URL, like https://api.openai.com/v1.';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'The URL must start with http:// or https://.';
+  return null;
+}
+
+/** The name, greeting and instructions checks, shared by "New agent" and the editor. */
+export function textProblems(fields: Pick<AgentFields, 'name' | 'greeting' | 'instructions'>): AgentProblems {
+  const problems: AgentProblems = {};
+  const name = fields.name.trim();
+  if (name === '') problems.name = 'Enter a name.';
+  else if (chars(name) > NAME_MAX) problems.name = `Use at most ${NAME_MAX} characters.`;
+  if (chars(fields.greeting.trim()) > GREETING_MAX) problems.greeting = `Use at most ${GREETING_MAX} characters.`;
+  if (chars(fields.instructions.trim()) > INSTRUCTIONS_MAX) {
+    problems.instructions = `Use at most ${INSTRUCTIONS_MAX} characters.`;
+  }
+  return problems;
+}
+
+/** Every problem of the editor's fields, by field; empty when the form can be saved. */
+export function agentProblems(fields: AgentFields): AgentProblems {
+  const problems = textProblems(fields);
+  if (fields.engine.kind === 'openai') {
+    const url = urlProblem(fields.engine.base_url.trim());
+    if (url) problems.base_url = url;
+    const model = fields.engine.model.trim();
+    if (model === '') problems.model = 'Enter the model name.';
+    else if (chars(model) > MODEL_MAX) problems.model = `Use at most ${MODEL_MAX} characters.`;
+  }
+  return problems;
+}
+
+export function hasProblems(problems: AgentProblems): boolean {
+  return Object.keys(problems).length > 0;
+}
+
+/** A knowledge entry as the commands take it: trimmed, a blank question meaning free text. */
+export function knowledgeInput(question: string, answer: string): { question: string | null; answer: string } {
+  const q = question.trim();
+  return { question: q === '' ? null : q, answer: answer.trim() };
+}
+
+export function knowledgeProblem(question: string, answer: string): string | null {
+  const entry = knowledgeInput(question, answer);
+  if (entry.answer === '') return 'Write the answer.';
+  if (chars(entry.answer) > ANSWER_MAX) return `Use at most ${ANSWER_MAX.toLocaleString('en-US')} characters in the answer.`;
+  if (entry.question && chars(entry.question) > QUESTION_MAX) return `Use at most ${QUESTION_MAX} characters in the question.`;
+  return null;
+}
+
+/** "1 entry", "3 entries". */
+export function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
