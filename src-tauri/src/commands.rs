@@ -231,3 +231,10 @@ pub async fn set_widget_app_origins(
 pub async fn widget_embed(desktop: State<'_, Desktop>, app_id: String) -> Reply<WidgetEmbed> {
     Ok(desktop.app()?.widget_embed(&app_id).await?)
 }
+
+/// `path` comes from the window's save dialog; the format follows its extension.
+#[tauri::command]
+pub async fn save_link_qr(desktop: State<'_, Desktop>, id: i64, path: PathBuf) -> Reply<String> {
+    let written = desktop.app()?.save_link_qr(id, &path).await?;
+    Ok(written.display().to_string())
+}

@@ -91,6 +91,7 @@ pub fn run() {
             commands::revoke_link,
             commands::reissue_link,
             commands::link_qr_svg,
+            commands::save_link_qr,
             commands::list_agents,
             commands::get_agent,
             commands::create_agent,

@@ -202,3 +202,23 @@ impl DesktopApp {
 pub fn is_png(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n"))
 }
+
+impl DesktopApp {
+    /// Answers the native save dialog the window just opened: types `path` and presses Enter
+    /// (`xdotool` on the private display; WebDriver cannot reach GTK dialogs).
+    pub async fn answer_save_dialog(&self, path: &Path) {
+        // The dialog takes a moment to map and focus its name field.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let run = |args: &[&str]| {
+            let status = Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", &self.display)
+                .status()
+                .unwrap_or_else(|e| panic!("cannot run xdotool ({e}); {HINT}"));
+            assert!(status.success(), "xdotool {args:?} failed");
+        };
+        run(&["key", "--clearmodifiers", "ctrl+a"]);
+        run(&["type", "--delay", "15", &path.display().to_string()]);
+        run(&["key", "Return"]);
+    }
+}

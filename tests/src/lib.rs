@@ -470,3 +470,21 @@ pub async fn agent_on(app: &App, slug: &str, base_url: String) {
     .await
     .expect("point the agent at the provider");
 }
+
+/// Decodes a QR code PNG (8-bit greyscale, as Chatlink writes them) back to its text, the way a
+/// phone camera would.
+pub fn decode_qr_png(bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut reader = decoder.read_info().expect("PNG header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
+    let info = reader.next_frame(&mut buf).expect("PNG frame");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(info.bit_depth, png::BitDepth::Eight);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let luma = &buf[..info.buffer_size()];
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "expected exactly one QR code in the PNG");
+    let (_meta, content) = grids[0].decode().expect("rqrr decodes the QR code");
+    content
+}

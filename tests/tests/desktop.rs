@@ -128,6 +128,18 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     wait_text(&app, "[data-testid=toast]", "Copied").await;
     assert_eq!(app.clipboard().trim(), url, "the clipboard holds the URL");
 
+    // Save the QR code through the native save dialog, and read it back as a phone would.
+    let saved = app.scratch.path().join("flyer-qr.png");
+    click(&app, "[data-testid=save-qr]").await;
+    app.answer_save_dialog(&saved).await;
+    wait_text(&app, "[data-testid=toast]", "Saved to").await;
+    let png = std::fs::read(&saved).expect("the QR code PNG was written");
+    assert_eq!(
+        chatlink_e2e::decode_qr_png(&png),
+        url,
+        "the saved QR code carries the URL"
+    );
+
     click(&app, &format!("{row} [data-testid=revoke]")).await;
     let confirm = text(&app, "[data-testid=confirm]").await;
     assert!(

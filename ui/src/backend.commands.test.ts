@@ -4,9 +4,13 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
 const open = vi.fn();
+const save = vi.fn();
 
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a), isTauri: () => true }));
-vi.mock('@tauri-apps/plugin-dialog', () => ({ open: (...a: unknown[]) => open(...a) }));
+vi.mock('@tauri-apps/plugin-dialog', () => ({
+  open: (...a: unknown[]) => open(...a),
+  save: (...a: unknown[]) => save(...a),
+}));
 vi.mock('@tauri-apps/plugin-clipboard-manager', () => ({ writeText: vi.fn() }));
 vi.mock('@tauri-apps/plugin-opener', () => ({ openUrl: vi.fn() }));
 
@@ -16,6 +20,7 @@ beforeEach(() => {
   invoke.mockReset();
   invoke.mockResolvedValue('ok');
   open.mockReset();
+  save.mockReset();
 });
 
 describe('command wrappers', () => {
@@ -25,6 +30,7 @@ describe('command wrappers', () => {
   const newApp = { folder: 'acme', name: null, origins: [], token_ttl_minutes: 15 };
 
   const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
+    ['saveLinkQr', () => backend.saveLinkQr(3, '/home/me/flyer.svg'), 'save_link_qr', { id: 3, path: '/home/me/flyer.svg' }],
     ['getAgent', () => backend.getAgent('acme'), 'get_agent', { slug: 'acme' }],
     ['listAgents', () => backend.listAgents(), 'list_agents', undefined],
     ['createAgent', () => backend.createAgent(newAgent), 'create_agent', { req: newAgent }],
@@ -88,6 +94,35 @@ describe('pickKnowledgeFile', () => {
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
     open.mockRejectedValueOnce(new Error('dialog.open not allowed'));
     await expect(backend.pickKnowledgeFile()).rejects.toEqual({ code: 'dialog', message: 'Could not open the file chooser.' });
+    quiet.mockRestore();
+  });
+});
+
+describe('pickQrSavePath', () => {
+  const filters = [
+    { name: 'PNG image', extensions: ['png'] },
+    { name: 'SVG image', extensions: ['svg'] },
+  ];
+
+  it('suggests the name and offers PNG and SVG', async () => {
+    save.mockResolvedValueOnce('/home/me/flyer.svg');
+    await expect(backend.pickQrSavePath('chatlink-web-demo-flyer-qr.png')).resolves.toBe('/home/me/flyer.svg');
+    expect(save).toHaveBeenCalledTimes(1);
+    expect(save).toHaveBeenCalledWith({ defaultPath: 'chatlink-web-demo-flyer-qr.png', filters });
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('adds .png when the chosen name has neither extension', async () => {
+    save.mockResolvedValueOnce('/home/me/flyer');
+    await expect(backend.pickQrSavePath('x.png')).resolves.toBe('/home/me/flyer.png');
+  });
+
+  it('resolves to null when cancelled, and turns a failure into a CommandError', async () => {
+    save.mockResolvedValueOnce(null);
+    await expect(backend.pickQrSavePath('x.png')).resolves.toBeNull();
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    save.mockRejectedValueOnce(new Error('dialog.save not allowed'));
+    await expect(backend.pickQrSavePath('x.png')).rejects.toEqual({ code: 'dialog', message: 'Could not open the save dialog.' });
     quiet.mockRestore();
   });
 });

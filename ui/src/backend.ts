@@ -4,7 +4,7 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
-import { open } from '@tauri-apps/plugin-dialog';
+import { open, save } from '@tauri-apps/plugin-dialog';
 import { openUrl } from '@tauri-apps/plugin-opener';
 
 import type { AgentEdit } from './bindings/AgentEdit';
@@ -21,6 +21,7 @@ import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
 import type { Status } from './bindings/Status';
 import type { WidgetAppInfo } from './bindings/WidgetAppInfo';
 import type { WidgetEmbed } from './bindings/WidgetEmbed';
+import { withQrExtension } from './lib/links';
 
 export type {
   AgentEdit,
@@ -104,6 +105,12 @@ export function reissueLink(id: number): Promise<LinkInfo> {
 /** An SVG document for a live link's URL. */
 export function linkQrSvg(id: number): Promise<string> {
   return call<string>('link_qr_svg', { id });
+}
+
+/** Writes a live link's QR code to `path`, PNG or SVG after its extension (anything else is
+ * `invalid_input`); resolves to the path written. */
+export function saveLinkQr(id: number, path: string): Promise<string> {
+  return call<string>('save_link_qr', { id, path });
 }
 
 export function listAgents(): Promise<AgentInfo[]> {
@@ -203,6 +210,26 @@ export async function pickKnowledgeFile(): Promise<string | null> {
     console.error('open file dialog failed:', e);
     throw fail('dialog', 'Could not open the file chooser.');
   }
+}
+
+/** The save-file dialog for a QR code; `null` when the owner cancels. A name without `.png` or
+ * `.svg` gets `.png`, since the Rust side picks the format from the extension. */
+export async function pickQrSavePath(defaultName: string): Promise<string | null> {
+  if (!isTauri()) throw outsideApp();
+  let path: string | null;
+  try {
+    path = await save({
+      defaultPath: defaultName,
+      filters: [
+        { name: 'PNG image', extensions: ['png'] },
+        { name: 'SVG image', extensions: ['svg'] },
+      ],
+    });
+  } catch (e) {
+    console.error('save file dialog failed:', e);
+    throw fail('dialog', 'Could not open the save dialog.');
+  }
+  return path ? withQrExtension(path) : null;
 }
 
 export async function openInBrowser(url: string): Promise<void> {

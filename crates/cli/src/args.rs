@@ -63,7 +63,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
         /// Pixels per QR module in the PNG
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = chatlink_core::qr::DEFAULT_SCALE)]
         scale: u32,
     },
 }

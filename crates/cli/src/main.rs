@@ -4,7 +4,7 @@
 mod args;
 mod output;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -356,30 +356,6 @@ async fn knowledge(app: App, cmd: KnowledgeCmd, out: &Out) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename: never a half-written file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(format!("{} is not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("cannot write {}", path.display()), e));
-    }
-    Ok(())
-}
-
 async fn qr(
     app: App,
     target: &str,
@@ -400,11 +376,11 @@ async fn qr(
         .transpose()?;
     let svg_text = svg.map(|_| chatlink_core::qr::svg(&url)).transpose()?;
     if let (Some(path), Some(bytes)) = (png, &png_bytes) {
-        write_atomically(path, bytes)?;
+        chatlink_core::qr::write_atomically(path, bytes)?;
         out.done(&format!("QR code for {url} saved to {}", path.display()));
     }
     if let (Some(path), Some(text)) = (svg, &svg_text) {
-        write_atomically(path, text.as_bytes())?;
+        chatlink_core::qr::write_atomically(path, text.as_bytes())?;
         out.done(&format!("QR code for {url} saved to {}", path.display()));
     }
     Ok(())

@@ -656,23 +656,6 @@ fn cli_agents_engines_api_keys_and_knowledge() {
     assert_eq!(count(&data), 6);
 }
 
-/// Decodes a QR code PNG back to its text, the way a phone camera would.
-fn decode_qr_png(bytes: &[u8]) -> String {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = decoder.read_info().expect("PNG header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
-    let info = reader.next_frame(&mut buf).expect("PNG frame");
-    assert_eq!(info.color_type, png::ColorType::Grayscale);
-    assert_eq!(info.bit_depth, png::BitDepth::Eight);
-    let (w, h) = (info.width as usize, info.height as usize);
-    let luma = &buf[..info.buffer_size()];
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
-    let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "expected exactly one QR code in the PNG");
-    let (_meta, content) = grids[0].decode().expect("rqrr decodes the QR code");
-    content
-}
-
 #[test]
 fn cli_qr_codes_carry_the_link() {
     let data = Data::new();
@@ -690,7 +673,7 @@ fn cli_qr_codes_carry_the_link() {
     assert!(out.contains(&format!("saved to {svg_arg}")), "{out}");
     let png_bytes = std::fs::read(&png_path).expect("the PNG was written");
     assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-    assert_eq!(decode_qr_png(&png_bytes), url);
+    assert_eq!(chatlink_e2e::decode_qr_png(&png_bytes), url);
     let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
     assert!(
         svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
@@ -708,7 +691,7 @@ fn cli_qr_codes_carry_the_link() {
         "4",
     ]);
     assert_eq!(
-        decode_qr_png(&std::fs::read(&other).expect("PNG")),
+        chatlink_e2e::decode_qr_png(&std::fs::read(&other).expect("PNG")),
         "https://example.com/menu"
     );
 

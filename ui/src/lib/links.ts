@@ -1,6 +1,6 @@
 // Row-level vocabulary shared by the Links screen and its row component.
 
-export type LinkAction = 'copy' | 'open' | 'qr' | 'revoke' | 'reissue';
+export type LinkAction = 'copy' | 'open' | 'qr' | 'save-qr' | 'revoke' | 'reissue';
 export type ConfirmAction = 'revoke' | 'reissue';
 
 /** The confirmations, word for word: the owner must know what the visitor will see. */
@@ -16,3 +16,22 @@ export function busyKey(id: number, action: LinkAction): string {
 
 /** A link's QR image, fetched once when first shown (a link's URL never changes). */
 export type QrState = { src: string } | { error: string } | { loading: true };
+
+/** The save dialog's suggested name: `web:demo/flyer` -> `chatlink-web-demo-flyer-qr.png`.
+ * The name part is only `[a-z0-9-]`, so it is a safe file name on every desktop. */
+export function qrFileName(jid: string): string {
+  const slug = jid
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return slug ? `chatlink-${slug}-qr.png` : 'chatlink-qr.png';
+}
+
+/** The save path with a format the Rust side accepts: a file name that does not end in
+ * `.png` or `.svg` (any case, with a name before the dot) gets `.png`. Only the last path
+ * segment counts (after the last slash or backslash), so a dotted folder is not an extension. */
+export function withQrExtension(path: string): string {
+  const name = path.split(/[\\/]/).pop() ?? '';
+  if (/^.+\.(png|svg)$/i.test(name)) return path;
+  return path.endsWith('.') ? `${path}png` : `${path}.png`;
+}

@@ -294,6 +294,34 @@ impl App {
         crate::qr::svg(&url)
     }
 
+    /// Saves a live link's QR code to `path`, as PNG or SVG after its extension, atomically (never
+    /// a half-written file). Returns the path written.
+    pub async fn save_link_qr(
+        &self,
+        id: i64,
+        path: &std::path::Path,
+    ) -> Result<std::path::PathBuf> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        let bytes = match ext.as_deref() {
+            Some("png") => self.link_qr_png(id, crate::qr::DEFAULT_SCALE).await?,
+            Some("svg") => self.link_qr_svg(id).await?.into_bytes(),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "{} must end in .png or .svg",
+                    path.display()
+                )));
+            }
+        };
+        let path = path.to_owned();
+        self.blocking(move |_| {
+            crate::qr::write_atomically(&path, &bytes)?;
+            Ok(path)
+        })
+        .await
+    }
+
     /// The URL a QR code should carry for `target`: an http(s) URL as given, or the newest live
     /// link of a JID.
     pub async fn qr_url(&self, target: &str) -> Result<String> {
@@ -452,5 +480,31 @@ mod tests {
                 .expect("svg")
                 .contains("<svg")
         );
+    }
+
+    #[tokio::test]
+    async fn a_saved_qr_png_decodes_to_the_link_and_bad_paths_write_nothing() {
+        let (dir, app) = test_app();
+        let link = app
+            .issue_link(IssueLink::chat("demo"))
+            .await
+            .expect("issue");
+        let png_path = dir.path().join("flyer.PNG");
+        let written = app.save_link_qr(link.id, &png_path).await.expect("png");
+        assert_eq!(written, png_path);
+        let text = crate::qr::tests::decode_png(&std::fs::read(&png_path).expect("read png"));
+        assert_eq!(Some(text), link.url);
+        let svg = dir.path().join("flyer.svg");
+        app.save_link_qr(link.id, &svg).await.expect("svg");
+        assert!(std::fs::read_to_string(&svg).expect("svg").contains("<svg"));
+
+        let bad = dir.path().join("flyer.jpg");
+        let err = app.save_link_qr(link.id, &bad).await.expect_err("jpg");
+        assert_eq!(err.code(), "invalid_input");
+        assert!(!bad.exists());
+        app.revoke_link(link.id).await.expect("revoke");
+        let after = dir.path().join("revoked.png");
+        assert!(app.save_link_qr(link.id, &after).await.is_err());
+        assert!(!after.exists(), "a revoked link's QR is not saved");
     }
 }
