@@ -102,6 +102,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
         .send_keys("Counter flyer")
         .await
         .expect("type a label");
+    app.screenshot("desktop-links-form");
     click(&app, "[data-testid=new-link-submit]").await;
     let row = "[data-testid=link-row][data-jid='web:demo/flyer']";
     find(&app, row).await;
@@ -287,6 +288,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         "https://ferns-flowers.example",
     )
     .await;
+    app.screenshot("desktop-widget-form");
     click(&app, "[data-testid=new-widget-submit]").await;
     let secret = text(&app, "[data-testid=app-secret]").await;
     assert_eq!(

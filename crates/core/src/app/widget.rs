@@ -26,7 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::chat::{Entry, History, HistoryMessageView, Posted, check_message, history_of};
+use super::chat::{Entry, HistoryMessageView, Posted, check_message, history_of};
 use super::{App, Inner};
 use crate::error::{Error, Result};
 use crate::hub::{FrameStream, Switch};
@@ -411,20 +411,17 @@ impl App {
     /// Replaces the app's secret: the old secret and every session signed before stop working now.
     pub async fn rotate_app_secret(&self, app_id: &str) -> Result<Sensitive<String>> {
         let app_id = app_id.to_owned();
-        let secret = self
-            .blocking(move |i| {
-                i.live_app(&app_id)?;
-                // The generation goes first: if the secret store then fails, the old secret still
-                // works and the owner can simply rotate again; the other order could leave a new
-                // secret in force that nobody was shown.
-                let row = i.store.bump_app_generation(&app_id)?;
-                let secret = Sensitive::new(URL_SAFE_NO_PAD.encode(token::random_bytes::<32>()));
-                i.secrets.set(&i.app_secret_name(&row.id), &secret)?;
-                i.hub.close(&Switch::App(row.id));
-                Ok(secret)
-            })
-            .await?;
-        Ok(secret)
+        self.blocking(move |i| {
+            // The generation goes first: if the secret store then fails, the old secret still
+            // works and the owner can simply rotate again; the other order could leave a new
+            // secret in force that nobody was shown.
+            let row = i.store.bump_app_generation(&app_id)?;
+            let secret = Sensitive::new(URL_SAFE_NO_PAD.encode(token::random_bytes::<32>()));
+            i.secrets.set(&i.app_secret_name(&row.id), &secret)?;
+            i.hub.close(&Switch::App(row.id));
+            Ok(secret)
+        })
+        .await
     }
 
     /// Revokes the app: token exchanges and every session, even unexpired, stop working now. The
@@ -563,19 +560,17 @@ impl App {
             let (folder, _, greeting) = i.persona(&entry.folder, &entry.jid)?;
             let user = entry.end_user.as_ref().ok_or(Error::InvalidSession)?;
             let history = match i.store.end_user_conversation(user)? {
-                Some(conv) => history_of(i, &conv)?,
-                None => History {
-                    conversation_id: String::new(),
-                    messages: Vec::new(),
-                    running_turn_id: None,
-                },
+                Some(conv) => Some(history_of(i, &conv)?),
+                None => None,
             };
             Ok(WidgetHistory {
                 name: folder.name,
                 greeting,
-                conversation_id: Some(history.conversation_id).filter(|c| !c.is_empty()),
-                messages: history.messages.into_iter().map(Into::into).collect(),
-                running_turn_id: history.running_turn_id,
+                conversation_id: history.as_ref().map(|h| h.conversation_id.clone()),
+                running_turn_id: history.as_ref().and_then(|h| h.running_turn_id.clone()),
+                messages: history
+                    .map(|h| h.messages.into_iter().map(Into::into).collect())
+                    .unwrap_or_default(),
             })
         })
         .await
