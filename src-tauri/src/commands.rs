@@ -5,17 +5,19 @@ use std::time::Duration;
 
 use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
-    AgentInfo, AgentUpdate, EngineSetting, IssueLink, LinkInfo, NewAgent, NewWidgetApp,
-    WidgetAppInfo, WidgetEmbed,
+    AgentInfo, AgentUpdate, EngineSetting, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview,
+    RouteRuleInfo, ServerSettings, TestAnswer, WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::secret::Sensitive;
 use chatlink_core::store::now_ms;
-use tauri::State;
+use tauri::image::Image;
+use tauri::{AppHandle, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::desktop::Desktop;
 use crate::types::{
     AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
-    NewWidgetAppForm, Status,
+    NewWidgetAppForm, RouteRuleForm, Status,
 };
 
 type Reply<T> = Result<T, CommandError>;
@@ -25,6 +27,26 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 #[tauri::command]
 pub fn status(desktop: State<'_, Desktop>) -> Status {
     desktop.status()
+}
+
+/// Home's counts; `since` is the start of the owner's day (ms), which only the window knows.
+#[tauri::command]
+pub async fn overview(desktop: State<'_, Desktop>, since: i64) -> Reply<Overview> {
+    Ok(desktop.app()?.overview(since).await?)
+}
+
+#[tauri::command]
+pub async fn get_settings(desktop: State<'_, Desktop>) -> Reply<ServerSettings> {
+    Ok(desktop.app()?.server_settings().await?)
+}
+
+/// Saves the settings and moves the server when its address changed.
+#[tauri::command]
+pub async fn save_settings(
+    desktop: State<'_, Desktop>,
+    settings: ServerSettings,
+) -> Reply<ServerSettings> {
+    desktop.apply_settings(settings).await
 }
 
 #[tauri::command]
@@ -59,6 +81,39 @@ pub async fn reissue_link(desktop: State<'_, Desktop>, id: i64) -> Reply<LinkInf
 #[tauri::command]
 pub async fn link_qr_svg(desktop: State<'_, Desktop>, id: i64) -> Reply<String> {
     Ok(desktop.app()?.link_qr_svg(id).await?)
+}
+
+/// Opens the link in the preview window, on the local server, as a visitor's browser would.
+#[tauri::command]
+pub async fn open_preview(handle: AppHandle, desktop: State<'_, Desktop>, id: i64) -> Reply<()> {
+    let path = desktop.app()?.chat_link_path(id).await?;
+    let local = desktop.status().local_url.ok_or_else(|| CommandError {
+        code: "unavailable".into(),
+        message: "the chat server is not running, so there is nothing to preview".into(),
+    })?;
+    let url: tauri::Url = format!("{local}{path}").parse().map_err(|e| CommandError {
+        code: "internal".into(),
+        message: format!("cannot build the preview address: {e}"),
+    })?;
+    crate::preview::show(&handle, url).map_err(|e| CommandError {
+        code: "internal".into(),
+        message: format!("cannot open the preview window: {e}"),
+    })
+}
+
+/// Puts the link's QR code on the clipboard as an image, ready to paste into a document.
+#[tauri::command]
+pub async fn copy_link_qr(handle: AppHandle, desktop: State<'_, Desktop>, id: i64) -> Reply<()> {
+    let png = desktop.app()?.link_qr_png(id, 8).await?;
+    let failed = |e: String| CommandError {
+        code: "clipboard".into(),
+        message: format!("cannot copy the QR code: {e}"),
+    };
+    let image = Image::from_bytes(&png).map_err(|e| failed(e.to_string()))?;
+    handle
+        .clipboard()
+        .write_image(&image)
+        .map_err(|e| failed(e.to_string()))
 }
 
 #[tauri::command]
@@ -112,6 +167,46 @@ pub async fn set_api_key(
         .app()?
         .set_api_key(&slug, key.map(Sensitive::new))
         .await?)
+}
+
+/// The agent's answer to the owner's test question, as a visitor of the suffix would get it.
+#[tauri::command]
+pub async fn ask_agent(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    suffix: Option<String>,
+    question: String,
+) -> Reply<TestAnswer> {
+    Ok(desktop.app()?.ask_agent(&slug, suffix, &question).await?)
+}
+
+#[tauri::command]
+pub async fn list_route_rules(
+    desktop: State<'_, Desktop>,
+    slug: String,
+) -> Reply<Vec<RouteRuleInfo>> {
+    Ok(desktop.app()?.route_rules(&slug).await?)
+}
+
+/// Sets a suffix's persona and greeting; both empty removes its rule.
+#[tauri::command]
+pub async fn set_route_rule(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    rule: RouteRuleForm,
+) -> Reply<()> {
+    let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    let jid = format!("web:{slug}/{}", rule.suffix.trim());
+    Ok(desktop
+        .app()?
+        .set_route_rule(&jid, blank(rule.persona), blank(rule.greeting))
+        .await?)
+}
+
+/// Removes a rule by its JID (as listed, including widget and hook rules the CLI set).
+#[tauri::command]
+pub async fn remove_route_rule(desktop: State<'_, Desktop>, jid: String) -> Reply<()> {
+    Ok(desktop.app()?.set_route_rule(&jid, None, None).await?)
 }
 
 #[tauri::command]

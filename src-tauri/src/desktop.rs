@@ -1,16 +1,23 @@
 //! The one `App` the window holds, and the chat server it runs in the background.
 //!
 //! Configuration comes from the environment, like the CLI's: `CHATLINK_DATA_DIR` (default: the
-//! platform's data folder), `CHATLINK_SECRETS` (`keyring`, the default, or `file`) and
-//! `CHATLINK_BIND` (default `127.0.0.1:8640`; when that port is taken the server takes a free
-//! one rather than not starting, and Home shows where it is).
+//! platform's data folder) and `CHATLINK_SECRETS` (`keyring`, the default, or `file`). The
+//! server listens where the saved settings say (127.0.0.1:8640 unless the owner chose another
+//! port or the local network); `CHATLINK_BIND` overrides that address for one run (tests use
+//! `127.0.0.1:0`). When the port is taken at start the server takes a free one rather than not
+//! starting, and Home shows where it is. Saving settings moves the listener without a restart;
+//! streams already open on the old one finish there.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::Duration;
 
+use chatlink_core::app::ServerSettings;
 use chatlink_core::secret::SecretBackend;
 use chatlink_core::{App, AppConfig, Error};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::types::{CommandError, Status};
 
@@ -19,18 +26,68 @@ pub struct Desktop {
     problem: Option<CommandError>,
     data_dir: PathBuf,
     secrets: SecretBackend,
-    local: Mutex<Option<SocketAddr>>,
+    serving: Mutex<Option<Serving>>,
+    settings: Mutex<ServerSettings>,
 }
 
-/// Where the window's server listens unless `CHATLINK_BIND` says otherwise.
-pub fn bind_from_env() -> SocketAddr {
+/// The listener in use and how to stop it.
+struct Serving {
+    local: SocketAddr,
+    stop: CancellationToken,
+}
+
+/// `CHATLINK_BIND`, when set to an address: where this run listens, whatever the settings say.
+pub fn bind_from_env() -> Option<SocketAddr> {
     std::env::var("CHATLINK_BIND")
         .ok()
         .and_then(|b| b.parse().ok())
-        .unwrap_or(SocketAddr::from((
-            [127, 0, 0, 1],
-            chatlink_core::app::DEFAULT_PORT,
-        )))
+}
+
+/// Where the settings say to listen: this computer only, or every interface.
+fn listen_addr(settings: &ServerSettings) -> SocketAddr {
+    let ip = if settings.lan {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        Ipv4Addr::LOCALHOST
+    };
+    SocketAddr::new(IpAddr::V4(ip), settings.port)
+}
+
+/// This computer's address on the local network: the source address of the default route.
+/// Connecting a UDP socket sends nothing; it only asks the kernel which interface it would use.
+pub fn lan_ip() -> Option<IpAddr> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    // 192.0.2.1 is TEST-NET-1: never a real host, always routed like the internet.
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// The address this computer's browser uses to reach `local`.
+fn loopback_of(local: SocketAddr) -> SocketAddr {
+    if local.ip().is_unspecified() {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), local.port())
+    } else {
+        local
+    }
+}
+
+/// The LAN address a phone uses, when the server listens on every interface.
+fn lan_of(local: SocketAddr) -> Option<SocketAddr> {
+    local
+        .ip()
+        .is_unspecified()
+        .then(|| lan_ip().map(|ip| SocketAddr::new(ip, local.port())))
+        .flatten()
+}
+
+/// The origin links are built from: the public URL, else where visitors can reach the server.
+fn base_url_for(settings: &ServerSettings, local: SocketAddr) -> String {
+    if let Some(public) = &settings.public_url {
+        return public.clone();
+    }
+    let reach = lan_of(local).unwrap_or_else(|| loopback_of(local));
+    format!("http://{reach}")
 }
 
 fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {
@@ -50,36 +107,45 @@ fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {
     Ok((data_dir, secrets))
 }
 
+fn io_error(what: String, e: std::io::Error) -> CommandError {
+    CommandError::from(Error::io(what, e))
+}
+
 impl Desktop {
     /// Opens the data folder. A failure (no keyring, a damaged folder) is kept as the window's
     /// problem to explain, not a crash.
     pub fn open() -> Desktop {
         match config_from_env() {
             Ok((data_dir, secrets)) => Desktop::open_with(data_dir, secrets),
-            Err(e) => Desktop {
-                app: None,
-                problem: Some(e.into()),
-                data_dir: PathBuf::new(),
-                secrets: SecretBackend::Keyring,
-                local: Mutex::new(None),
-            },
+            Err(e) => Desktop::failed(PathBuf::new(), SecretBackend::Keyring, e),
         }
     }
 
     pub fn open_with(data_dir: PathBuf, secrets: SecretBackend) -> Desktop {
-        let (app, problem) = match App::open(AppConfig::new(&data_dir, secrets)) {
-            Ok(app) => (Some(app), None),
+        match App::open(AppConfig::new(&data_dir, secrets)) {
+            Ok(app) => Desktop {
+                app: Some(app),
+                problem: None,
+                data_dir,
+                secrets,
+                serving: Mutex::new(None),
+                settings: Mutex::new(ServerSettings::default()),
+            },
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "cannot open the data folder");
-                (None, Some(e.into()))
+                Desktop::failed(data_dir, secrets, e)
             }
-        };
+        }
+    }
+
+    fn failed(data_dir: PathBuf, secrets: SecretBackend, e: Error) -> Desktop {
         Desktop {
-            app,
-            problem,
+            app: None,
+            problem: Some(e.into()),
             data_dir,
             secrets,
-            local: Mutex::new(None),
+            serving: Mutex::new(None),
+            settings: Mutex::new(ServerSettings::default()),
         }
     }
 
@@ -92,11 +158,25 @@ impl Desktop {
         })
     }
 
+    fn local(&self) -> Option<SocketAddr> {
+        self.serving
+            .lock()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.local))
+    }
+
+    /// Whether closing the window keeps the server running in the tray.
+    pub fn keep_in_tray(&self) -> bool {
+        self.settings.lock().map(|s| s.keep_in_tray).unwrap_or(true)
+    }
+
     pub fn status(&self) -> Status {
-        let local = self.local.lock().ok().and_then(|l| *l);
+        let local = self.local();
         Status {
             serving: local.is_some(),
-            local_url: local.map(|a| format!("http://{a}")),
+            local_url: local.map(|a| format!("http://{}", loopback_of(a))),
+            lan: local.is_some_and(|a| a.ip().is_unspecified()),
+            lan_url: local.and_then(lan_of).map(|a| format!("http://{a}")),
             base_url: self.app.as_ref().map(App::base_url).unwrap_or_default(),
             data_dir: self.data_dir.display().to_string(),
             secrets: self.secrets.as_str().to_owned(),
@@ -104,34 +184,103 @@ impl Desktop {
         }
     }
 
-    /// Starts the chat server; returns once it listens (the serving runs on in the background).
-    pub async fn start_server(&self, wanted: SocketAddr) -> Result<(), CommandError> {
-        let app = self.app()?.clone();
-        let listener = match tokio::net::TcpListener::bind(wanted).await {
+    /// Starts the chat server where the settings (or `CHATLINK_BIND`) say; returns once it
+    /// listens (the serving runs on in the background).
+    pub async fn start_server(&self, env_bind: Option<SocketAddr>) -> Result<(), CommandError> {
+        let app = self.app()?;
+        let settings = app.server_settings().await?;
+        let wanted = env_bind.unwrap_or_else(|| listen_addr(&settings));
+        let listener = match TcpListener::bind(wanted).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(%wanted, error = %e, "port taken; serving on a free port instead");
-                tokio::net::TcpListener::bind(SocketAddr::new(wanted.ip(), 0))
+                TcpListener::bind(SocketAddr::new(wanted.ip(), 0))
                     .await
-                    .map_err(|e| {
-                        CommandError::from(Error::io(
-                            format!("cannot listen on {}", wanted.ip()),
-                            e,
-                        ))
-                    })?
+                    .map_err(|e| io_error(format!("cannot listen on {}", wanted.ip()), e))?
             }
         };
+        // The lock first: a refused second window must not repoint the running one's links.
+        app.start_serving().await?;
+        self.serve(listener, settings)
+    }
+
+    /// Saves the settings and applies them: moves the listener when the address changed, and
+    /// rebuilds the links' base URL. When the new port is taken the server stays where it was
+    /// and the error says so.
+    pub async fn apply_settings(
+        &self,
+        settings: ServerSettings,
+    ) -> Result<ServerSettings, CommandError> {
+        let app = self.app()?;
+        let saved = app.save_server_settings(settings).await?;
+        let wanted = listen_addr(&saved);
+        let Some(current) = self.local() else {
+            // Not serving (the start failed): the next start uses the saved settings.
+            self.remember(&saved);
+            return Ok(saved);
+        };
+        if current == wanted {
+            app.set_base_url(&base_url_for(&saved, current))?;
+            self.remember(&saved);
+            return Ok(saved);
+        }
+        self.stop_listening();
+        match bind_soon(wanted, current.port() == wanted.port()).await {
+            Ok(listener) => {
+                self.serve(listener, saved.clone())?;
+                Ok(saved)
+            }
+            Err(e) => {
+                let back = bind_soon(current, true)
+                    .await
+                    .map_err(|e| io_error(format!("cannot listen on {current} again"), e))?;
+                // Put the previous settings back, so the next start does not try the port either.
+                let previous = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+                app.save_server_settings(previous.clone()).await?;
+                self.serve(back, previous)?;
+                Err(io_error(
+                    format!(
+                        "cannot listen on port {} (another program may be using it); the server stays on {}",
+                        wanted.port(),
+                        loopback_of(current)
+                    ),
+                    e,
+                ))
+            }
+        }
+    }
+
+    fn remember(&self, settings: &ServerSettings) {
+        if let Ok(mut s) = self.settings.lock() {
+            *s = settings.clone();
+        }
+    }
+
+    fn stop_listening(&self) {
+        if let Some(old) = self.serving.lock().ok().and_then(|mut s| s.take()) {
+            old.stop.cancel();
+        }
+    }
+
+    /// Serves on `listener` in the background, with links built for where it listens.
+    fn serve(&self, listener: TcpListener, settings: ServerSettings) -> Result<(), CommandError> {
+        let app = self.app()?.clone();
         let local = listener
             .local_addr()
-            .map_err(|e| CommandError::from(Error::io("cannot read the bound address", e)))?;
-        app.start_serving().await?;
-        app.set_base_url(&format!("http://{local}"))?;
-        if let Ok(mut l) = self.local.lock() {
-            *l = Some(local);
+            .map_err(|e| io_error("cannot read the bound address".into(), e))?;
+        app.set_base_url(&base_url_for(&settings, local))?;
+        let stop = app.shutdown_token().child_token();
+        if let Ok(mut s) = self.serving.lock() {
+            *s = Some(Serving {
+                local,
+                stop: stop.clone(),
+            });
         }
+        self.remember(&settings);
         tracing::info!(%local, "serving");
-        tauri::async_runtime::spawn(async move {
-            if let Err(e) = chatlink_core::http::serve(app, listener).await {
+        // On the runtime that registered the listener (Tauri's, in the app).
+        tokio::spawn(async move {
+            if let Err(e) = chatlink_core::http::serve_until(app, listener, stop).await {
                 tracing::error!(error = %e, "the chat server stopped");
             }
         });
@@ -146,12 +295,196 @@ impl Desktop {
     }
 }
 
+/// Binds `addr`; when `retry` (the old listener on that port is still closing) tries again for
+/// up to a second before giving up.
+async fn bind_soon(addr: SocketAddr, retry: bool) -> std::io::Result<TcpListener> {
+    let mut attempts = if retry { 20 } else { 1 };
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) if attempts > 1 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                attempts -= 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn loopback(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind(loopback(0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port()
+    }
+
+    /// `GET /healthz` on `addr`: whether a chatlink server answers there.
+    fn healthy(addr: SocketAddr) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut answer = String::new();
+        s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").is_ok()
+            && s.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.")
+            && answer.contains(" 200 ")
+    }
+
+    /// Waits up to 2 s for the old listener to close (its task notices the stop on its own).
+    async fn closes(addr: SocketAddr) -> bool {
+        for _ in 0..40 {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    fn port_of(url: &str) -> u16 {
+        url.rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port")
+    }
+
+    // Multi-threaded: `healthy` blocks its thread while the server answers on another.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn saved_settings_move_the_server_and_rebuild_the_links() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let desktop = Desktop::open_with(dir.path().to_owned(), SecretBackend::File);
+        desktop
+            .start_server(Some(loopback(0)))
+            .await
+            .expect("start");
+        let first = port_of(&desktop.status().local_url.expect("listening"));
+        let app = desktop.app().expect("app").clone();
+
+        let port = free_port();
+        let moved = ServerSettings {
+            port,
+            ..ServerSettings::default()
+        };
+        assert_eq!(
+            desktop.apply_settings(moved.clone()).await.expect("save"),
+            moved
+        );
+        let status = desktop.status();
+        assert_eq!(
+            status.local_url.as_deref(),
+            Some(&*format!("http://127.0.0.1:{port}"))
+        );
+        assert!(!status.lan && status.lan_url.is_none());
+        assert_eq!(status.base_url, format!("http://127.0.0.1:{port}"));
+        assert!(
+            healthy(loopback(port)),
+            "the server answers on the new port"
+        );
+        assert!(
+            closes(loopback(first)).await,
+            "and no longer on the old one"
+        );
+
+        let public = ServerSettings {
+            public_url: Some("https://chat.example.com/".into()),
+            ..moved.clone()
+        };
+        desktop.apply_settings(public).await.expect("public URL");
+        let links = app.links_with_urls().await.expect("links");
+        assert!(
+            links
+                .iter()
+                .filter_map(|l| l.url.as_deref())
+                .all(|u| u.starts_with("https://chat.example.com/chat/")),
+            "{links:?}"
+        );
+        assert!(healthy(loopback(port)), "the same listener still serves");
+
+        // Open to the local network: every interface, links on the LAN address.
+        let lan = ServerSettings {
+            lan: true,
+            ..moved.clone()
+        };
+        desktop.apply_settings(lan).await.expect("lan");
+        let status = desktop.status();
+        assert!(status.lan);
+        assert!(healthy(loopback(port)), "this computer still reaches it");
+        match lan_ip() {
+            Some(ip) => {
+                let lan_url = format!("http://{}", SocketAddr::new(ip, port));
+                assert_eq!(status.lan_url.as_deref(), Some(&*lan_url));
+                assert_eq!(status.base_url, lan_url);
+                assert!(healthy(SocketAddr::new(ip, port)), "reached on {ip}");
+            }
+            None => assert_eq!(status.base_url, format!("http://127.0.0.1:{port}")),
+        }
+        assert!(app.server_settings().await.expect("read").lan, "remembered");
+        desktop.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_taken_port_keeps_the_server_and_the_settings_where_they_were() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let desktop = Desktop::open_with(dir.path().to_owned(), SecretBackend::File);
+        desktop
+            .start_server(Some(loopback(0)))
+            .await
+            .expect("start");
+        let before = desktop.status();
+        let saved_before = desktop
+            .app()
+            .expect("app")
+            .server_settings()
+            .await
+            .expect("read");
+        let taken = std::net::TcpListener::bind(loopback(0)).expect("take a port");
+        let port = taken.local_addr().expect("addr").port();
+        let err = desktop
+            .apply_settings(ServerSettings {
+                port,
+                ..ServerSettings::default()
+            })
+            .await
+            .expect_err("taken");
+        assert_eq!(err.code, "io");
+        assert!(
+            err.message.contains(&format!("port {port}")),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("stays on"), "{}", err.message);
+        let after = desktop.status();
+        assert_eq!(after.local_url, before.local_url);
+        assert!(healthy(loopback(port_of(&after.local_url.expect("url")))));
+        assert_eq!(
+            desktop
+                .app()
+                .expect("app")
+                .server_settings()
+                .await
+                .expect("read"),
+            saved_before,
+            "the refused settings were not kept"
+        );
+        let bad = desktop
+            .apply_settings(ServerSettings {
+                port: 80,
+                ..ServerSettings::default()
+            })
+            .await
+            .expect_err("reserved");
+        assert_eq!(bad.code, "invalid_input");
+        desktop.shutdown().await;
     }
 
     #[tokio::test]
@@ -163,7 +496,10 @@ mod tests {
         assert_eq!(before.secrets, "file");
         let taken = std::net::TcpListener::bind(loopback(0)).expect("take a port");
         let port = taken.local_addr().expect("addr").port();
-        desktop.start_server(loopback(port)).await.expect("start");
+        desktop
+            .start_server(Some(loopback(port)))
+            .await
+            .expect("start");
         let status = desktop.status();
         let local = status.local_url.expect("listening");
         assert!(status.serving);
@@ -174,7 +510,10 @@ mod tests {
         );
         // A second window on the same data folder is refused, not a second server.
         let second = Desktop::open_with(dir.path().to_owned(), SecretBackend::File);
-        let err = second.start_server(loopback(0)).await.expect_err("second");
+        let err = second
+            .start_server(Some(loopback(0)))
+            .await
+            .expect_err("second");
         assert_eq!(err.code, "conflict");
         desktop.shutdown().await;
     }
@@ -200,7 +539,7 @@ mod tests {
             err, problem,
             "every command answers with the same explanation"
         );
-        assert!(desktop.start_server(loopback(0)).await.is_err());
+        assert!(desktop.start_server(Some(loopback(0))).await.is_err());
         assert!(!desktop.status().serving);
     }
 }

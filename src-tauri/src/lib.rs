@@ -2,11 +2,13 @@
 //! background, and thin commands for the window (`ui/`).
 //!
 //! Closing the window hides it to the tray and the server keeps answering visitors; "Quit" in the
-//! tray menu stops the server gracefully. Where the desktop has no tray (the icon cannot be
-//! made), closing the window quits, so the app never runs with no way back to it.
+//! tray menu stops the server gracefully. When the owner turns "keep running in the tray" off in
+//! Settings, or the desktop has no tray (the icon cannot be made), closing the window quits, so
+//! the app never runs with no way back to it.
 
 mod commands;
 mod desktop;
+mod preview;
 pub mod types;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,6 +64,17 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
+        // "Start at login": an XDG autostart entry on Linux, a launch agent on macOS.
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        // The main window reopens where the owner left it; the preview always opens fresh.
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_denylist(&[preview::LABEL])
+                .build(),
+        )
         .setup(|app| {
             let desktop = Desktop::open();
             if let Err(e) =
@@ -78,14 +91,29 @@ pub fn run() {
         })
         .on_window_event(|window, event| {
             if let WindowEvent::CloseRequested { api, .. } = event
-                && IN_TRAY.load(Ordering::SeqCst)
+                && window.label() == "main"
             {
-                api.prevent_close();
-                let _ = window.hide();
+                let keep = window.state::<Desktop>().keep_in_tray();
+                if keep && IN_TRAY.load(Ordering::SeqCst) {
+                    api.prevent_close();
+                    let _ = window.hide();
+                } else {
+                    // The preview window must not keep a closed app alive.
+                    window.app_handle().exit(0);
+                }
             }
         })
         .invoke_handler(tauri::generate_handler![
             commands::status,
+            commands::overview,
+            commands::get_settings,
+            commands::save_settings,
+            commands::open_preview,
+            commands::copy_link_qr,
+            commands::ask_agent,
+            commands::list_route_rules,
+            commands::set_route_rule,
+            commands::remove_route_rule,
             commands::list_links,
             commands::issue_link,
             commands::revoke_link,

@@ -29,6 +29,10 @@ pub struct Status {
     pub serving: bool,
     /// `http://127.0.0.1:<port>` once the server listens.
     pub local_url: Option<String>,
+    /// Whether it listens on the local network too, not only on this computer.
+    pub lan: bool,
+    /// `http://<this computer's LAN address>:<port>`, when it listens on the local network.
+    pub lan_url: Option<String>,
     /// The origin links are built from.
     pub base_url: String,
     pub data_dir: String,
@@ -91,4 +95,12 @@ pub struct NewWidgetAppForm {
 pub struct CreatedWidgetAppView {
     pub app: chatlink_core::app::WidgetAppInfo,
     pub secret: String,
+}
+
+/// A suffix's overrides, as the agent form edits them: an empty field keeps the agent's own.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct RouteRuleForm {
+    pub suffix: String,
+    pub persona: Option<String>,
+    pub greeting: Option<String>,
 }

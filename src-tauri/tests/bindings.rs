@@ -5,10 +5,13 @@
 use std::path::PathBuf;
 
 use chatlink_core::agent::Knowledge;
-use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo, WidgetAppInfo, WidgetEmbed};
+use chatlink_core::app::{
+    AgentInfo, EngineInfo, LinkInfo, Overview, RouteRuleInfo, ServerSettings, TestAnswer,
+    WidgetAppInfo, WidgetEmbed,
+};
 use chatlink_desktop::types::{
     AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
-    NewWidgetAppForm, Status,
+    NewWidgetAppForm, RouteRuleForm, Status,
 };
 use ts_rs::TS;
 
@@ -49,6 +52,11 @@ fn typescript_bindings_match_the_rust_types() {
         check::<AgentEdit>(),
         check::<NewWidgetAppForm>(),
         check::<CreatedWidgetAppView>(),
+        check::<Overview>(),
+        check::<ServerSettings>(),
+        check::<TestAnswer>(),
+        check::<RouteRuleInfo>(),
+        check::<RouteRuleForm>(),
     ]
     .into_iter()
     .flatten()

@@ -204,21 +204,55 @@ pub fn is_png(path: &Path) -> bool {
 }
 
 impl DesktopApp {
-    /// Answers the native save dialog the window just opened: types `path` and presses Enter
-    /// (`xdotool` on the private display; WebDriver cannot reach GTK dialogs).
-    pub async fn answer_save_dialog(&self, path: &Path) {
-        // The dialog takes a moment to map and focus its name field.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let run = |args: &[&str]| {
-            let status = Command::new("xdotool")
-                .args(args)
-                .env("DISPLAY", &self.display)
-                .status()
-                .unwrap_or_else(|e| panic!("cannot run xdotool ({e}); {HINT}"));
-            assert!(status.success(), "xdotool {args:?} failed");
-        };
-        run(&["key", "--clearmodifiers", "ctrl+a"]);
-        run(&["type", "--delay", "15", &path.display().to_string()]);
-        run(&["key", "Return"]);
+    /// Answers the native save dialog titled `title`: types `path` into it and presses Enter
+    /// (`xdotool` on the private display; WebDriver cannot reach GTK dialogs). The dialog is found
+    /// by its title and given the keyboard focus first, and the answer is typed again while the
+    /// dialog stays open, because a slow machine can map it long after the click.
+    pub async fn answer_save_dialog(&self, title: &str, path: &Path) {
+        let exact = format!("^{title}$");
+        for _attempt in 0..3 {
+            let window = wait_for(
+                || async { self.xdotool(&["search", "--onlyvisible", "--name", &exact]) },
+                Duration::from_secs(20),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("the save dialog {title:?} never appeared: {e}"));
+            let window = window.lines().next().unwrap_or_default().to_owned();
+            self.xdotool(&["windowfocus", "--sync", &window]);
+            // GTK focuses the name field once the dialog has drawn; typing earlier is lost.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            self.xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+            self.xdotool(&["type", "--delay", "15", &path.display().to_string()]);
+            self.xdotool(&["key", "Return"]);
+            let closed = wait_for(
+                || async {
+                    self.xdotool(&["search", "--onlyvisible", "--name", &exact])
+                        .is_none()
+                        .then_some(())
+                },
+                Duration::from_secs(5),
+            )
+            .await;
+            if closed.is_ok() {
+                return;
+            }
+        }
+        panic!(
+            "the save dialog {title:?} did not take the path {}",
+            path.display()
+        );
+    }
+
+    /// Runs `xdotool` on the app's display; its output when it succeeds (`search` fails when
+    /// no window matches).
+    fn xdotool(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new("xdotool")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run xdotool ({e}); {HINT}"));
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 }

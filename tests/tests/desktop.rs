@@ -132,7 +132,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     // Save the QR code through the native save dialog, and read it back as a phone would.
     let saved = app.scratch.path().join("flyer-qr.png");
     click(&app, "[data-testid=save-qr]").await;
-    app.answer_save_dialog(&saved).await;
+    app.answer_save_dialog("Save QR code", &saved).await;
     wait_text(&app, "[data-testid=toast]", "Saved to").await;
     let png = std::fs::read(&saved).expect("the QR code PNG was written");
     assert_eq!(

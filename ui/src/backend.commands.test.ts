@@ -108,7 +108,7 @@ describe('pickQrSavePath', () => {
     save.mockResolvedValueOnce('/home/me/flyer.svg');
     await expect(backend.pickQrSavePath('chatlink-web-demo-flyer-qr.png')).resolves.toBe('/home/me/flyer.svg');
     expect(save).toHaveBeenCalledTimes(1);
-    expect(save).toHaveBeenCalledWith({ defaultPath: 'chatlink-web-demo-flyer-qr.png', filters });
+    expect(save).toHaveBeenCalledWith({ title: 'Save QR code', defaultPath: 'chatlink-web-demo-flyer-qr.png', filters });
     expect(invoke).not.toHaveBeenCalled();
   });
 

@@ -212,6 +212,9 @@ export async function pickKnowledgeFile(): Promise<string | null> {
   }
 }
 
+/** The save dialog's title; the desktop end-to-end test finds the native dialog by it. */
+export const QR_SAVE_TITLE = 'Save QR code';
+
 /** The save-file dialog for a QR code; `null` when the owner cancels. A name without `.png` or
  * `.svg` gets `.png`, since the Rust side picks the format from the extension. */
 export async function pickQrSavePath(defaultName: string): Promise<string | null> {
@@ -219,6 +222,7 @@ export async function pickQrSavePath(defaultName: string): Promise<string | null
   let path: string | null;
   try {
     path = await save({
+      title: QR_SAVE_TITLE,
       defaultPath: defaultName,
       filters: [
         { name: 'PNG image', extensions: ['png'] },

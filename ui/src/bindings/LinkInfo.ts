@@ -7,4 +7,8 @@ export type LinkInfo = { id: number, jid: string, folder: string, kind: string, 
 /**
  * `live`, `revoked` or `expired`.
  */
-status: string, created_at: string, expires_at: string | null, revoked_at: string | null, last_used_at: string | null, url?: string, };
+status: string, created_at: string, expires_at: string | null, revoked_at: string | null, last_used_at: string | null, 
+/**
+ * Messages visitors sent through this link.
+ */
+messages: number, url?: string, };

@@ -10,6 +10,14 @@ export type Status = { serving: boolean,
  */
 local_url: string | null, 
 /**
+ * Whether it listens on the local network too, not only on this computer.
+ */
+lan: boolean, 
+/**
+ * `http://<this computer's LAN address>:<port>`, when it listens on the local network.
+ */
+lan_url: string | null, 
+/**
  * The origin links are built from.
  */
 base_url: string, data_dir: string, 

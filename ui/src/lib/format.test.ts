@@ -85,6 +85,7 @@ function link(id: number, created_at: string, status = 'live'): LinkInfo {
     expires_at: null,
     revoked_at: null,
     last_used_at: null,
+    messages: 0,
   };
 }
 

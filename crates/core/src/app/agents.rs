@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{App, Inner};
-use crate::agent::Knowledge;
+use crate::agent::{Knowledge, Outcome};
 use crate::error::{Error, Result};
 use crate::jid::{Jid, check_name};
 use crate::knowledge::{self, Format};
@@ -64,7 +64,19 @@ pub struct AgentInfo {
     pub updated_at: String,
 }
 
+/// What an agent answered to the owner's test question.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TestAnswer {
+    pub text: String,
+    /// `ok`, `handoff` (the agent would pass the visitor to a person) or `error`.
+    #[cfg_attr(feature = "ts", ts(type = "\"ok\" | \"handoff\" | \"error\""))]
+    pub outcome: &'static str,
+}
+
+/// A suffix's persona and greeting, instead of the agent's; `None` keeps the agent's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RouteRuleInfo {
     pub jid: String,
     pub persona: Option<String>,
@@ -313,6 +325,48 @@ impl App {
         self.blocking(move |i| i.store.set_route_rule(&rule)).await
     }
 
+    /// Asks the agent `question` as a visitor of `web:<slug>[/<suffix>]` would (the suffix's
+    /// route rule applies) and returns the whole answer. Nothing is written: no conversation,
+    /// no counts.
+    pub async fn ask_agent(
+        &self,
+        slug: &str,
+        suffix: Option<String>,
+        question: &str,
+    ) -> Result<TestAnswer> {
+        super::chat::check_message(question, self.0.limits.message_chars)?;
+        let suffix = suffix.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let jid = Jid::web(slug, suffix)?.to_string();
+        let slug = slug.to_owned();
+        let (folder, persona, greeting, agent, knowledge) = self
+            .blocking(move |i| {
+                let (folder, persona, greeting) = i.persona(&slug, &jid)?;
+                let agent = i.agent_for(&folder)?;
+                let knowledge = i.store.knowledge(&folder.slug)?;
+                Ok((folder, persona, greeting, agent, knowledge))
+            })
+            .await?;
+        let input = crate::agent::AgentInput {
+            name: &folder.name,
+            persona: &persona,
+            greeting: &greeting,
+            knowledge: &knowledge,
+            history: &[],
+            message: question,
+        };
+        let reply = agent.run(input, &|_: &str| {}).await;
+        let (outcome, text) = match reply.outcome {
+            Outcome::Ok => ("ok", reply.text),
+            Outcome::Handoff => ("handoff", reply.text),
+            // The owner sees the visitor-safe message; the detail is in the log.
+            Outcome::Error { visitor_message } if reply.text.is_empty() => {
+                ("error", visitor_message)
+            }
+            Outcome::Error { .. } => ("error", reply.text),
+        };
+        Ok(TestAnswer { text, outcome })
+    }
+
     pub async fn route_rules(&self, slug: &str) -> Result<Vec<RouteRuleInfo>> {
         let slug = slug.to_owned();
         self.blocking(move |i| {
@@ -335,6 +389,38 @@ impl App {
 mod tests {
     use super::super::test_util::test_app;
     use super::*;
+
+    #[tokio::test]
+    async fn the_test_box_asks_without_writing_anything() {
+        let (_d, app) = test_app();
+        let sunday = app
+            .ask_agent("demo", None, "When are you open on Sunday?")
+            .await
+            .expect("ask");
+        assert_eq!(sunday.outcome, "ok");
+        assert!(sunday.text.contains("8am to 2pm"), "{}", sunday.text);
+        let bicycle = app
+            .ask_agent("demo", Some("flyer".into()), "can you fix my bicycle?")
+            .await
+            .expect("ask");
+        assert_eq!(bicycle.outcome, "handoff", "{}", bicycle.text);
+        assert_eq!(
+            app.overview(0).await.expect("overview").conversations_today,
+            0,
+            "no conversation was written"
+        );
+        for (slug, suffix, q, code) in [
+            ("demo", None, "   ", "invalid_input"),
+            ("demo", Some("bad suffix!"), "hi", "invalid_input"),
+            ("nobody", None, "hi", "not_found"),
+        ] {
+            let err = app
+                .ask_agent(slug, suffix.map(str::to_owned), q)
+                .await
+                .expect_err("refused");
+            assert_eq!(err.code(), code, "{err}");
+        }
+    }
 
     #[tokio::test]
     async fn create_edit_and_keep_the_key_out_of_sight() {

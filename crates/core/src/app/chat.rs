@@ -142,7 +142,7 @@ impl Inner {
         Ok((folder, persona, greeting))
     }
 
-    fn agent_for(&self, folder: &store::FolderRow) -> Result<Arc<dyn Agent>> {
+    pub(super) fn agent_for(&self, folder: &store::FolderRow) -> Result<Arc<dyn Agent>> {
         #[cfg(feature = "bench")]
         if folder.slug == crate::agent::wait::FOLDER {
             return Ok(Arc::new(crate::agent::wait::WaitAgent));

@@ -60,6 +60,9 @@ pub struct LinkInfo {
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
     pub last_used_at: Option<String>,
+    /// Messages visitors sent through this link.
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub messages: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub url: Option<String>,
@@ -85,6 +88,19 @@ fn path_for(kind: &str, token: &str) -> String {
 
 impl Inner {
     fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
+        let messages = self.store.visitor_messages_of_token(row.id)?;
+        self.info_with(row, with_url, messages)
+    }
+
+    /// Many links at once, counted in one query.
+    fn infos(&self, rows: &[TokenRow], with_url: bool) -> Result<Vec<LinkInfo>> {
+        let counts = self.store.visitor_messages_by_token()?;
+        rows.iter()
+            .map(|r| self.info_with(r, with_url, counts.get(&r.id).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    fn info_with(&self, row: &TokenRow, with_url: bool, messages: i64) -> Result<LinkInfo> {
         let status = status(row, now_ms());
         let url = if with_url && status == "live" {
             let token = token::open(&self.keys, &row.sealed, &row.hash).map_err(|_| {
@@ -112,6 +128,7 @@ impl Inner {
             expires_at: row.expires_at.map(rfc3339),
             revoked_at: row.revoked_at.map(rfc3339),
             last_used_at: row.last_used_at.map(rfc3339),
+            messages,
             url,
         })
     }
@@ -192,27 +209,15 @@ impl App {
 
     /// Every link (of one agent, or all), oldest first, without URLs.
     pub async fn links(&self, folder: Option<String>) -> Result<Vec<LinkInfo>> {
-        self.blocking(move |i| {
-            i.store
-                .tokens(folder.as_deref())?
-                .iter()
-                .map(|r| i.info(r, false))
-                .collect()
-        })
-        .await
+        self.blocking(move |i| i.infos(&i.store.tokens(folder.as_deref())?, false))
+            .await
     }
 
     /// Every link, live ones with their URLs, oldest first: the window's table, where the owner
     /// copies and prints any link again.
     pub async fn links_with_urls(&self) -> Result<Vec<LinkInfo>> {
-        self.blocking(|i| {
-            i.store
-                .tokens(None)?
-                .iter()
-                .map(|r| i.info(r, true))
-                .collect()
-        })
-        .await
+        self.blocking(|i| i.infos(&i.store.tokens(None)?, true))
+            .await
     }
 
     /// One link, with its URL when live.
@@ -229,7 +234,7 @@ impl App {
             if rows.is_empty() {
                 return Err(Error::NotFound { what: "link" });
             }
-            rows.iter().map(|r| i.info(r, true)).collect()
+            i.infos(&rows, true)
         })
         .await
     }
@@ -280,6 +285,28 @@ impl App {
             .await?;
         self.0.hub.close(&Switch::Link(id));
         Ok(info)
+    }
+
+    /// The path of a live chat link (`/chat/<token>/`), for the window's preview, which opens it
+    /// on the local server whatever the public URL.
+    pub async fn chat_link_path(&self, id: i64) -> Result<String> {
+        self.blocking(move |i| {
+            let row = i.store.token(id)?;
+            let state = status(&row, now_ms());
+            if row.kind != "web" {
+                return Err(Error::invalid(format!(
+                    "link {id} is a hook for another program, not a chat page to preview"
+                )));
+            }
+            if state != "live" {
+                return Err(Error::invalid(format!(
+                    "link {id} is {state}; only a live link opens"
+                )));
+            }
+            let token = token::open(&i.keys, &row.sealed, &row.hash)?;
+            Ok(path_for(&row.kind, token.expose()))
+        })
+        .await
     }
 
     /// The QR code of a live link as PNG bytes.
@@ -349,7 +376,7 @@ impl App {
         let info = self.link(id).await?;
         info.url.ok_or_else(|| {
             Error::invalid(format!(
-                "link {id} is {}; only a live link has a QR code",
+                "link {id} is {}; only a live link opens",
                 info.status
             ))
         })
@@ -426,6 +453,40 @@ mod tests {
                 .expect_err("revoked qr")
                 .code(),
             "invalid_input"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_preview_opens_a_live_chat_link_by_its_path_whatever_the_public_url() {
+        let (_d, app) = test_app();
+        app.set_base_url("https://chat.example.com")
+            .expect("public");
+        let chat = app
+            .issue_link(IssueLink::chat("demo"))
+            .await
+            .expect("issue");
+        let path = app.chat_link_path(chat.id).await.expect("path");
+        assert_eq!(
+            format!("https://chat.example.com{path}"),
+            chat.url.expect("url")
+        );
+        let hook = app
+            .issue_link(IssueLink {
+                kind: LinkKind::Hook {
+                    source: "crm".into(),
+                },
+                ..IssueLink::chat("demo")
+            })
+            .await
+            .expect("hook");
+        app.revoke_link(chat.id).await.expect("revoke");
+        for id in [chat.id, hook.id] {
+            let err = app.chat_link_path(id).await.expect_err("refused");
+            assert_eq!(err.code(), "invalid_input", "{err}");
+        }
+        assert_eq!(
+            app.chat_link_path(9999).await.expect_err("unknown").code(),
+            "not_found"
         );
     }
 

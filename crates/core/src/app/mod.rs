@@ -8,12 +8,18 @@ mod agents;
 mod chat;
 mod limits;
 mod links;
+mod overview;
+mod settings;
 mod widget;
 
-pub use agents::{AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent};
+pub use agents::{
+    AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent, RouteRuleInfo, TestAnswer,
+};
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
 pub use limits::Limits;
 pub use links::{IssueLink, LinkInfo, LinkKind};
+pub use overview::Overview;
+pub use settings::ServerSettings;
 pub use widget::{
     CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest, WidgetAppInfo,
     WidgetEmbed, WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession,
@@ -170,14 +176,7 @@ impl App {
     /// Sets and remembers the origin links are built from, so `token issue` in another process
     /// prints the same URLs as the server.
     pub fn set_base_url(&self, url: &str) -> Result<()> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid(format!("{url:?} is not a URL: {e}")))?;
-        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(Error::invalid(format!(
-                "{url:?} must be an http:// or https:// URL with a host"
-            )));
-        }
-        let url = parsed.as_str().trim_end_matches('/').to_owned();
+        let url = settings::normalize_base_url(url)?;
         self.0.store.set_setting("base_url", &url)?;
         if let Ok(mut b) = self.0.base_url.write() {
             *b = url;

@@ -79,12 +79,23 @@ pub fn public_router(app: App) -> Router {
 /// Serves `app` on `listener` until the app shuts down; every open stream ends then.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let shutdown = app.shutdown_token();
+    serve_until(app, listener, shutdown).await
+}
+
+/// Serves until `stop` is cancelled: the window moves its listener (another port, or the local
+/// network) by stopping one and serving another, without shutting the app down. Pass a child of
+/// [`App::shutdown_token`] so a shutdown also stops it.
+pub async fn serve_until(
+    app: App,
+    listener: tokio::net::TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
     let router = public_router(app);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .with_graceful_shutdown(async move { stop.cancelled().await })
     .await
 }
 

@@ -12,6 +12,7 @@ mod folders;
 mod group;
 mod schema;
 mod settings;
+mod stats;
 mod tokens;
 
 pub use apps::{AppRow, NewApp};
@@ -20,6 +21,7 @@ pub use chat::{
     TurnEnd, TurnRow, TurnStart,
 };
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
+pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};
 
 use std::path::{Path, PathBuf};

@@ -124,6 +124,12 @@ ALTER TABLE conversations ADD COLUMN end_user TEXT;
 CREATE UNIQUE INDEX conversations_by_end_user ON conversations(app_id, end_user)
     WHERE app_id IS NOT NULL;
 "#,
+    r#"
+-- The window's counts: messages per link, and conversations waiting for the owner.
+CREATE INDEX conversations_by_token ON conversations(token_id) WHERE token_id IS NOT NULL;
+CREATE INDEX conversations_by_created ON conversations(created_at);
+CREATE INDEX conversations_in_handoff ON conversations(state) WHERE state = 'handoff';
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
