@@ -53,6 +53,20 @@ pub fn app_binary() -> PathBuf {
     path
 }
 
+/// What the app sees of its surroundings: the private display, and config, data and runtime
+/// folders inside the test's scratch folder.
+fn app_env(scratch: &Path, display: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+    vec![
+        ("DISPLAY", display.into()),
+        ("XDG_DATA_HOME", scratch.join("share").into()),
+        ("XDG_CONFIG_HOME", scratch.join("config").into()),
+        ("XDG_CACHE_HOME", scratch.join("cache").into()),
+        ("XDG_RUNTIME_DIR", scratch.join("runtime").into()),
+        ("CHATLINK_DATA_DIR", scratch.join("data").into()),
+        ("CHATLINK_BIND", "127.0.0.1:0".into()),
+    ]
+}
+
 /// The running desktop app and the WebDriver session on its window.
 pub struct DesktopApp {
     pub client: Client,
@@ -117,13 +131,7 @@ impl DesktopApp {
                 "--native-port",
                 &native.to_string(),
             ])
-            .env("DISPLAY", &display)
-            .env("XDG_DATA_HOME", scratch.path().join("share"))
-            .env("XDG_CONFIG_HOME", scratch.path().join("config"))
-            .env("XDG_CACHE_HOME", scratch.path().join("cache"))
-            .env("XDG_RUNTIME_DIR", &runtime)
-            .env("CHATLINK_DATA_DIR", scratch.path().join("data"))
-            .env("CHATLINK_BIND", "127.0.0.1:0")
+            .envs(app_env(scratch.path(), &display))
             .env_remove("CHATLINK_SECRETS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -241,6 +249,70 @@ impl DesktopApp {
             "the save dialog {title:?} did not take the path {}",
             path.display()
         );
+    }
+
+    /// Asks the top-level window titled `title` to close, as a window manager's close button
+    /// does (a `WM_DELETE_WINDOW` message; Xvfb has no window manager and WebDriver cannot).
+    pub fn close_window(&self, title: &str) {
+        use x11rb::connection::Connection;
+        use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
+        let window: u32 = self
+            .xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .and_then(|ids| ids.lines().next().and_then(|id| id.parse().ok()))
+            .unwrap_or_else(|| panic!("no visible window titled {title:?}"));
+        let (conn, _) = x11rb::connect(Some(&self.display)).expect("connect to the X display");
+        let atom = |name: &[u8]| {
+            conn.intern_atom(false, name)
+                .expect("intern an atom")
+                .reply()
+                .expect("the atom")
+                .atom
+        };
+        let (protocols, delete) = (atom(b"WM_PROTOCOLS"), atom(b"WM_DELETE_WINDOW"));
+        let message = ClientMessageEvent::new(
+            32,
+            window,
+            protocols,
+            [delete, x11rb::CURRENT_TIME, 0, 0, 0],
+        );
+        conn.send_event(false, window, EventMask::NO_EVENT, message)
+            .expect("send WM_DELETE_WINDOW");
+        conn.flush().expect("flush the X connection");
+    }
+
+    /// Whether a window titled `title` is mapped on the display.
+    pub fn window_visible(&self, title: &str) -> bool {
+        self.xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")])
+            .is_some()
+    }
+
+    /// Starts the app a second time, as an owner clicking its icon again would; returns its exit
+    /// status (the single-instance plugin hands over to the running app and exits).
+    pub fn launch_again(&self) -> std::process::ExitStatus {
+        let mut second = Command::new(app_binary());
+        second
+            .envs(app_env(self.scratch.path(), &self.display))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = spawn(&mut second, "a second chatlink-desktop");
+        for _ in 0..150 {
+            if let Ok(Some(status)) = child.0.try_wait() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the second launch did not hand over and exit within 15 s");
+    }
+
+    /// The PNG image on the clipboard (empty when it holds none).
+    pub fn clipboard_png(&self) -> Vec<u8> {
+        Command::new("xclip")
+            .args(["-o", "-selection", "clipboard", "-t", "image/png"])
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run xclip ({e}); {HINT}"))
+            .stdout
     }
 
     /// Runs `xdotool` on the app's display; its output when it succeeds (`search` fails when

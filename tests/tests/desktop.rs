@@ -1,5 +1,7 @@
-//! The real desktop app under Xvfb through tauri-driver: Home shows the running server, and a
-//! link made in the window works for a visitor, copies to the clipboard, and stops when revoked.
+//! The real desktop app under Xvfb through tauri-driver: links made in the window work for a
+//! visitor, copy, save and revoke; agents and widget apps made there answer; the preview, the
+//! test box and suffix overrides behave as visitors see them; settings move the server, open it
+//! to the network, start it at login and decide what closing the window does.
 
 use std::time::Duration;
 
@@ -334,4 +336,238 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         .expect("token exchange");
     assert_eq!(res.status().as_u16(), 200);
     app.close().await;
+}
+
+/// The port in `http://127.0.0.1:<port>`.
+fn port_of(url: &str) -> u16 {
+    url.trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or_else(|| panic!("no port in {url:?}"))
+}
+
+async fn healthy(base: &str) -> bool {
+    tokio::time::timeout(Duration::from_secs(3), http_get(&format!("{base}/healthz")))
+        .await
+        .is_ok_and(|(status, _)| status == 200)
+}
+
+#[tokio::test]
+async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overrides() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+
+    // The demo link's QR code goes to the clipboard as an image a phone can read.
+    nav(&app, "Links").await;
+    let demo = "[data-testid=link-row][data-jid='web:demo']";
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    let url = text(&app, "[data-testid=link-url]").await.trim().to_owned();
+    assert!(url.contains("/chat/"), "{url}");
+    click(&app, "[data-testid=copy-qr]").await;
+    wait_text(&app, "[data-testid=toast]", "QR code copied").await;
+    let png = app.clipboard_png();
+    assert!(png.starts_with(b"\x89PNG"), "the clipboard holds a PNG");
+    assert_eq!(chatlink_e2e::decode_qr_png(&png), url);
+
+    // The preview is the visitor's page, in a window of its own, on the same server.
+    let main = app.client.window().await.expect("the main window");
+    click(&app, &format!("{demo} [data-testid=preview]")).await;
+    let preview = wait_for(
+        || async {
+            let handles = app.client.windows().await.ok()?;
+            handles.into_iter().find(|h| *h != main)
+        },
+        SHORT,
+    )
+    .await
+    .expect("a preview window opens");
+    app.client
+        .switch_to_window(preview)
+        .await
+        .expect("switch to the preview");
+    find(&app, "#messages .msg.assistant.greeting").await;
+    type_into(&app, "#input", "When are you open on Sunday?").await;
+    click(&app, "#send").await;
+    wait_text(&app, "#messages .msg.assistant[data-id]", "8am to 2pm").await;
+    app.screenshot("desktop-preview");
+    app.client
+        .switch_to_window(main)
+        .await
+        .expect("back to the main window");
+
+    // Home counts the preview's conversation.
+    nav(&app, "Home").await;
+    click(&app, "[data-testid=refresh]").await;
+    wait_text(&app, "[data-testid=conversations-today-count]", "1").await;
+    assert_eq!(
+        text(&app, "[data-testid=open-handoffs-count]").await.trim(),
+        "0"
+    );
+
+    // The test box asks the saved agent, and says when it would hand over.
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=agent-row][data-slug=demo]").await;
+    find(&app, "[data-testid=agent-editor][data-slug=demo]").await;
+    type_into(
+        &app,
+        "[data-testid=agent-test-question]",
+        "can you fix my bicycle?",
+    )
+    .await;
+    click(&app, "[data-testid=agent-test-ask]").await;
+    find(
+        &app,
+        "[data-testid=agent-test-answer][data-outcome=handoff]",
+    )
+    .await;
+    let question = find(&app, "[data-testid=agent-test-question]").await;
+    question.clear().await.expect("clear the question");
+    question
+        .send_keys("When are you open on Sunday?")
+        .await
+        .expect("type the question");
+    click(&app, "[data-testid=agent-test-ask]").await;
+    wait_text(
+        &app,
+        "[data-testid=agent-test-answer][data-outcome=ok]",
+        "8am to 2pm",
+    )
+    .await;
+    app.screenshot("desktop-agent-test");
+
+    // A suffix override: links with that suffix greet their visitors differently.
+    type_into(&app, "[data-testid=route-rule-suffix]", "flyer").await;
+    type_into(
+        &app,
+        "[data-testid=route-rule-greeting]",
+        "Welcome, flyer reader! Ask about this week's offer.",
+    )
+    .await;
+    click(&app, "[data-testid=route-rule-save]").await;
+    wait_text(
+        &app,
+        "[data-testid=route-rule][data-jid='web:demo/flyer']",
+        "flyer reader",
+    )
+    .await;
+    app.screenshot("desktop-agent-rules");
+    nav(&app, "Links").await;
+    click(&app, "[data-testid=new-link]").await;
+    type_into(&app, "[data-testid=new-link-suffix]", "flyer").await;
+    click(&app, "[data-testid=new-link-submit]").await;
+    find(&app, "[data-testid=link-row][data-jid='web:demo/flyer']").await;
+    let flyer = wait_for(
+        || async {
+            let el = app
+                .client
+                .find(Locator::Css("[data-testid=link-url]"))
+                .await
+                .ok()?;
+            let t = el.text().await.ok()?;
+            t.contains("/chat/").then(|| t.trim().to_owned())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the flyer link's URL");
+    let (status, page) = http_get(&flyer).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("flyer reader"),
+        "the override greets flyer visitors"
+    );
+    let (_, plain) = http_get(&url).await;
+    assert!(!plain.contains("flyer reader"), "and only them");
+
+    // The preview's message shows in the demo link's row.
+    let messages = text(&app, &format!("{demo} [data-testid=link-messages]")).await;
+    assert_eq!(messages.trim(), "1");
+    app.close().await;
+}
+
+#[tokio::test]
+async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing_does() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+    find(&app, "[data-testid=lan-off-hint]").await;
+    let first = text(&app, "[data-testid=local-url]")
+        .await
+        .trim()
+        .to_owned();
+
+    // Another port: the server moves there at once, and links follow.
+    let port = chatlink_e2e::free_port();
+    nav(&app, "Settings").await;
+    let field = find(&app, "[data-testid=settings-port]").await;
+    field.clear().await.expect("clear the port");
+    field
+        .send_keys(&port.to_string())
+        .await
+        .expect("type a port");
+    app.screenshot("desktop-settings");
+    click(&app, "[data-testid=settings-save]").await;
+    wait_text(&app, "[data-testid=toast]", &format!(":{port}")).await;
+    let moved = format!("http://127.0.0.1:{port}");
+    assert!(healthy(&moved).await, "the server answers on {moved}");
+    assert!(!healthy(&first).await, "and no longer on {first}");
+
+    // Open to the local network: a plain warning, then Home shows the LAN address and a QR code.
+    click(&app, "[data-testid=settings-lan]").await;
+    let warning = text(&app, "[data-testid=settings-lan-warning]").await;
+    assert!(warning.contains("network"), "{warning}");
+    app.screenshot("desktop-settings-lan");
+    click(&app, "[data-testid=settings-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Settings saved").await;
+    nav(&app, "Home").await;
+    let lan = text(&app, "[data-testid=lan-url]").await.trim().to_owned();
+    assert_eq!(port_of(&lan), port, "{lan}");
+    assert!(!lan.contains("127.0.0.1"), "{lan}");
+    assert!(healthy(&lan).await, "a phone on the network reaches {lan}");
+    find(&app, "[data-testid=lan-qr]").await;
+    let base = text(&app, "[data-testid=base-url]").await;
+    assert_eq!(base.trim(), lan, "links are built on the LAN address");
+    app.screenshot("desktop-home-lan");
+
+    // Start at login writes the desktop's autostart entry, and turning it off removes it.
+    nav(&app, "Settings").await;
+    let autostart = app.scratch.path().join("config/autostart");
+    let entries = || {
+        std::fs::read_dir(&autostart)
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    assert_eq!(entries(), 0);
+    click(&app, "[data-testid=settings-autostart]").await;
+    wait_text(&app, "[data-testid=toast]", "will start when you log in").await;
+    assert_eq!(entries(), 1, "an entry in {}", autostart.display());
+    click(&app, "[data-testid=settings-autostart]").await;
+    wait_text(&app, "[data-testid=toast]", "will not start").await;
+    assert_eq!(entries(), 0);
+
+    // Closing the window keeps the server in the tray; launching again brings the window back.
+    app.close_window("Chatlink");
+    wait_for(
+        || async { (!app.window_visible("Chatlink")).then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the window hides");
+    assert!(healthy(&moved).await, "visitors are still answered");
+    assert!(app.launch_again().success());
+    wait_for(
+        || async { app.window_visible("Chatlink").then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the second launch shows the running window");
+
+    // With "keep running in the tray" off, closing quits and the server stops.
+    click(&app, "[data-testid=settings-keep-in-tray]").await;
+    click(&app, "[data-testid=settings-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Settings saved").await;
+    app.close_window("Chatlink");
+    wait_for(|| async { (!healthy(&moved).await).then_some(()) }, SHORT)
+        .await
+        .expect("the server stops when the app quits");
 }
