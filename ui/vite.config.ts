@@ -5,10 +5,11 @@ export default defineConfig({
   plugins: [svelte()],
   // Tauri loads the window from its own asset protocol, so every URL must be relative.
   base: './',
-  // Keep Tauri's CLI output visible when it runs `vite` for `tauri dev`.
+  // Keep other tools' output visible next to Vite's.
   clearScreen: false,
   server: {
-    // Tauri's convention; src-tauri/tauri.conf.json's devUrl must match.
+    // Only for `npm run dev` in a plain browser: tauri.conf.json has no devUrl on purpose, so
+    // debug builds load dist/ as release builds do.
     port: 1420,
     strictPort: true,
   },

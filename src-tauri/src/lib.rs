@@ -94,6 +94,7 @@ pub fn run() {
                 && window.label() == "main"
             {
                 let keep = window.state::<Desktop>().keep_in_tray();
+                tracing::info!(keep_in_tray = keep, "the window was closed");
                 if keep && IN_TRAY.load(Ordering::SeqCst) {
                     api.prevent_close();
                     let _ = window.hide();

@@ -27,7 +27,10 @@ struct Stopped(Child);
 impl Drop for Stopped {
     fn drop(&mut self) {
         let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stderr(Stdio::null())
+            .status();
         for _ in 0..50 {
             if let Ok(Some(_)) = self.0.try_wait() {
                 return;
@@ -46,6 +49,14 @@ fn spawn(cmd: &mut Command, what: &str) -> Stopped {
     )
 }
 
+/// Where the driver's and the app's log goes (the app inherits the driver's stderr); read it with
+/// [`DesktopApp::log`] when a test needs to know what the app did.
+fn log_file(path: &Path) -> Stdio {
+    std::fs::File::create(path)
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 /// The debug build of the desktop app.
 pub fn app_binary() -> PathBuf {
     let path = workspace_dir().join("target/debug/chatlink-desktop");
@@ -58,6 +69,8 @@ pub fn app_binary() -> PathBuf {
 fn app_env(scratch: &Path, display: &str) -> Vec<(&'static str, std::ffi::OsString)> {
     vec![
         ("DISPLAY", display.into()),
+        // The autostart entry goes to $HOME/.config/autostart whatever XDG_CONFIG_HOME says.
+        ("HOME", scratch.join("home").into()),
         ("XDG_DATA_HOME", scratch.join("share").into()),
         ("XDG_CONFIG_HOME", scratch.join("config").into()),
         ("XDG_CACHE_HOME", scratch.join("cache").into()),
@@ -117,6 +130,7 @@ impl DesktopApp {
         let (port, native) = (free_port(), free_port());
         let runtime = scratch.path().join("runtime");
         std::fs::create_dir_all(&runtime).expect("runtime dir");
+        std::fs::create_dir_all(scratch.path().join("home")).expect("home dir");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -135,7 +149,7 @@ impl DesktopApp {
             .env_remove("CHATLINK_SECRETS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(log_file(&scratch.path().join("app.log")));
         let driver = spawn(&mut driver, "tauri-driver");
 
         let caps = json!({
@@ -196,6 +210,11 @@ impl DesktopApp {
         path
     }
 
+    /// What the app and the driver logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch.path().join("app.log")).unwrap_or_default()
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.scratch.path().join("data")
     }
@@ -251,15 +270,34 @@ impl DesktopApp {
         );
     }
 
-    /// Asks the top-level window titled `title` to close, as a window manager's close button
-    /// does (a `WM_DELETE_WINDOW` message; Xvfb has no window manager and WebDriver cannot).
-    pub fn close_window(&self, title: &str) {
+    /// Closes the top-level window titled `title` as a window manager's close button does: a
+    /// `WM_DELETE_WINDOW` message (Xvfb has no window manager and WebDriver cannot). Under bare
+    /// Xvfb GTK now and then lets one pass unanswered, so the request is repeated (up to three
+    /// times, 3 s apart) until the window is gone from the screen, hidden or closed.
+    pub async fn close_window(&self, title: &str) {
+        for _attempt in 0..3 {
+            self.send_wm_delete(title);
+            let gone = wait_for(
+                || async { (!self.window_visible(title)).then_some(()) },
+                Duration::from_secs(3),
+            )
+            .await;
+            if gone.is_ok() {
+                return;
+            }
+        }
+        panic!("the window {title:?} stayed on screen after three close requests");
+    }
+
+    fn send_wm_delete(&self, title: &str) {
         use x11rb::connection::Connection;
         use x11rb::protocol::xproto::{ClientMessageEvent, ConnectionExt, EventMask};
-        let window: u32 = self
+        let Some(window) = self
             .xdotool(&["search", "--onlyvisible", "--name", &format!("^{title}$")])
-            .and_then(|ids| ids.lines().next().and_then(|id| id.parse().ok()))
-            .unwrap_or_else(|| panic!("no visible window titled {title:?}"));
+            .and_then(|ids| ids.lines().next().and_then(|id| id.parse::<u32>().ok()))
+        else {
+            return;
+        };
         let (conn, _) = x11rb::connect(Some(&self.display)).expect("connect to the X display");
         let atom = |name: &[u8]| {
             conn.intern_atom(false, name)

@@ -399,6 +399,19 @@ impl TestServer {
     }
 }
 
+/// Whether a chatlink server answers `GET <base>/healthz` (false when nothing listens).
+pub async fn healthy(base: &str) -> bool {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("an HTTP client");
+    client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
 /// The answer to a plain GET without a browser: (status, body).
 pub async fn http_get(url: &str) -> (u16, String) {
     let res = reqwest::get(url)
@@ -471,17 +484,23 @@ pub async fn agent_on(app: &App, slug: &str, base_url: String) {
     .expect("point the agent at the provider");
 }
 
-/// Decodes a QR code PNG (8-bit greyscale, as Chatlink writes them) back to its text, the way a
-/// phone camera would.
+/// Decodes a QR code PNG back to its text, the way a phone camera would: 8-bit greyscale (as
+/// Chatlink writes them) or RGBA (as the clipboard hands images over).
 pub fn decode_qr_png(bytes: &[u8]) -> String {
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = decoder.read_info().expect("PNG header");
     let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
     let info = reader.next_frame(&mut buf).expect("PNG frame");
-    assert_eq!(info.color_type, png::ColorType::Grayscale);
     assert_eq!(info.bit_depth, png::BitDepth::Eight);
     let (w, h) = (info.width as usize, info.height as usize);
-    let luma = &buf[..info.buffer_size()];
+    let pixels = &buf[..info.buffer_size()];
+    let luma: Vec<u8> = match info.color_type {
+        png::ColorType::Grayscale => pixels.to_vec(),
+        // The modules are black on white: the green channel alone tells them apart.
+        png::ColorType::Rgba => pixels.chunks_exact(4).map(|p| p[1]).collect(),
+        png::ColorType::Rgb => pixels.chunks_exact(3).map(|p| p[1]).collect(),
+        other => panic!("a QR code PNG in {other:?}"),
+    };
     let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
     let grids = img.detect_grids();
     assert_eq!(grids.len(), 1, "expected exactly one QR code in the PNG");

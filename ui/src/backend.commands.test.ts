@@ -5,6 +5,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 const invoke = vi.fn();
 const open = vi.fn();
 const save = vi.fn();
+const autostart = { isEnabled: vi.fn(), enable: vi.fn(), disable: vi.fn() };
 
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a), isTauri: () => true }));
 vi.mock('@tauri-apps/plugin-dialog', () => ({
@@ -13,6 +14,11 @@ vi.mock('@tauri-apps/plugin-dialog', () => ({
 }));
 vi.mock('@tauri-apps/plugin-clipboard-manager', () => ({ writeText: vi.fn() }));
 vi.mock('@tauri-apps/plugin-opener', () => ({ openUrl: vi.fn() }));
+vi.mock('@tauri-apps/plugin-autostart', () => ({
+  isEnabled: () => autostart.isEnabled(),
+  enable: () => autostart.enable(),
+  disable: () => autostart.disable(),
+}));
 
 const backend = await import('./backend');
 
@@ -21,6 +27,7 @@ beforeEach(() => {
   invoke.mockResolvedValue('ok');
   open.mockReset();
   save.mockReset();
+  for (const f of Object.values(autostart)) f.mockReset();
 });
 
 describe('command wrappers', () => {
@@ -28,8 +35,22 @@ describe('command wrappers', () => {
   const edit = { name: 'Acme', greeting: '', instructions: '', engine };
   const newAgent = { slug: 'acme', name: 'Acme', greeting: '', instructions: '' };
   const newApp = { folder: 'acme', name: null, origins: [], token_ttl_minutes: 15 };
+  const settings = { port: 8640, lan: true, public_url: null, keep_in_tray: true };
+  const rule = { suffix: 'flyer', persona: 'Be brief.', greeting: null };
+  const newLink = { folder: 'acme', suffix: 'flyer', label: null, expires_in_days: 30 };
 
   const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
+    ['status', () => backend.status(), 'status', undefined],
+    ['overview', () => backend.overview(1_700_000_000_000), 'overview', { since: 1_700_000_000_000 }],
+    ['getSettings', () => backend.getSettings(), 'get_settings', undefined],
+    ['saveSettings', () => backend.saveSettings(settings), 'save_settings', { settings }],
+    ['listLinks', () => backend.listLinks(), 'list_links', undefined],
+    ['issueLink', () => backend.issueLink(newLink), 'issue_link', { req: newLink }],
+    ['revokeLink', () => backend.revokeLink(3), 'revoke_link', { id: 3 }],
+    ['reissueLink', () => backend.reissueLink(3), 'reissue_link', { id: 3 }],
+    ['linkQrSvg', () => backend.linkQrSvg(3), 'link_qr_svg', { id: 3 }],
+    ['openPreview', () => backend.openPreview(3), 'open_preview', { id: 3 }],
+    ['copyLinkQr', () => backend.copyLinkQr(3), 'copy_link_qr', { id: 3 }],
     ['saveLinkQr', () => backend.saveLinkQr(3, '/home/me/flyer.svg'), 'save_link_qr', { id: 3, path: '/home/me/flyer.svg' }],
     ['getAgent', () => backend.getAgent('acme'), 'get_agent', { slug: 'acme' }],
     ['listAgents', () => backend.listAgents(), 'list_agents', undefined],
@@ -37,6 +58,11 @@ describe('command wrappers', () => {
     ['updateAgent', () => backend.updateAgent('acme', edit), 'update_agent', { slug: 'acme', edit }],
     ['setApiKey', () => backend.setApiKey('acme', 'sk-1'), 'set_api_key', { slug: 'acme', key: 'sk-1' }],
     ['setApiKey(null)', () => backend.setApiKey('acme', null), 'set_api_key', { slug: 'acme', key: null }],
+    ['askAgent', () => backend.askAgent('acme', 'flyer', 'Open on Sunday?'), 'ask_agent', { slug: 'acme', suffix: 'flyer', question: 'Open on Sunday?' }],
+    ['askAgent(null)', () => backend.askAgent('acme', null, 'Hi'), 'ask_agent', { slug: 'acme', suffix: null, question: 'Hi' }],
+    ['listRouteRules', () => backend.listRouteRules('acme'), 'list_route_rules', { slug: 'acme' }],
+    ['setRouteRule', () => backend.setRouteRule('acme', rule), 'set_route_rule', { slug: 'acme', rule }],
+    ['removeRouteRule', () => backend.removeRouteRule('web:acme/flyer'), 'remove_route_rule', { jid: 'web:acme/flyer' }],
     ['listKnowledge', () => backend.listKnowledge('acme'), 'list_knowledge', { slug: 'acme' }],
     ['addKnowledge', () => backend.addKnowledge('acme', null, 'A'), 'add_knowledge', { slug: 'acme', question: null, answer: 'A' }],
     [
@@ -123,6 +149,35 @@ describe('pickQrSavePath', () => {
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
     save.mockRejectedValueOnce(new Error('dialog.save not allowed'));
     await expect(backend.pickQrSavePath('x.png')).rejects.toEqual({ code: 'dialog', message: 'Could not open the save dialog.' });
+    quiet.mockRestore();
+  });
+});
+
+describe('autostart', () => {
+  it('reads, enables and disables through the plugin, not a command', async () => {
+    autostart.isEnabled.mockResolvedValueOnce(true);
+    await expect(backend.isAutostartEnabled()).resolves.toBe(true);
+    autostart.enable.mockResolvedValueOnce(undefined);
+    await backend.setAutostart(true);
+    autostart.disable.mockResolvedValueOnce(undefined);
+    await backend.setAutostart(false);
+    expect(autostart.isEnabled).toHaveBeenCalledTimes(1);
+    expect(autostart.enable).toHaveBeenCalledTimes(1);
+    expect(autostart.disable).toHaveBeenCalledTimes(1);
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it("turns the plugin's failures into CommandErrors with code autostart", async () => {
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    autostart.isEnabled.mockRejectedValueOnce('autostart.is_enabled not allowed');
+    await expect(backend.isAutostartEnabled()).rejects.toMatchObject({ code: 'autostart' });
+    autostart.enable.mockRejectedValueOnce(new Error('no autostart dir'));
+    await expect(backend.setAutostart(true)).rejects.toEqual({
+      code: 'autostart',
+      message: 'Could not make Chatlink start at login.',
+    });
+    autostart.disable.mockRejectedValueOnce(new Error('x'));
+    await expect(backend.setAutostart(false)).rejects.toMatchObject({ code: 'autostart' });
     quiet.mockRestore();
   });
 });

@@ -4,6 +4,7 @@
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
+import { disable as disableAutostart, enable as enableAutostart, isEnabled as autostartIsEnabled } from '@tauri-apps/plugin-autostart';
 import { open, save } from '@tauri-apps/plugin-dialog';
 import { openUrl } from '@tauri-apps/plugin-opener';
 
@@ -18,7 +19,12 @@ import type { LinkInfo } from './bindings/LinkInfo';
 import type { NewAgentForm } from './bindings/NewAgentForm';
 import type { NewLink } from './bindings/NewLink';
 import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
+import type { Overview } from './bindings/Overview';
+import type { RouteRuleForm } from './bindings/RouteRuleForm';
+import type { RouteRuleInfo } from './bindings/RouteRuleInfo';
+import type { ServerSettings } from './bindings/ServerSettings';
 import type { Status } from './bindings/Status';
+import type { TestAnswer } from './bindings/TestAnswer';
 import type { WidgetAppInfo } from './bindings/WidgetAppInfo';
 import type { WidgetEmbed } from './bindings/WidgetEmbed';
 import { withQrExtension } from './lib/links';
@@ -35,7 +41,12 @@ export type {
   NewAgentForm,
   NewLink,
   NewWidgetAppForm,
+  Overview,
+  RouteRuleForm,
+  RouteRuleInfo,
+  ServerSettings,
   Status,
+  TestAnswer,
   WidgetAppInfo,
   WidgetEmbed,
 };
@@ -85,6 +96,21 @@ export function status(): Promise<Status> {
   return call<Status>('status');
 }
 
+/** Home's counts; `since` is the start of the owner's day in ms (see `localMidnight`). */
+export function overview(since: number): Promise<Overview> {
+  return call<Overview>('overview', { since });
+}
+
+export function getSettings(): Promise<ServerSettings> {
+  return call<ServerSettings>('get_settings');
+}
+
+/** Resolves to the settings as saved (a public URL normalised); the server has moved to the new
+ * port/network by then. A port that cannot be taken rejects and changes nothing. */
+export function saveSettings(settings: ServerSettings): Promise<ServerSettings> {
+  return call<ServerSettings>('save_settings', { settings });
+}
+
 export function listLinks(): Promise<LinkInfo[]> {
   return call<LinkInfo[]>('list_links');
 }
@@ -113,6 +139,16 @@ export function saveLinkQr(id: number, path: string): Promise<string> {
   return call<string>('save_link_qr', { id, path });
 }
 
+/** Opens a live web link's chat page in the separate preview window. */
+export function openPreview(id: number): Promise<null> {
+  return call<null>('open_preview', { id });
+}
+
+/** Puts a live link's QR code on the clipboard as a PNG image (Rust writes the clipboard). */
+export function copyLinkQr(id: number): Promise<null> {
+  return call<null>('copy_link_qr', { id });
+}
+
 export function listAgents(): Promise<AgentInfo[]> {
   return call<AgentInfo[]>('list_agents');
 }
@@ -133,6 +169,27 @@ export function updateAgent(slug: string, edit: AgentEdit): Promise<AgentInfo> {
 /** Write-only: the key never comes back, only `engine.api_key_set`. `null` removes it. */
 export function setApiKey(slug: string, key: string | null): Promise<AgentInfo> {
   return call<AgentInfo>('set_api_key', { slug, key });
+}
+
+/** The saved agent's answer to a test question, as a visitor of `web:<slug>[/<suffix>]` would
+ * get it (the suffix's override applies). Nothing is written on the server. */
+export function askAgent(slug: string, suffix: string | null, question: string): Promise<TestAnswer> {
+  return call<TestAnswer>('ask_agent', { slug, suffix, question });
+}
+
+/** The agent's per-suffix overrides, including ones on widget or hook JIDs (set elsewhere). */
+export function listRouteRules(slug: string): Promise<RouteRuleInfo[]> {
+  return call<RouteRuleInfo[]>('list_route_rules', { slug });
+}
+
+/** Sets `web:<slug>/<suffix>`'s persona and greeting; both empty removes the rule. */
+export function setRouteRule(slug: string, rule: RouteRuleForm): Promise<null> {
+  return call<null>('set_route_rule', { slug, rule });
+}
+
+/** Removes a rule by its JID, as listed. */
+export function removeRouteRule(jid: string): Promise<null> {
+  return call<null>('remove_route_rule', { jid });
 }
 
 export function listKnowledge(slug: string): Promise<Knowledge[]> {
@@ -243,4 +300,26 @@ export async function openInBrowser(url: string): Promise<void> {
     console.error('open url failed:', e);
     throw fail('open', 'Could not open the browser.');
   }
+}
+
+// Start at login goes through the autostart plugin, not a Chatlink command.
+async function autostart<T>(what: string, fn: () => Promise<T>, message: string): Promise<T> {
+  if (!isTauri()) throw outsideApp();
+  try {
+    return await fn();
+  } catch (e) {
+    console.error(`autostart ${what} failed:`, e);
+    throw fail('autostart', message);
+  }
+}
+
+/** Whether Chatlink starts when the owner logs in. */
+export function isAutostartEnabled(): Promise<boolean> {
+  return autostart('isEnabled', autostartIsEnabled, 'Could not read whether Chatlink starts at login.');
+}
+
+export function setAutostart(on: boolean): Promise<void> {
+  return on
+    ? autostart('enable', enableAutostart, 'Could not make Chatlink start at login.')
+    : autostart('disable', disableAutostart, 'Could not stop Chatlink from starting at login.');
 }

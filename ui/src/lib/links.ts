@@ -1,6 +1,6 @@
 // Row-level vocabulary shared by the Links screen and its row component.
 
-export type LinkAction = 'copy' | 'open' | 'qr' | 'save-qr' | 'revoke' | 'reissue';
+export type LinkAction = 'copy' | 'open' | 'preview' | 'qr' | 'copy-qr' | 'save-qr' | 'revoke' | 'reissue';
 export type ConfirmAction = 'revoke' | 'reissue';
 
 /** The confirmations, word for word: the owner must know what the visitor will see. */

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+
+import type { ServerSettings } from '../bindings/ServerSettings';
+import {
+  addressChanged,
+  parsePort,
+  portProblem,
+  publicUrlProblem,
+  savedMessage,
+  settingsDirty,
+  settingsFields,
+  settingsForm,
+  settingsProblems,
+} from './settings';
+
+const saved: ServerSettings = { port: 8640, lan: false, public_url: null, keep_in_tray: true };
+
+describe('portProblem', () => {
+  it('accepts 1024 to 65535', () => {
+    for (const p of ['1024', '8640', ' 9000 ', '65535']) expect(portProblem(p)).toBeNull();
+    expect(parsePort(' 9000 ')).toBe(9000);
+  });
+
+  it('explains what is wrong', () => {
+    expect(portProblem('')).toBe('Enter a port number.');
+    expect(portProblem('  ')).toBe('Enter a port number.');
+    for (const p of ['80a', '-1', '8640.5', '1e4', '0x2000']) expect(portProblem(p)).toBe('Enter a whole number from 1024 to 65535.');
+    expect(portProblem('80')).toMatch(/^Ports below 1024 are reserved/);
+    expect(portProblem('1023')).toMatch(/^Ports below 1024/);
+    expect(portProblem('0')).toMatch(/^Ports below 1024/);
+    expect(portProblem('65536')).toBe('The highest port is 65535.');
+    expect(portProblem('99999999999999999999')).toBe('The highest port is 65535.');
+    expect(parsePort('80')).toBeNull();
+  });
+});
+
+describe('publicUrlProblem', () => {
+  it('allows empty and http(s) addresses', () => {
+    for (const u of ['', '  ', 'https://chat.example.com', 'https://chat.example.com/', 'http://10.0.0.5:8640', 'https://example.com/shop']) {
+      expect(publicUrlProblem(u)).toBeNull();
+    }
+  });
+
+  it('catches the usual slips', () => {
+    expect(publicUrlProblem('chat.example.com')).toMatch(/^Enter a full address/);
+    expect(publicUrlProblem('ftp://example.com')).toBe('The address must start with https:// or http://.');
+    expect(publicUrlProblem('https://example.com/?a=1')).toMatch(/^Leave out the \?/);
+    expect(publicUrlProblem('https://example.com/#top')).toMatch(/^Leave out the \?/);
+    expect(publicUrlProblem('https://example.com?')).toMatch(/^Leave out the \?/);
+  });
+});
+
+describe('the settings form', () => {
+  it('round-trips the saved settings', () => {
+    const withUrl = { ...saved, lan: true, public_url: 'https://chat.example.com' };
+    expect(settingsFields(withUrl)).toEqual({ port: '8640', lan: true, public_url: 'https://chat.example.com', keep_in_tray: true });
+    expect(settingsForm(settingsFields(withUrl))).toEqual(withUrl);
+    expect(settingsForm(settingsFields(saved))).toEqual(saved);
+  });
+
+  it('trims, and sends a blank public URL as null', () => {
+    expect(settingsForm({ port: ' 9000 ', lan: true, public_url: '  ', keep_in_tray: false })).toEqual({
+      port: 9000,
+      lan: true,
+      public_url: null,
+      keep_in_tray: false,
+    });
+    expect(settingsForm({ port: '9000', lan: false, public_url: ' https://a.example ', keep_in_tray: true }).public_url).toBe('https://a.example');
+  });
+
+  it('collects the problems by field', () => {
+    expect(settingsProblems(settingsFields(saved))).toEqual({});
+    expect(settingsProblems({ port: '80', lan: false, public_url: 'nope', keep_in_tray: true })).toEqual({
+      port: expect.stringMatching(/^Ports below/),
+      public_url: expect.stringMatching(/^Enter a full address/),
+    });
+  });
+});
+
+describe('settingsDirty', () => {
+  it('is clean for the saved values, whitespace and a trailing slash included', () => {
+    expect(settingsDirty(saved, settingsFields(saved))).toBe(false);
+    expect(settingsDirty(saved, { ...settingsFields(saved), port: ' 8640 ', public_url: '  ' })).toBe(false);
+    const withUrl = { ...saved, public_url: 'https://chat.example.com' };
+    expect(settingsDirty(withUrl, { ...settingsFields(withUrl), public_url: 'https://chat.example.com/' })).toBe(false);
+  });
+
+  it('sees every field', () => {
+    const f = settingsFields(saved);
+    expect(settingsDirty(saved, { ...f, port: '9000' })).toBe(true);
+    expect(settingsDirty(saved, { ...f, port: '' })).toBe(true);
+    expect(settingsDirty(saved, { ...f, port: '08640' })).toBe(true);
+    expect(settingsDirty(saved, { ...f, lan: true })).toBe(true);
+    expect(settingsDirty(saved, { ...f, keep_in_tray: false })).toBe(true);
+    expect(settingsDirty(saved, { ...f, public_url: 'https://chat.example.com' })).toBe(true);
+  });
+});
+
+describe('after a save', () => {
+  it('knows when the server moved', () => {
+    expect(addressChanged(saved, saved)).toBe(false);
+    expect(addressChanged(saved, { ...saved, keep_in_tray: false, public_url: 'https://a.example' })).toBe(false);
+    expect(addressChanged(saved, { ...saved, port: 9000 })).toBe(true);
+    expect(addressChanged(saved, { ...saved, lan: true })).toBe(true);
+  });
+
+  it('says where the server is now when it moved', () => {
+    expect(savedMessage(saved, { ...saved, keep_in_tray: false }, 'http://127.0.0.1:8640')).toBe('Settings saved');
+    expect(savedMessage(saved, { ...saved, port: 9000 }, 'http://127.0.0.1:9000')).toBe(
+      'Settings saved — the server is now at http://127.0.0.1:9000',
+    );
+    expect(savedMessage(saved, { ...saved, port: 9001 }, null)).toBe('Settings saved — the server is now at http://127.0.0.1:9001');
+  });
+});

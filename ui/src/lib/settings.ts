@@ -1,0 +1,102 @@
+// Pure helpers behind the Settings screen: the form's fields, the port and public URL checks
+// (the core checks again: crates/core/src/app/settings.rs) and what the save toast says.
+
+import type { ServerSettings } from '../bindings/ServerSettings';
+import { optionalText } from './format';
+
+export const PORT_MIN = 1024;
+export const PORT_MAX = 65535;
+export const DEFAULT_PORT = 8640;
+
+/** The form as typed: the port stays text so a half-typed number is not lost or coerced. */
+export type SettingsFields = { port: string; lan: boolean; public_url: string; keep_in_tray: boolean };
+
+export type SettingsField = 'port' | 'public_url';
+export type SettingsProblems = Partial<Record<SettingsField, string>>;
+
+/** The port field: a whole number from 1024 to 65535. A sentence to show, or null. */
+export function portProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === '') return 'Enter a port number.';
+  if (!/^\d+$/.test(t)) return `Enter a whole number from ${PORT_MIN} to ${PORT_MAX}.`;
+  const port = Number(t);
+  if (port < PORT_MIN) {
+    return `Ports below ${PORT_MIN} are reserved for the system; pick one from ${PORT_MIN} to ${PORT_MAX} (${DEFAULT_PORT} is the usual).`;
+  }
+  if (port > PORT_MAX) return `The highest port is ${PORT_MAX}.`;
+  return null;
+}
+
+/** The port as a number, or null while the field has a problem. */
+export function parsePort(text: string): number | null {
+  return portProblem(text) === null ? Number(text.trim()) : null;
+}
+
+/** The optional public URL: empty, or an http(s) address with nothing after its path. */
+export function publicUrlProblem(text: string): string | null {
+  const t = text.trim();
+  if (t === '') return null;
+  let url: URL;
+  try {
+    url = new URL(t);
+  } catch {
+    return 'Enter a full address, like https://chat.example.com, or leave it empty.';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'The address must start with https:// or http://.';
+  if (url.hostname === '') return 'The address needs a host name, like chat.example.com.';
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(t)) {
+    return 'Leave out the ?… and #… parts: links are added after the address.';
+  }
+  return null;
+}
+
+export function settingsProblems(fields: SettingsFields): SettingsProblems {
+  const problems: SettingsProblems = {};
+  const port = portProblem(fields.port);
+  if (port) problems.port = port;
+  const url = publicUrlProblem(fields.public_url);
+  if (url) problems.public_url = url;
+  return problems;
+}
+
+export function settingsFields(s: ServerSettings): SettingsFields {
+  return { port: String(s.port), lan: s.lan, public_url: s.public_url ?? '', keep_in_tray: s.keep_in_tray };
+}
+
+/** What `save_settings` takes. Call it only when `settingsProblems` is empty. */
+export function settingsForm(fields: SettingsFields): ServerSettings {
+  return {
+    port: parsePort(fields.port) ?? Number.NaN,
+    lan: fields.lan,
+    public_url: optionalText(fields.public_url),
+    keep_in_tray: fields.keep_in_tray,
+  };
+}
+
+// The server trims the URL and drops its trailing "/", so those do not count as changes.
+function sameUrl(a: string | null, b: string | null): boolean {
+  const norm = (u: string | null) => (u ?? '').trim().replace(/\/+$/, '');
+  return norm(a) === norm(b);
+}
+
+/** Whether saving `fields` would change `saved`. */
+export function settingsDirty(saved: ServerSettings, fields: SettingsFields): boolean {
+  return (
+    fields.port.trim() !== String(saved.port) ||
+    fields.lan !== saved.lan ||
+    fields.keep_in_tray !== saved.keep_in_tray ||
+    !sameUrl(optionalText(fields.public_url), saved.public_url)
+  );
+}
+
+/** Whether the server listens somewhere else after the save (another port or network). */
+export function addressChanged(before: ServerSettings, after: ServerSettings): boolean {
+  return before.port !== after.port || before.lan !== after.lan;
+}
+
+/** The toast after a save. `localUrl` is the reloaded status's; without one the usual
+ * loopback address of the saved port stands in. */
+export function savedMessage(before: ServerSettings, after: ServerSettings, localUrl: string | null): string {
+  if (!addressChanged(before, after)) return 'Settings saved';
+  return `Settings saved — the server is now at ${localUrl ?? `http://127.0.0.1:${after.port}`}`;
+}
