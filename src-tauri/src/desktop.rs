@@ -90,11 +90,27 @@ fn base_url_for(settings: &ServerSettings, local: SocketAddr) -> String {
     format!("http://{reach}")
 }
 
+fn data_dir_from_env() -> Result<PathBuf, Error> {
+    match std::env::var_os("CHATLINK_DATA_DIR") {
+        Some(d) => Ok(PathBuf::from(d)),
+        None => AppConfig::default_data_dir(),
+    }
+}
+
+/// `desktop.log` in the data folder, appended to (a second launch that hands over to the running
+/// app must not wipe its log); `None` when the folder cannot be made.
+pub fn log_file() -> Option<std::fs::File> {
+    let dir = data_dir_from_env().ok()?;
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("desktop.log"))
+        .ok()
+}
+
 fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {
-    let data_dir = match std::env::var_os("CHATLINK_DATA_DIR") {
-        Some(d) => PathBuf::from(d),
-        None => AppConfig::default_data_dir()?,
-    };
+    let data_dir = data_dir_from_env()?;
     let secrets = match std::env::var("CHATLINK_SECRETS") {
         Ok(s) => SecretBackend::parse(&s)?,
         Err(_) => SecretBackend::Keyring,

@@ -49,13 +49,26 @@ fn build_tray(app: &tauri::App) -> tauri::Result<()> {
     Ok(())
 }
 
-pub fn run() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CHATLINK_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+/// Logs to stderr and to `desktop.log` in the data folder, since an
+/// app started from a menu has no terminal to read. Secrets never reach either.
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHATLINK_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let file = desktop::log_file().map(|f| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer())
+        .with(file)
         .init();
+}
+
+pub fn run() {
+    init_logging();
     let app = tauri::Builder::default()
         // A second launch shows the running window instead of starting a second server.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

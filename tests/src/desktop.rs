@@ -49,14 +49,6 @@ fn spawn(cmd: &mut Command, what: &str) -> Stopped {
     )
 }
 
-/// Where the driver's and the app's log goes (the app inherits the driver's stderr); read it with
-/// [`DesktopApp::log`] when a test needs to know what the app did.
-fn log_file(path: &Path) -> Stdio {
-    std::fs::File::create(path)
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::null())
-}
-
 /// The debug build of the desktop app.
 pub fn app_binary() -> PathBuf {
     let path = workspace_dir().join("target/debug/chatlink-desktop");
@@ -149,7 +141,7 @@ impl DesktopApp {
             .env_remove("CHATLINK_SECRETS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log_file(&scratch.path().join("app.log")));
+            .stderr(Stdio::null());
         let driver = spawn(&mut driver, "tauri-driver");
 
         let caps = json!({
@@ -195,12 +187,14 @@ impl DesktopApp {
     }
 
     /// A PNG of the whole display (the window as a person sees it) in the screenshots folder.
-    pub fn screenshot(&self, name: &str) -> PathBuf {
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("create artifacts/screenshots");
         let path = dir.join(format!("{name}.png"));
-        // WebKit paints a moment after the DOM changes that the test just waited for.
-        std::thread::sleep(Duration::from_millis(400));
+        // WebKit paints a moment after the DOM changes that the test just waited for, and under
+        // WebDriver only once the app's main loop turns over, which a round trip makes happen.
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.title()).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let status = Command::new("import")
             .args(["-display", &self.display, "-window", "root"])
             .arg(&path)
@@ -210,9 +204,9 @@ impl DesktopApp {
         path
     }
 
-    /// What the app and the driver logged so far.
+    /// What the app logged so far (its `desktop.log`).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.scratch.path().join("app.log")).unwrap_or_default()
+        std::fs::read_to_string(self.data_dir().join("desktop.log")).unwrap_or_default()
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -271,22 +265,34 @@ impl DesktopApp {
     }
 
     /// Closes the top-level window titled `title` as a window manager's close button does: a
-    /// `WM_DELETE_WINDOW` message (Xvfb has no window manager and WebDriver cannot). Under bare
-    /// Xvfb GTK now and then lets one pass unanswered, so the request is repeated (up to three
-    /// times, 3 s apart) until the window is gone from the screen, hidden or closed.
-    pub async fn close_window(&self, title: &str) {
-        for _attempt in 0..3 {
+    /// `WM_DELETE_WINDOW` message (Xvfb has no window manager and WebDriver cannot). Under
+    /// WebDriver the app now and then leaves one unanswered for several seconds (without
+    /// WebDriver it answers every one at once; see the desktop test notes in the README), so the
+    /// request is repeated every 3 s, up to six times, until the window is gone from the screen.
+    pub async fn close_window(&self, title: &str) -> Result<(), String> {
+        for attempt in 0..6 {
+            if attempt > 0 {
+                eprintln!(
+                    "close request {} for {title:?}: the last one went unanswered",
+                    attempt + 1
+                );
+            }
             self.send_wm_delete(title);
+            // A WebDriver round trip makes the app's main loop turn over (it can sit in
+            // WebKit's automation wait otherwise).
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.client.title()).await;
             let gone = wait_for(
                 || async { (!self.window_visible(title)).then_some(()) },
                 Duration::from_secs(3),
             )
             .await;
             if gone.is_ok() {
-                return;
+                return Ok(());
             }
         }
-        panic!("the window {title:?} stayed on screen after three close requests");
+        Err(format!(
+            "the window {title:?} stayed on screen after six close requests"
+        ))
     }
 
     fn send_wm_delete(&self, title: &str) {

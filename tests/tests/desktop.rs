@@ -74,7 +74,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     assert_eq!(text(&app, "[data-testid=live-links-count]").await, "1");
     let (status, _) = http_get(&format!("{}/healthz", local.trim())).await;
     assert_eq!(status, 200, "the window's server answers");
-    app.screenshot("desktop-home");
+    app.screenshot("desktop-home").await;
 
     nav(&app, "Links").await;
     click(
@@ -104,7 +104,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
         .send_keys("Counter flyer")
         .await
         .expect("type a label");
-    app.screenshot("desktop-links-form");
+    app.screenshot("desktop-links-form").await;
     click(&app, "[data-testid=new-link-submit]").await;
     let row = "[data-testid=link-row][data-jid='web:demo/flyer']";
     find(&app, row).await;
@@ -125,7 +125,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     let (status, page) = http_get(&url).await;
     assert_eq!(status, 200, "{url}");
     assert!(page.contains("Rosie&#39;s Bakery"));
-    app.screenshot("desktop-links-new");
+    app.screenshot("desktop-links-new").await;
 
     click(&app, &format!("{row} [data-testid=copy-url]")).await;
     wait_text(&app, "[data-testid=toast]", "Copied").await;
@@ -149,7 +149,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
         confirm.contains("401"),
         "the confirmation says what happens: {confirm}"
     );
-    app.screenshot("desktop-links-revoke-confirm");
+    app.screenshot("desktop-links-revoke-confirm").await;
     click(&app, "[data-testid=confirm-yes]").await;
     find(
         &app,
@@ -204,7 +204,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
     .await;
     click(&app, "[data-testid=knowledge-add]").await;
     wait_text(&app, "[data-testid=knowledge-entry]", "10am sharp").await;
-    app.screenshot("desktop-agents");
+    app.screenshot("desktop-agents").await;
 
     nav(&app, "Links").await;
     click(&app, "[data-testid=new-link]").await;
@@ -290,7 +290,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         "https://ferns-flowers.example",
     )
     .await;
-    app.screenshot("desktop-widget-form");
+    app.screenshot("desktop-widget-form").await;
     click(&app, "[data-testid=new-widget-submit]").await;
     let secret = text(&app, "[data-testid=app-secret]").await;
     assert_eq!(
@@ -305,7 +305,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         .await
         .expect("read the app id")
         .expect("an app id");
-    app.screenshot("desktop-widget-secret");
+    app.screenshot("desktop-widget-secret").await;
     // The new app's details stay open once its secret is put away.
     click(&app, "[data-testid=dismiss-secret]").await;
     assert!(
@@ -326,7 +326,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         !snippet.contains(secret.trim()) && !request.contains(secret.trim()),
         "the snippet never carries the secret"
     );
-    app.screenshot("desktop-widget-snippet");
+    app.screenshot("desktop-widget-snippet").await;
     // The secret works: the server trades it for a session token.
     let res = reqwest::Client::new()
         .post(format!("{local}/api/v1/auth/token"))
@@ -384,13 +384,14 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     type_into(&app, "#input", "When are you open on Sunday?").await;
     click(&app, "#send").await;
     wait_text(&app, "#messages .msg.assistant[data-id]", "8am to 2pm").await;
-    app.screenshot("desktop-preview");
+    app.screenshot("desktop-preview").await;
     app.client
         .switch_to_window(main)
         .await
         .expect("back to the main window");
     app.close_window("Chatlink preview: what visitors see")
-        .await;
+        .await
+        .expect("the preview closes");
 
     // Home counts the preview's conversation.
     nav(&app, "Home").await;
@@ -430,7 +431,7 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
         "8am to 2pm",
     )
     .await;
-    app.screenshot("desktop-agent-test");
+    app.screenshot("desktop-agent-test").await;
 
     // A suffix override: links with that suffix greet their visitors differently.
     type_into(&app, "[data-testid=route-rule-suffix]", "flyer").await;
@@ -441,7 +442,7 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     )
     .await;
     click(&app, "[data-testid=route-rule-save]").await;
-    app.screenshot("desktop-agent-rules");
+    app.screenshot("desktop-agent-rules").await;
     // The clamped values are left out of WebDriver's element text; their title holds them whole.
     find(
         &app,
@@ -501,7 +502,7 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
         .send_keys(&port.to_string())
         .await
         .expect("type a port");
-    app.screenshot("desktop-settings");
+    app.screenshot("desktop-settings").await;
     click(&app, "[data-testid=settings-save]").await;
     wait_text(&app, "[data-testid=toast]", &format!(":{port}")).await;
     let moved = format!("http://127.0.0.1:{port}");
@@ -512,7 +513,7 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
     click(&app, "[data-testid=settings-lan]").await;
     let warning = text(&app, "[data-testid=settings-lan-warning]").await;
     assert!(warning.contains("network"), "{warning}");
-    app.screenshot("desktop-settings-lan");
+    app.screenshot("desktop-settings-lan").await;
     click(&app, "[data-testid=settings-save]").await;
     wait_text(&app, "[data-testid=settings-address]", "on your network").await;
     nav(&app, "Home").await;
@@ -523,7 +524,7 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
     find(&app, "[data-testid=lan-qr]").await;
     let base = text(&app, "[data-testid=base-url]").await;
     assert_eq!(base.trim(), lan, "links are built on the LAN address");
-    app.screenshot("desktop-home-lan");
+    app.screenshot("desktop-home-lan").await;
 
     // Start at login writes the desktop's autostart entry, and turning it off removes it.
     nav(&app, "Settings").await;
@@ -542,7 +543,9 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
     assert_eq!(entries(), 0);
 
     // Closing the window keeps the server in the tray; launching again brings the window back.
-    app.close_window("Chatlink").await;
+    app.close_window("Chatlink")
+        .await
+        .unwrap_or_else(|e| panic!("closing hides the window: {e}\n{}", app.log()));
     assert!(healthy(&moved).await, "visitors are still answered");
     assert!(app.launch_again().success());
     wait_for(
@@ -568,7 +571,9 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
     )
     .await
     .expect("the setting is saved");
-    app.close_window("Chatlink").await;
+    app.close_window("Chatlink")
+        .await
+        .unwrap_or_else(|e| panic!("closing quits the app: {e}\n{}", app.log()));
     wait_for(|| async { (!healthy(&moved).await).then_some(()) }, SHORT)
         .await
         .expect("the server stops when the app quits");

@@ -110,5 +110,12 @@ describe('after a save', () => {
       'Settings saved — the server is now at http://127.0.0.1:9000',
     );
     expect(savedMessage(saved, { ...saved, port: 9001 }, null)).toBe('Settings saved — the server is now at http://127.0.0.1:9001');
+    expect(savedMessage(saved, { ...saved, lan: true }, 'http://127.0.0.1:8640', 'http://192.168.1.20:8640')).toBe(
+      'Settings saved — phones on your network can reach http://192.168.1.20:8640',
+    );
+    // Back to this computer only: the local address, even if a LAN address was known before.
+    expect(savedMessage({ ...saved, lan: true }, saved, 'http://127.0.0.1:8640', null)).toBe(
+      'Settings saved — the server is now at http://127.0.0.1:8640',
+    );
   });
 });

@@ -94,9 +94,16 @@ export function addressChanged(before: ServerSettings, after: ServerSettings): b
   return before.port !== after.port || before.lan !== after.lan;
 }
 
-/** The toast after a save. `localUrl` is the reloaded status's; without one the usual
- * loopback address of the saved port stands in. */
-export function savedMessage(before: ServerSettings, after: ServerSettings, localUrl: string | null): string {
+/** The toast after a save. `localUrl` and `lanUrl` are the reloaded status's; without a local
+ * one the usual loopback address of the saved port stands in. Opening to the network names the
+ * address phones use, since that is what the owner changed it for. */
+export function savedMessage(
+  before: ServerSettings,
+  after: ServerSettings,
+  localUrl: string | null,
+  lanUrl: string | null = null,
+): string {
   if (!addressChanged(before, after)) return 'Settings saved';
+  if (after.lan && lanUrl) return `Settings saved — phones on your network can reach ${lanUrl}`;
   return `Settings saved — the server is now at ${localUrl ?? `http://127.0.0.1:${after.port}`}`;
 }
