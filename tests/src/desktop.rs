@@ -186,21 +186,21 @@ impl DesktopApp {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// A PNG of the whole display (the window as a person sees it) in the screenshots folder.
+    /// A PNG of the window WebDriver is on, as WebKit renders it, in the screenshots folder.
+    /// Not a grab of the X display: under WebDriver the app repaints the display only now and
+    /// then, so a grab can show a screen from seconds before (see the README's test notes).
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).expect("create artifacts/screenshots");
         let path = dir.join(format!("{name}.png"));
-        // WebKit paints a moment after the DOM changes that the test just waited for, and under
-        // WebDriver only once the app's main loop turns over, which a round trip makes happen.
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.client.title()).await;
+        // CSS transitions (a toast sliding in) finish first.
         tokio::time::sleep(Duration::from_millis(400)).await;
-        let status = Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
-            .arg(&path)
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run ImageMagick's import ({e}); {HINT}"));
-        assert!(status.success(), "import failed for {}", path.display());
+        let png = self
+            .client
+            .screenshot()
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver screenshot {name}: {e}"));
+        std::fs::write(&path, png).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         path
     }
 
