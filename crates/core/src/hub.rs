@@ -1,6 +1,7 @@
-//! Live fan-out of a running turn's frames to its SSE subscribers, and the switches that end
-//! streams: one per link and one per widget app (revocation) and one for the whole server
-//! (shutdown).
+//! Live fan-out of a running turn's frames to its SSE subscribers, the switches that end
+//! streams (one per link and one per widget app for revocation, one for the whole server for
+//! shutdown), a change counter per watched conversation (its stored frames grew), and the owner's
+//! event feed (new conversations, handoffs, activity) for the desktop window.
 //!
 //! A running turn's frames live in memory in its [`LiveTurn`] (an append-only list plus a
 //! `watch` counter), not in a broadcast channel: a slow subscriber reads from its own cursor and
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures_util::Stream;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
@@ -106,8 +107,21 @@ pub enum Switch {
     App(String),
 }
 
+/// What the owner's window hears about, as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerEvent {
+    /// A visitor started a conversation.
+    Started { conversation_id: String },
+    /// A conversation has new messages or another state.
+    Updated { conversation_id: String },
+    /// The agent passed the conversation to a person.
+    Handoff { conversation_id: String },
+}
+
 pub struct Hub {
     turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
+    conversations: Mutex<HashMap<String, watch::Sender<u64>>>,
+    events: broadcast::Sender<OwnerEvent>,
     switches: Mutex<HashMap<Switch, CancellationToken>>,
     shutdown: CancellationToken,
     open_streams: Arc<AtomicUsize>,
@@ -130,6 +144,9 @@ impl Hub {
     pub fn new(shutdown: CancellationToken, max_streams: usize) -> Hub {
         Hub {
             turns: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(HashMap::new()),
+            // A window that falls this far behind reloads instead (`Lagged`).
+            events: broadcast::Sender::new(256),
             switches: Mutex::new(HashMap::new()),
             shutdown,
             open_streams: Arc::new(AtomicUsize::new(0)),
@@ -184,6 +201,41 @@ impl Hub {
 
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.shutdown
+    }
+
+    /// A counter that moves each time the conversation's stored frames grow.
+    pub fn watch_conversation(&self, conversation_id: &str) -> watch::Receiver<u64> {
+        lock(&self.conversations)
+            .entry(conversation_id.to_owned())
+            .or_insert_with(|| watch::Sender::new(0))
+            .subscribe()
+    }
+
+    /// Drops the counter once nobody watches the conversation (its last stream ended).
+    pub fn unwatch_conversation(&self, conversation_id: &str) {
+        let mut map = lock(&self.conversations);
+        if map
+            .get(conversation_id)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            map.remove(conversation_id);
+        }
+    }
+
+    /// The conversation's stored frames grew (a turn ended, the owner wrote): wakes its watchers.
+    pub fn conversation_changed(&self, conversation_id: &str) {
+        if let Some(tx) = lock(&self.conversations).get(conversation_id) {
+            tx.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Tells the owner's window; nobody listening is fine.
+    pub fn owner_event(&self, event: OwnerEvent) {
+        let _ = self.events.send(event);
+    }
+
+    pub fn owner_events(&self) -> broadcast::Receiver<OwnerEvent> {
+        self.events.subscribe()
     }
 }
 

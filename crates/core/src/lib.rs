@@ -5,6 +5,7 @@ pub mod agent;
 pub mod app;
 mod demo;
 pub mod error;
+pub mod feed;
 pub mod http;
 pub mod hub;
 pub mod jid;

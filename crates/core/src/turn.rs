@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, AgentInput, HistoryMessage, Knowledge, Outcome, Reply};
-use crate::hub::{Hub, LiveTurn};
+use crate::hub::{Hub, LiveTurn, OwnerEvent};
 use crate::store::{FrameRow, Store, TurnEnd, now_ms, rfc3339};
 use crate::token::random_id;
 
@@ -66,20 +66,25 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
             outcome: Outcome::Error { visitor_message: INTERRUPTED.to_owned() },
         },
     };
+    let handoff = matches!(reply.outcome, Outcome::Handoff);
     finish(&store, &live, reply).await;
     hub.remove_turn(&turn_id);
+    hub.conversation_changed(&live.conversation_id);
+    let conversation_id = live.conversation_id.clone();
+    hub.owner_event(if handoff {
+        OwnerEvent::Handoff { conversation_id }
+    } else {
+        OwnerEvent::Updated { conversation_id }
+    });
 }
 
 async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
     let turn_id = live.turn_id.as_str();
     let created_at = now_ms();
     let message_id = random_id();
-    // Partial text the visitor already saw is kept: history must match what was on screen.
-    let text = if reply.text.is_empty() && matches!(reply.outcome, Outcome::Error { .. }) {
-        None
-    } else {
-        Some(reply.text.clone())
-    };
+    // Partial text the visitor already saw is kept: history must match what was on screen. No
+    // text (a failed engine, or no agent while the owner has the conversation) is no message.
+    let text = (!reply.text.is_empty()).then(|| reply.text.clone());
     let (status, done) = match &reply.outcome {
         Outcome::Ok => ("ok", json!({"turn_id": turn_id, "status": "ok"})),
         Outcome::Handoff => ("handoff", json!({"turn_id": turn_id, "status": "handoff"})),

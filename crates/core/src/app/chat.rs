@@ -11,10 +11,10 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{App, Inner};
-use crate::agent::Agent;
 use crate::agent::openai::{OpenAiAgent, OpenAiConfig};
+use crate::agent::{Agent, AgentInput, BoxFuture, DeltaSink, Outcome, Reply};
 use crate::error::{Error, Result};
-use crate::hub::{FrameStream, LiveTurn, Source, Switch, subscribe};
+use crate::hub::{FrameStream, LiveTurn, OwnerEvent, Source, Switch, subscribe};
 use crate::store::{self, ConversationRow, EndUser, EngineRow, NewTurn, TokenRow, now_ms, rfc3339};
 use crate::token;
 use crate::turn::{self, TurnJob};
@@ -54,6 +54,21 @@ pub struct History {
     pub conversation_id: String,
     pub messages: Vec<HistoryMessageView>,
     pub running_turn_id: Option<String>,
+}
+
+/// Stands in for the agent while the owner has the conversation: it says nothing and ends the
+/// turn as a handoff, so the visitor's message waits for the owner's reply.
+struct OwnerAnswers;
+
+impl Agent for OwnerAnswers {
+    fn run<'a>(&'a self, _: AgentInput<'a>, _: &'a DeltaSink) -> BoxFuture<'a, Reply> {
+        Box::pin(async {
+            Reply {
+                text: String::new(),
+                outcome: Outcome::Handoff,
+            }
+        })
+    }
 }
 
 /// Where a message comes in: a chat link, a hook, or a widget end user.
@@ -168,7 +183,6 @@ impl Inner {
         conversation_id: Option<&str>,
     ) -> Result<(Posted, TurnJob)> {
         let (folder, persona, greeting) = self.persona(&entry.folder, &entry.jid)?;
-        let agent = self.agent_for(&folder)?;
         let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
         let start = self.store.begin_turn(NewTurn {
             conversation_id: conversation_id.map(str::to_owned),
@@ -179,12 +193,23 @@ impl Inner {
             content: content.to_owned(),
             history: self.limits.context_messages,
         })?;
+        let agent: Arc<dyn Agent> = if start.taken_over {
+            Arc::new(OwnerAnswers)
+        } else {
+            self.agent_for(&folder)?
+        };
         let live = Arc::new(LiveTurn::new(
             start.turn_id.clone(),
             start.conversation_id.clone(),
             entry.token_id,
             start.first_seq,
         ));
+        let conversation_id = start.conversation_id.clone();
+        self.hub.owner_event(if start.new_conversation {
+            OwnerEvent::Started { conversation_id }
+        } else {
+            OwnerEvent::Updated { conversation_id }
+        });
         let posted = Posted {
             turn_id: start.turn_id,
             conversation_id: start.conversation_id,
@@ -365,6 +390,53 @@ impl App {
         Ok(subscribe(
             source,
             cursor,
+            self.0.hub.switch(entry.switch),
+            slot,
+        ))
+    }
+
+    /// The conversation's stored frames after `last_event_id`, then new ones as they are stored
+    /// (the owner's messages, turns started elsewhere), until the link is revoked or the server
+    /// shuts down.
+    pub async fn subscribe_conversation(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        last_event_id: Option<i64>,
+    ) -> Result<FrameStream> {
+        let token = token.to_owned();
+        let conversation_id = conversation_id.to_owned();
+        self.conversation_feed(
+            move |i| {
+                let entry = Entry::of_link(&i.resolve(&token, "web")?);
+                let conv = token::looks_like_id(&conversation_id)
+                    .then(|| i.store.conversation(&conversation_id))
+                    .transpose()?
+                    .flatten()
+                    .filter(|c| entry.owns(c))
+                    .ok_or(Error::NotFound {
+                        what: "conversation",
+                    })?;
+                Ok((entry, conv))
+            },
+            last_event_id,
+        )
+        .await
+    }
+
+    /// The conversation feed for whoever `find` resolves to (a link or a widget end user).
+    pub(super) async fn conversation_feed(
+        &self,
+        find: impl FnOnce(&Inner) -> Result<(Entry, ConversationRow)> + Send + 'static,
+        last_event_id: Option<i64>,
+    ) -> Result<FrameStream> {
+        let slot = self.0.hub.acquire_stream()?;
+        let (entry, conv) = self.blocking(find).await?;
+        Ok(crate::feed::subscribe(
+            self.0.store.clone(),
+            self.0.hub.clone(),
+            conv.id,
+            last_event_id.unwrap_or(0),
             self.0.hub.switch(entry.switch),
             slot,
         ))

@@ -6,6 +6,7 @@
 
 mod agents;
 mod chat;
+mod inbox;
 mod limits;
 mod links;
 mod overview;
@@ -16,6 +17,10 @@ pub use agents::{
     AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent, RouteRuleInfo, TestAnswer,
 };
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
+pub use inbox::{
+    ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope, InboxFilter,
+    MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
+};
 pub use limits::Limits;
 pub use links::{IssueLink, LinkInfo, LinkKind};
 pub use overview::Overview;
@@ -204,6 +209,10 @@ impl App {
         self.0
             .tasks
             .spawn(async move { app.watch_revocations().await });
+        let app = self.clone();
+        self.0
+            .tasks
+            .spawn(async move { app.retention_daily().await });
         Ok(())
     }
 
@@ -248,6 +257,19 @@ impl App {
     }
 
     /// The token cancelled when the app shuts down (the HTTP server stops with it).
+    /// Applies the retention setting now and then once a day, until shutdown.
+    async fn retention_daily(&self) {
+        loop {
+            if let Err(e) = self.apply_retention().await {
+                tracing::warn!(code = e.code(), error = %e, "retention did not run");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(24 * 60 * 60)) => {}
+                () = self.0.shutdown.cancelled() => return,
+            }
+        }
+    }
+
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
     }

@@ -554,6 +554,36 @@ impl App {
     }
 
     /// The end user's conversation (any device: it is found by app and end user id).
+    /// The end user's conversation feed (the owner's replies, replies started on another
+    /// device), like [`App::subscribe_conversation`]; it ends with the session's JWT, and the
+    /// widget resumes it with a fresh one. `not_found` before the end user's first message.
+    pub async fn widget_subscribe_conversation(
+        &self,
+        session: &WidgetSession,
+        last_event_id: Option<i64>,
+    ) -> Result<FrameStream> {
+        let entry = session.entry.clone();
+        let frames = self
+            .conversation_feed(
+                move |i| {
+                    let user = entry.end_user.as_ref().ok_or(Error::InvalidSession)?;
+                    let conv = i
+                        .store
+                        .end_user_conversation(user)?
+                        .ok_or(Error::NotFound {
+                            what: "conversation",
+                        })?;
+                    Ok((entry, conv))
+                },
+                last_event_id,
+            )
+            .await?;
+        let left = u64::try_from(session.expires_at * 1000 - now_ms()).unwrap_or(0);
+        Ok(Box::pin(frames.take_until(tokio::time::sleep(
+            Duration::from_millis(left),
+        ))))
+    }
+
     pub async fn widget_history(&self, session: &WidgetSession) -> Result<WidgetHistory> {
         let entry = session.entry.clone();
         self.blocking(move |i| {

@@ -144,6 +144,33 @@ pub async fn sse(
     Ok(sse_response(app.subscribe(&token, &turn_id, after).await?))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    conversation_id: String,
+    last_event_id: Option<String>,
+}
+
+/// The conversation-level stream: what reaches the page when no turn of its own is running
+/// (the owner's replies).
+pub async fn conversation_events(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|_| Error::invalid("add ?conversation_id=<id> to the URL"))?;
+    let after = last_event_id(
+        &headers,
+        &SseQuery {
+            last_event_id: q.last_event_id,
+        },
+    )?;
+    Ok(sse_response(
+        app.subscribe_conversation(&token, &q.conversation_id, after)
+            .await?,
+    ))
+}
+
 /// A turn's frames as an SSE answer: every frame with its `id:`, a ping comment every 15 s.
 pub(super) fn sse_response(frames: FrameStream) -> Response {
     let events = frames.map(|f| {

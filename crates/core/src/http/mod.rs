@@ -42,6 +42,7 @@ pub fn public_router(app: App) -> Router {
         .route("/api/v1/chat/messages", post(widget::post_message))
         .route("/api/v1/chat/turns/{turn_id}/events", get(widget::events))
         .route("/api/v1/chat/history", get(widget::history))
+        .route("/api/v1/chat/events", get(widget::conversation_events))
         .layer(widget::cors());
     Router::new()
         .merge(widget_api)
@@ -51,6 +52,7 @@ pub fn public_router(app: App) -> Router {
         .route("/chat/{token}", get(chat::add_slash))
         .route("/chat/{token}/", get(chat::page).post(chat::post_message))
         .route("/chat/{token}/history", get(chat::history))
+        .route("/chat/{token}/events", get(chat::conversation_events))
         .route("/chat/{token}/{turn_id}/sse", get(chat::sse))
         .route("/hook/{token}", post(chat::post_hook))
         .route("/healthz", get(|| async { "ok" }))

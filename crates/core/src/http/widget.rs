@@ -110,6 +110,19 @@ pub async fn events(
     ))
 }
 
+/// The end user's conversation stream (the owner's replies); 404 before their first message.
+pub async fn conversation_events(
+    State(app): State<App>,
+    Session(session): Session,
+    Query(query): Query<SseQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let after = last_event_id(&headers, &query)?;
+    Ok(sse_response(
+        app.widget_subscribe_conversation(&session, after).await?,
+    ))
+}
+
 pub async fn history(State(app): State<App>, Session(session): Session) -> ApiResult<Response> {
     let mut res = Json(app.widget_history(&session).await?).into_response();
     res.headers_mut()

@@ -29,6 +29,8 @@ pub struct ConversationRow {
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the owner took the conversation over; `None` while the agent answers.
+    pub taken_over_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +89,10 @@ pub struct TurnStart {
     pub message_id: String,
     pub first_seq: i64,
     pub history: Vec<HistoryMessage>,
+    /// The conversation did not exist before this message.
+    pub new_conversation: bool,
+    /// The owner has taken the conversation over: no agent answers this turn.
+    pub taken_over: bool,
 }
 
 /// Everything a finished turn writes, in one transaction (owned, like [`NewTurn`]).
@@ -106,10 +112,10 @@ pub struct RecoveredTurn {
     pub conversation_id: String,
 }
 
-const CONVERSATION_COLUMNS: &str =
-    "id, folder, jid, token_id, app_id, end_user, state, last_seq, created_at, updated_at";
+pub(super) const CONVERSATION_COLUMNS: &str = "id, folder, jid, token_id, app_id, end_user, state, \
+     last_seq, created_at, updated_at, taken_over_at";
 
-fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
     let app_id: Option<String> = r.get(4)?;
     let end_user: Option<String> = r.get(5)?;
     Ok(ConversationRow {
@@ -124,6 +130,7 @@ fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> 
         last_seq: r.get(7)?,
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
+        taken_over_at: r.get(10)?,
     })
 }
 
@@ -143,7 +150,7 @@ fn end_user_conversation(conn: &Connection, user: &EndUser) -> Result<Option<Con
         .optional()?)
 }
 
-fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<String>> {
+pub(super) fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM turns WHERE conversation_id = ?1 AND status = 'running' LIMIT 1",
     )?;
@@ -151,7 +158,7 @@ fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<Strin
 }
 
 /// The last `limit` messages of a conversation, oldest first.
-fn recent_messages(
+pub(super) fn recent_messages(
     conn: &Connection,
     conversation_id: &str,
     limit: usize,
@@ -190,7 +197,8 @@ impl Store {
                 (None, Some(user)) => end_user_conversation(tx, user)?,
                 (None, None) => None,
             };
-            let (conversation_id, last_seq, history) = match existing {
+            let new_conversation = existing.is_none();
+            let (conversation_id, last_seq, history, taken_over) = match existing {
                 Some(conv) => {
                     let id = conv.id.as_str();
                     if running_turn(tx, id)?.is_some() {
@@ -200,7 +208,7 @@ impl Store {
                         .into_iter()
                         .map(|m| HistoryMessage { role: m.role, content: m.content })
                         .collect();
-                    (conv.id, conv.last_seq, history)
+                    (conv.id, conv.last_seq, history, conv.taken_over_at.is_some())
                 }
                 None => {
                     let id = random_id();
@@ -210,7 +218,7 @@ impl Store {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                         params![id, t.folder, t.jid, t.token_id, app_id, end_user, now],
                     )?;
-                    (id, 0, Vec::new())
+                    (id, 0, Vec::new(), false)
                 }
             };
             let turn_id = random_id();
@@ -225,13 +233,26 @@ impl Store {
                 "INSERT INTO turns(id, conversation_id, token_id, first_seq, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![turn_id, conversation_id, t.token_id, first_seq, now])?;
-            tx.prepare_cached("UPDATE conversations SET updated_at = ?2 WHERE id = ?1")?
-                .execute(params![conversation_id, now])?;
+            // A visitor writing again reopens a resolved conversation.
+            tx.prepare_cached(
+                "UPDATE conversations SET updated_at = ?2,
+                        state = CASE state WHEN 'resolved' THEN 'open' ELSE state END
+                  WHERE id = ?1",
+            )?
+            .execute(params![conversation_id, now])?;
             if let Some(token_id) = t.token_id {
                 tx.prepare_cached("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")?
                     .execute(params![token_id, now])?;
             }
-            Ok(TurnStart { turn_id, conversation_id, message_id, first_seq, history })
+            Ok(TurnStart {
+                turn_id,
+                conversation_id,
+                message_id,
+                first_seq,
+                history,
+                new_conversation,
+                taken_over,
+            })
         })
     }
 

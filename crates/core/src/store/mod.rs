@@ -10,6 +10,7 @@ mod apps;
 mod chat;
 mod folders;
 mod group;
+mod inbox;
 mod schema;
 mod settings;
 mod stats;
@@ -21,6 +22,7 @@ pub use chat::{
     TurnEnd, TurnRow, TurnStart,
 };
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
+pub use inbox::{DayRow, InboxQuery, InboxRow, OwnerMessage};
 pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};
 

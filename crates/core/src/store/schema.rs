@@ -130,6 +130,13 @@ CREATE INDEX conversations_by_token ON conversations(token_id) WHERE token_id IS
 CREATE INDEX conversations_by_created ON conversations(created_at);
 CREATE INDEX conversations_in_handoff ON conversations(state) WHERE state = 'handoff';
 "#,
+    r#"
+-- The owner's inbox. `taken_over_at`: the owner answers this conversation and the agent stays
+-- quiet until it is handed back or resolved.
+ALTER TABLE conversations ADD COLUMN taken_over_at INTEGER;
+-- Charts, exports and retention work by date.
+CREATE INDEX messages_by_created ON messages(created_at);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -29,4 +29,11 @@ impl super::Store {
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.write(|tx| set(tx, key, value))
     }
+
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+            Ok(())
+        })
+    }
 }
