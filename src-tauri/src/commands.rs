@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
-    AgentInfo, AgentUpdate, EngineSetting, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview,
-    RouteRuleInfo, ServerSettings, TestAnswer, WidgetAppInfo, WidgetEmbed,
+    AgentInfo, AgentUpdate, ConversationDetail, ConversationSummary, DayActivity, EngineSetting,
+    ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
+    ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::secret::Sensitive;
 use chatlink_core::store::now_ms;
@@ -16,8 +17,8 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::desktop::Desktop;
 use crate::types::{
-    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
-    NewWidgetAppForm, RouteRuleForm, Status,
+    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
+    NewAgentForm, NewLink, NewWidgetAppForm, RouteRuleForm, Status,
 };
 
 type Reply<T> = Result<T, CommandError>;
@@ -332,4 +333,97 @@ pub async fn widget_embed(desktop: State<'_, Desktop>, app_id: String) -> Reply<
 pub async fn save_link_qr(desktop: State<'_, Desktop>, id: i64, path: PathBuf) -> Reply<String> {
     let written = desktop.app()?.save_link_qr(id, &path).await?;
     Ok(written.display().to_string())
+}
+
+#[tauri::command]
+pub async fn list_conversations(
+    desktop: State<'_, Desktop>,
+    filter: InboxFilterForm,
+) -> Reply<Vec<ConversationSummary>> {
+    let filter = InboxFilter {
+        agent: filter.agent,
+        jid: filter.jid,
+        state: filter.state.filter(|s| !s.is_empty()),
+        search: filter.search,
+        limit: filter.limit.map(|l| l as usize),
+        offset: filter.offset.unwrap_or(0) as usize,
+    };
+    Ok(desktop.app()?.inbox(filter).await?)
+}
+
+#[tauri::command]
+pub async fn get_conversation(
+    desktop: State<'_, Desktop>,
+    id: String,
+) -> Reply<ConversationDetail> {
+    Ok(desktop.app()?.conversation(&id).await?)
+}
+
+#[tauri::command]
+pub async fn take_over(desktop: State<'_, Desktop>, id: String) -> Reply<ConversationSummary> {
+    Ok(desktop.app()?.take_over(&id).await?)
+}
+
+#[tauri::command]
+pub async fn hand_back(desktop: State<'_, Desktop>, id: String) -> Reply<ConversationSummary> {
+    Ok(desktop.app()?.hand_back(&id).await?)
+}
+
+#[tauri::command]
+pub async fn resolve_conversation(
+    desktop: State<'_, Desktop>,
+    id: String,
+) -> Reply<ConversationSummary> {
+    Ok(desktop.app()?.resolve(&id).await?)
+}
+
+/// The owner's reply reaches the visitor's open page or widget at once.
+#[tauri::command]
+pub async fn owner_reply(
+    desktop: State<'_, Desktop>,
+    id: String,
+    content: String,
+) -> Reply<TranscriptMessage> {
+    Ok(desktop.app()?.owner_reply(&id, &content).await?)
+}
+
+/// Per-day counts for a chart; `utc_offset_minutes` is the window's time zone (east positive).
+#[tauri::command]
+pub async fn activity(
+    desktop: State<'_, Desktop>,
+    days: u32,
+    utc_offset_minutes: i32,
+    link_id: Option<i64>,
+) -> Reply<Vec<DayActivity>> {
+    Ok(desktop
+        .app()?
+        .activity(days, utc_offset_minutes, link_id)
+        .await?)
+}
+
+/// `path` comes from the save dialog; `.json` or `.csv` picks the format.
+#[tauri::command]
+pub async fn export_conversations(
+    desktop: State<'_, Desktop>,
+    scope: ExportForm,
+    path: PathBuf,
+) -> Reply<String> {
+    let scope = match scope {
+        ExportForm::Conversation { id } => ExportScope::Conversation(id),
+        ExportForm::Between { from, to } => ExportScope::Between { from, to },
+    };
+    let written = desktop.app()?.export_to_file(scope, &path).await?;
+    Ok(written.display().to_string())
+}
+
+#[tauri::command]
+pub async fn get_retention(desktop: State<'_, Desktop>) -> Reply<Option<u32>> {
+    Ok(desktop.app()?.retention_days().await?)
+}
+
+/// Sets how long conversations are kept (`null`: forever) and applies it; answers how many it
+/// deleted.
+#[tauri::command]
+pub async fn set_retention(desktop: State<'_, Desktop>, days: Option<u32>) -> Reply<usize> {
+    Ok(desktop.app()?.set_retention_days(days).await?)
 }

@@ -181,6 +181,14 @@ impl Desktop {
             .and_then(|s| s.as_ref().map(|s| s.local))
     }
 
+    /// Which notifications the owner wants: (new conversations, handoffs).
+    pub fn notifications(&self) -> (bool, bool) {
+        self.settings
+            .lock()
+            .map(|s| (s.notify_new_conversation, s.notify_handoff))
+            .unwrap_or((true, true))
+    }
+
     /// Whether closing the window keeps the server running in the tray.
     pub fn keep_in_tray(&self) -> bool {
         self.settings.lock().map(|s| s.keep_in_tray).unwrap_or(true)

@@ -8,6 +8,7 @@
 
 mod commands;
 mod desktop;
+mod notify;
 mod preview;
 pub mod types;
 
@@ -77,6 +78,7 @@ pub fn run() {
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         // "Start at login": an XDG autostart entry on Linux, a launch agent on macOS.
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
@@ -94,6 +96,9 @@ pub fn run() {
                 tauri::async_runtime::block_on(desktop.start_server(desktop::bind_from_env()))
             {
                 tracing::error!(code = %e.code, "the chat server did not start: {}", e.message);
+            }
+            if let Ok(core) = desktop.app() {
+                notify::forward(app.handle().clone(), core.owner_events());
             }
             app.manage(desktop);
             match build_tray(app) {
@@ -119,6 +124,16 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::status,
+            commands::list_conversations,
+            commands::get_conversation,
+            commands::take_over,
+            commands::hand_back,
+            commands::resolve_conversation,
+            commands::owner_reply,
+            commands::activity,
+            commands::export_conversations,
+            commands::get_retention,
+            commands::set_retention,
             commands::overview,
             commands::get_settings,
             commands::save_settings,

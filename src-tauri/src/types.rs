@@ -104,3 +104,55 @@ pub struct RouteRuleForm {
     pub persona: Option<String>,
     pub greeting: Option<String>,
 }
+
+/// The inbox's filters; empty fields show everything.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct InboxFilterForm {
+    pub agent: Option<String>,
+    pub jid: Option<String>,
+    /// `open`, `handoff` or `resolved`.
+    pub state: Option<String>,
+    pub search: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// What to export: one conversation, or those with activity between two times (ms).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ExportForm {
+    Conversation {
+        id: String,
+    },
+    Between {
+        #[ts(type = "number")]
+        from: i64,
+        #[ts(type = "number")]
+        to: i64,
+    },
+}
+
+/// Something happened to a conversation; the window refreshes what it shows (event
+/// `owner-event`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OwnerEventView {
+    /// `started`, `updated` or `handoff`.
+    #[ts(type = "\"started\" | \"updated\" | \"handoff\"")]
+    pub kind: &'static str,
+    pub conversation_id: String,
+}
+
+impl From<chatlink_core::hub::OwnerEvent> for OwnerEventView {
+    fn from(e: chatlink_core::hub::OwnerEvent) -> Self {
+        use chatlink_core::hub::OwnerEvent;
+        let (kind, conversation_id) = match e {
+            OwnerEvent::Started { conversation_id } => ("started", conversation_id),
+            OwnerEvent::Updated { conversation_id } => ("updated", conversation_id),
+            OwnerEvent::Handoff { conversation_id } => ("handoff", conversation_id),
+        };
+        OwnerEventView {
+            kind,
+            conversation_id,
+        }
+    }
+}

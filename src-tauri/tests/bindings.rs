@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
-    AgentInfo, EngineInfo, LinkInfo, Overview, RouteRuleInfo, ServerSettings, TestAnswer,
-    WidgetAppInfo, WidgetEmbed,
+    AgentInfo, ConversationDetail, ConversationSummary, DayActivity, EngineInfo, LinkInfo,
+    Overview, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo,
+    WidgetEmbed,
 };
 use chatlink_desktop::types::{
-    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, NewAgentForm, NewLink,
-    NewWidgetAppForm, RouteRuleForm, Status,
+    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
+    NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, RouteRuleForm, Status,
 };
 use ts_rs::TS;
 
@@ -57,6 +58,13 @@ fn typescript_bindings_match_the_rust_types() {
         check::<TestAnswer>(),
         check::<RouteRuleInfo>(),
         check::<RouteRuleForm>(),
+        check::<ConversationSummary>(),
+        check::<ConversationDetail>(),
+        check::<TranscriptMessage>(),
+        check::<DayActivity>(),
+        check::<InboxFilterForm>(),
+        check::<ExportForm>(),
+        check::<OwnerEventView>(),
     ]
     .into_iter()
     .flatten()

@@ -14,4 +14,12 @@ public_url: string | null,
 /**
  * Closing the window keeps the server running in the tray.
  */
-keep_in_tray: boolean, };
+keep_in_tray: boolean, 
+/**
+ * A desktop notification when a visitor starts a conversation.
+ */
+notify_new_conversation: boolean, 
+/**
+ * A desktop notification when the agent hands a conversation over.
+ */
+notify_handoff: boolean, };

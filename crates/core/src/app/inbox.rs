@@ -43,6 +43,7 @@ pub struct ConversationSummary {
     pub agent_name: String,
     pub jid: String,
     /// `link`, `widget` or `hook`.
+    #[cfg_attr(feature = "ts", ts(type = "\"link\" | \"widget\" | \"hook\""))]
     pub channel: &'static str,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub link_id: Option<i64>,
@@ -377,6 +378,28 @@ impl App {
                 .map_err(|e| Error::Internal(format!("cannot write JSON: {e}"))),
             ExportFormat::Csv => csv_of(&details),
         }
+    }
+
+    /// Writes an export to `path` atomically (never a half-written file), in the format its
+    /// extension names (`.json` or `.csv`). Returns the path written.
+    pub async fn export_to_file(
+        &self,
+        scope: ExportScope,
+        path: &std::path::Path,
+    ) -> Result<std::path::PathBuf> {
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let format = ExportFormat::parse(&ext)
+            .map_err(|_| Error::invalid(format!("{} must end in .json or .csv", path.display())))?;
+        let text = self.export(scope, format).await?;
+        let path = path.to_owned();
+        self.blocking(move |_| {
+            crate::qr::write_atomically(&path, text.as_bytes())?;
+            Ok(path)
+        })
+        .await
     }
 
     /// How many days conversations are kept; `None` (the default) keeps them forever.

@@ -1,5 +1,5 @@
-//! The window's server settings (port, who can reach it, public URL, tray), kept in the data
-//! folder so the next start uses them. The headless `chatlink serve` takes its flags instead.
+//! The window's server settings (port, who can reach it, public URL, tray, notifications), kept
+//! in the data folder so the next start uses them. The headless `chatlink serve` takes its flags instead.
 //!
 //! Links are built from the public URL when one is set; otherwise from the address the server
 //! listens on (the LAN address when it is open to the local network), so a copied link always
@@ -25,6 +25,10 @@ pub struct ServerSettings {
     pub public_url: Option<String>,
     /// Closing the window keeps the server running in the tray.
     pub keep_in_tray: bool,
+    /// A desktop notification when a visitor starts a conversation.
+    pub notify_new_conversation: bool,
+    /// A desktop notification when the agent hands a conversation over.
+    pub notify_handoff: bool,
 }
 
 impl Default for ServerSettings {
@@ -34,6 +38,8 @@ impl Default for ServerSettings {
             lan: false,
             public_url: None,
             keep_in_tray: true,
+            notify_new_conversation: true,
+            notify_handoff: true,
         }
     }
 }
@@ -116,6 +122,8 @@ mod tests {
                 lan: true,
                 public_url: Some(" https://chat.example.com/ ".into()),
                 keep_in_tray: false,
+                notify_new_conversation: false,
+                notify_handoff: true,
             })
             .await
             .expect("save");

@@ -1,0 +1,118 @@
+//! Conversation events to the window (`owner-event`, so the inbox updates live) and to the
+//! desktop's notifications (a new conversation, a handoff), as the owner's settings allow.
+//!
+//! Clicking a notification cannot open the conversation on Linux: the notification plugin has
+//! no click callback there. The notification names the agent and the visitor's words, and the
+//! inbox lists the conversation first.
+
+use chatlink_core::hub::OwnerEvent;
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_notification::NotificationExt;
+use tokio::sync::broadcast;
+
+use crate::desktop::Desktop;
+use crate::types::OwnerEventView;
+
+/// The title and body of the notification an event deserves, given the settings
+/// (`(new conversations, handoffs)`), or `None`.
+pub fn notification_for(
+    event: &OwnerEvent,
+    wanted: (bool, bool),
+    agent: &str,
+    words: Option<&str>,
+) -> Option<(String, String)> {
+    let words = words.unwrap_or("(no message)");
+    match event {
+        OwnerEvent::Started { .. } if wanted.0 => {
+            Some((format!("New conversation with {agent}"), words.to_owned()))
+        }
+        OwnerEvent::Handoff { .. } if wanted.1 => Some((
+            format!("{agent} needs you"),
+            format!("The agent could not help: {words}"),
+        )),
+        _ => None,
+    }
+}
+
+/// Forwards every owner event until the app's event feed closes.
+pub fn forward(handle: AppHandle, mut events: broadcast::Receiver<OwnerEvent>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            let event = match events.recv().await {
+                Ok(e) => e,
+                // The window reloads its lists on the next event anyway.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let _ = handle.emit_to("main", "owner-event", OwnerEventView::from(event.clone()));
+            notify(&handle, &event).await;
+        }
+    });
+}
+
+async fn notify(handle: &AppHandle, event: &OwnerEvent) {
+    let (OwnerEvent::Started { conversation_id } | OwnerEvent::Handoff { conversation_id }) = event
+    else {
+        return;
+    };
+    let desktop = handle.state::<Desktop>();
+    let wanted = desktop.notifications();
+    if wanted == (false, false) {
+        return;
+    }
+    let Ok(app) = desktop.app() else { return };
+    let Ok(detail) = app.conversation(conversation_id).await else {
+        return;
+    };
+    let words = detail
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| m.content.chars().take(120).collect::<String>());
+    let Some((title, body)) = notification_for(
+        event,
+        wanted,
+        &detail.conversation.agent_name,
+        words.as_deref(),
+    ) else {
+        return;
+    };
+    if let Err(e) = handle
+        .notification()
+        .builder()
+        .title(title)
+        .body(body)
+        .show()
+    {
+        tracing::warn!(error = %e, "cannot show a notification");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_follow_the_settings() {
+        let started = OwnerEvent::Started {
+            conversation_id: "c".into(),
+        };
+        let handoff = OwnerEvent::Handoff {
+            conversation_id: "c".into(),
+        };
+        let updated = OwnerEvent::Updated {
+            conversation_id: "c".into(),
+        };
+        let (title, body) = notification_for(&started, (true, false), "Rosie's Bakery", Some("Hi"))
+            .expect("wanted");
+        assert_eq!(title, "New conversation with Rosie's Bakery");
+        assert_eq!(body, "Hi");
+        assert!(notification_for(&started, (false, true), "R", Some("Hi")).is_none());
+        let (title, _) =
+            notification_for(&handoff, (false, true), "R", None).expect("handoff wanted");
+        assert_eq!(title, "R needs you");
+        assert!(notification_for(&handoff, (true, false), "R", None).is_none());
+        assert!(notification_for(&updated, (true, true), "R", None).is_none());
+    }
+}
