@@ -597,3 +597,101 @@ async fn a_refused_stream_is_retried_after_a_pause_not_in_a_loop() {
     browser.close().await;
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_reply_appears_on_the_open_page_without_a_reload() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    ask(&browser, "can you fix my bicycle?").await;
+    let note = browser
+        .client
+        .find(Locator::Css("#messages .note.handoff"))
+        .await
+        .expect("the handoff note");
+    assert!(note.text().await.expect("text").contains("will reply here"));
+
+    let conv = server
+        .app
+        .inbox(chatlink_core::app::InboxFilter::default())
+        .await
+        .expect("inbox")
+        .first()
+        .map(|c| c.id.clone())
+        .expect("the visitor's conversation");
+    let reply = server
+        .app
+        .owner_reply(&conv, "Hi, Rosie here. Bring it by on Tuesday!")
+        .await
+        .expect("the owner replies");
+    let shown = wait_for(
+        || async {
+            let m = messages(&browser).await;
+            m.iter()
+                .any(|(role, id, _)| role == "owner" && *id == reply.id)
+                .then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the owner's reply shows without a reload");
+    assert_eq!(
+        shown.last().map(|m| m.2.as_str()),
+        Some("Hi, Rosie here. Bring it by on Tuesday!")
+    );
+    screenshot(&browser.client, "chat-owner-reply").await;
+
+    // While the owner has the conversation the agent stays quiet; the page says a person replies.
+    send(&browser, "Great, what time?").await;
+    browser.wait_state("idle", SHORT).await;
+    server
+        .app
+        .owner_reply(&conv, "Any time after 9.")
+        .await
+        .expect("second reply");
+    wait_for(
+        || async {
+            let m = messages(&browser).await;
+            m.last()
+                .is_some_and(|(role, _, text)| role == "owner" && text == "Any time after 9.")
+                .then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the second reply shows too");
+    let roles: Vec<String> = messages(&browser).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(roles, ["user", "assistant", "owner", "user", "owner"]);
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("#messages .note.handoff"))
+            .await
+            .expect("notes")
+            .len(),
+        1,
+        "the note is said once"
+    );
+
+    // After a reload the same messages, once each.
+    browser.client.refresh().await.expect("reload");
+    browser.wait_state("idle", SHORT).await;
+    let after: Vec<String> = messages(&browser).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(after, roles);
+    server
+        .app
+        .owner_reply(&conv, "See you!")
+        .await
+        .expect("third reply");
+    wait_for(
+        || async {
+            let m = messages(&browser).await;
+            (m.len() == 6 && m[5].2 == "See you!").then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("a reloaded page follows the conversation too, from where its history ended");
+    browser.close().await;
+    server.stop().await;
+}

@@ -19,7 +19,9 @@
   };
 
   const MAX_REFUSALS = 4;
-  let state = 'loading', source = null, lastEventId = 0, pollTimer = null, refusals = 0;
+  let state = 'loading', source = null, lastEventId = 0, refusals = 0;
+  // The conversation stream: replies the page did not ask for (a person from the team).
+  let feed = null, feedConv = null, streamingTurn = null;
 
   const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
   // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
@@ -80,9 +82,26 @@
     return el;
   }
 
+  // Follows the conversation from `after` (the history's last event id). EventSource reconnects on
+  // its own with Last-Event-ID; a refused stream (revoked link) stays closed.
+  function follow(conv, after) {
+    if (!conv || feedConv === conv || state === 'closed') return;
+    feed?.close();
+    feedConv = conv;
+    const q = '?conversation_id=' + encodeURIComponent(conv) + (after ? '&last_event_id=' + after : '');
+    feed = new EventSource('events' + q);
+    feed.addEventListener('message', (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      // The page's own turn arrives on its turn stream, with its typing bubble.
+      if (m.turn_id && m.turn_id === streamingTurn) return;
+      putMessage(m);
+    });
+  }
+
   function closeLink(message) {
     closeSource();
-    clearInterval(pollTimer);
+    feed?.close(); feed = null;
     input.disabled = true;
     setState('closed');
     setStatus(message || 'This link no longer works. Please ask the shop for a new one.');
@@ -102,6 +121,7 @@
     }
     const history = await readJson(res);
     for (const m of history.messages || []) putMessage(m);
+    follow(saved.conv, history.last_event_id);
     if (history.running_turn_id && state !== 'streaming' && state !== 'sending' && refusals < MAX_REFUSALS) {
       resume(history.running_turn_id);
     }
@@ -131,6 +151,7 @@
 
   function openStream(turnId, bubble, query) {
     setState('streaming');
+    streamingTurn = turnId;
     const es = (source = new EventSource(encodeURIComponent(turnId) + '/sse' + query));
 
     // EventSource replays after its own Last-Event-ID; this guards against anything seen twice.
@@ -202,11 +223,9 @@
       if (!bubble.textContent && !bubble.dataset.id) bubble.remove();
       setStatus('');
     }
-    if (status === 'handoff') {
-      addElement('note', 'A person from the team will reply here.');
-      // Team replies arrive outside this stream; look for them now and then.
-      clearInterval(pollTimer);
-      pollTimer = setInterval(() => { if (state === 'idle') loadHistory(); }, 15000);
+    // Said once: while the team has the conversation, every message ends this way.
+    if (status === 'handoff' && !list.querySelector('.note.handoff')) {
+      addElement('note handoff', 'A person from the team will reply here.');
     }
     saved.turn = null; saved.eid = 0; saved.text = '';
     persist();
@@ -248,6 +267,8 @@
     persist();
     lastEventId = 0;
     openStream(data.turn_id, addStreamingBubble(), '');
+    // A new conversation: everything in it so far is this turn, which the feed skips.
+    follow(data.conversation_id, 0);
   }
 
   form.addEventListener('submit', (ev) => { ev.preventDefault(); send(); });

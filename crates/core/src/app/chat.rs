@@ -54,6 +54,8 @@ pub struct History {
     pub conversation_id: String,
     pub messages: Vec<HistoryMessageView>,
     pub running_turn_id: Option<String>,
+    /// Where the conversation stream (`events`) picks up after these messages.
+    pub last_event_id: i64,
 }
 
 /// Stands in for the agent while the owner has the conversation: it says nothing and ends the
@@ -115,6 +117,7 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
             })
             .collect(),
         running_turn_id,
+        last_event_id: conv.last_seq,
     })
 }
 

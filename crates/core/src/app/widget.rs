@@ -155,6 +155,8 @@ pub struct WidgetHistory {
     pub conversation_id: Option<String>,
     pub messages: Vec<WidgetHistoryMessage>,
     pub running_turn_id: Option<String>,
+    /// Where the conversation stream (`/api/v1/chat/events`) picks up after these messages.
+    pub last_event_id: Option<i64>,
 }
 
 fn new_app_id() -> String {
@@ -598,6 +600,7 @@ impl App {
                 greeting,
                 conversation_id: history.as_ref().map(|h| h.conversation_id.clone()),
                 running_turn_id: history.as_ref().and_then(|h| h.running_turn_id.clone()),
+                last_event_id: history.as_ref().map(|h| h.last_event_id),
                 messages: history
                     .map(|h| h.messages.into_iter().map(Into::into).collect())
                     .unwrap_or_default(),
