@@ -3,6 +3,7 @@
 // UI can be read (and tested) without Tauri.
 
 import { invoke, isTauri } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
 import { writeText } from '@tauri-apps/plugin-clipboard-manager';
 import { disable as disableAutostart, enable as enableAutostart, isEnabled as autostartIsEnabled } from '@tauri-apps/plugin-autostart';
 import { open, save } from '@tauri-apps/plugin-dialog';
@@ -11,42 +12,57 @@ import { openUrl } from '@tauri-apps/plugin-opener';
 import type { AgentEdit } from './bindings/AgentEdit';
 import type { AgentInfo } from './bindings/AgentInfo';
 import type { CommandError } from './bindings/CommandError';
+import type { ConversationDetail } from './bindings/ConversationDetail';
+import type { ConversationSummary } from './bindings/ConversationSummary';
 import type { CreatedWidgetAppView } from './bindings/CreatedWidgetAppView';
+import type { DayActivity } from './bindings/DayActivity';
 import type { EngineForm } from './bindings/EngineForm';
 import type { EngineInfo } from './bindings/EngineInfo';
+import type { ExportForm } from './bindings/ExportForm';
+import type { InboxFilterForm } from './bindings/InboxFilterForm';
 import type { Knowledge } from './bindings/Knowledge';
 import type { LinkInfo } from './bindings/LinkInfo';
 import type { NewAgentForm } from './bindings/NewAgentForm';
 import type { NewLink } from './bindings/NewLink';
 import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
 import type { Overview } from './bindings/Overview';
+import type { OwnerEventView } from './bindings/OwnerEventView';
 import type { RouteRuleForm } from './bindings/RouteRuleForm';
 import type { RouteRuleInfo } from './bindings/RouteRuleInfo';
 import type { ServerSettings } from './bindings/ServerSettings';
 import type { Status } from './bindings/Status';
 import type { TestAnswer } from './bindings/TestAnswer';
+import type { TranscriptMessage } from './bindings/TranscriptMessage';
 import type { WidgetAppInfo } from './bindings/WidgetAppInfo';
 import type { WidgetEmbed } from './bindings/WidgetEmbed';
+import { withExportExtension } from './lib/inbox';
 import { withQrExtension } from './lib/links';
 
 export type {
   AgentEdit,
   AgentInfo,
   CommandError,
+  ConversationDetail,
+  ConversationSummary,
   CreatedWidgetAppView,
+  DayActivity,
   EngineForm,
   EngineInfo,
+  ExportForm,
+  InboxFilterForm,
   Knowledge,
   LinkInfo,
   NewAgentForm,
   NewLink,
   NewWidgetAppForm,
   Overview,
+  OwnerEventView,
   RouteRuleForm,
   RouteRuleInfo,
   ServerSettings,
   Status,
   TestAnswer,
+  TranscriptMessage,
   WidgetAppInfo,
   WidgetEmbed,
 };
@@ -214,6 +230,77 @@ export function importKnowledge(slug: string, path: string): Promise<Knowledge[]
   return call<Knowledge[]>('import_knowledge', { slug, path });
 }
 
+/** The inbox, newest activity first. Empty filter fields show everything; `limit` is 100 when
+ * absent and at most 500. */
+export function listConversations(filter: InboxFilterForm): Promise<ConversationSummary[]> {
+  return call<ConversationSummary[]>('list_conversations', { filter });
+}
+
+/** A conversation and every message in it, oldest first. */
+export function getConversation(id: string): Promise<ConversationDetail> {
+  return call<ConversationDetail>('get_conversation', { id });
+}
+
+/** The owner answers from now on; the agent stays quiet in this conversation. */
+export function takeOver(id: string): Promise<ConversationSummary> {
+  return call<ConversationSummary>('take_over', { id });
+}
+
+/** The agent answers again; the conversation is open. */
+export function handBack(id: string): Promise<ConversationSummary> {
+  return call<ConversationSummary>('hand_back', { id });
+}
+
+/** Done; the agent answers if the visitor writes again. */
+export function resolveConversation(id: string): Promise<ConversationSummary> {
+  return call<ConversationSummary>('resolve_conversation', { id });
+}
+
+/** Sends the owner's reply to the visitor at once (and takes over). Rejects with
+ * `turn_in_progress` while the agent is still answering, `invalid_input` for an empty or too
+ * long message. */
+export function ownerReply(id: string, content: string): Promise<TranscriptMessage> {
+  return call<TranscriptMessage>('owner_reply', { id, content });
+}
+
+/** Conversations started and visitor messages per day, oldest first, every day listed.
+ * `utcOffsetMinutes` is east-positive (see `utcOffsetMinutes` in lib/chart); `linkId` null
+ * counts every link. */
+export function activity(days: number, utcOffsetMinutes: number, linkId: number | null): Promise<DayActivity[]> {
+  return call<DayActivity[]>('activity', { days, utcOffsetMinutes, linkId });
+}
+
+/** Writes the conversations in `scope` to `path`, JSON or CSV after its extension (anything
+ * else is `invalid_input`); resolves to the path written. */
+export function exportConversations(scope: ExportForm, path: string): Promise<string> {
+  return call<string>('export_conversations', { scope, path });
+}
+
+/** How many days conversations are kept; null keeps them forever. */
+export function getRetention(): Promise<number | null> {
+  return call<number | null>('get_retention');
+}
+
+/** Sets how long conversations are kept (null: forever) and applies it at once; resolves to
+ * how many conversations that deleted. */
+export function setRetention(days: number | null): Promise<number> {
+  return call<number>('set_retention', { days });
+}
+
+/** The Rust side's event when a conversation starts, changes or is handed over. */
+export const OWNER_EVENT = 'owner-event';
+
+/** Calls `cb` for every owner event until the returned function is called. */
+export async function onOwnerEvent(cb: (event: OwnerEventView) => void): Promise<() => void> {
+  if (!isTauri()) throw outsideApp();
+  try {
+    return await listen<OwnerEventView>(OWNER_EVENT, (e) => cb(e.payload));
+  } catch (e) {
+    console.error('listening for owner events failed:', e);
+    throw fail('event', 'Live updates are not available; use Refresh.');
+  }
+}
+
 export function listWidgetApps(): Promise<WidgetAppInfo[]> {
   return call<WidgetAppInfo[]>('list_widget_apps');
 }
@@ -291,6 +378,30 @@ export async function pickQrSavePath(defaultName: string): Promise<string | null
     throw fail('dialog', 'Could not open the save dialog.');
   }
   return path ? withQrExtension(path) : null;
+}
+
+/** The export dialog's title; the desktop end-to-end test finds the native dialog by it. */
+export const EXPORT_TITLE = 'Export conversations';
+
+/** The save-file dialog for an export; `null` when the owner cancels. A name without `.csv` or
+ * `.json` gets `.csv`, since the Rust side picks the format from the extension. */
+export async function pickExportPath(defaultName: string): Promise<string | null> {
+  if (!isTauri()) throw outsideApp();
+  let path: string | null;
+  try {
+    path = await save({
+      title: EXPORT_TITLE,
+      defaultPath: defaultName,
+      filters: [
+        { name: 'CSV (spreadsheet)', extensions: ['csv'] },
+        { name: 'JSON', extensions: ['json'] },
+      ],
+    });
+  } catch (e) {
+    console.error('save file dialog failed:', e);
+    throw fail('dialog', 'Could not open the save dialog.');
+  }
+  return path ? withExportExtension(path) : null;
 }
 
 export async function openInBrowser(url: string): Promise<void> {

@@ -118,7 +118,11 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   // ---- State ----
 
   let state = 'closed', isOpen = false, loaded = false, work = Promise.resolve(), retrying = null;
-  let stream = null; // { lastId, failures, ctrl, bubble } of the turn being streamed
+  let stream = null; // { lastId, failures, ctrl, bubble, turnId } of the turn being streamed
+  // The conversation stream (a person from the team writing): { lastId, failures, ctrl }, followed
+  // only while the panel is open so an idle tab never asks the site for tokens. `feedFrom` is
+  // where it picks up again; null until the end user has a conversation.
+  let feed = null, feedFrom = null;
   let token = null, refreshing = null, refreshTimer = 0;
 
   function setState(next) {
@@ -196,6 +200,8 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     const sent = token;
     const res = await authed(path, init, sent);
     if (res.status !== 401) return res;
+    // Another request's renewal failed while this one was in flight: the session has ended.
+    if (state === 'expired') throw ENDED;
     // If someone renewed while this request was in flight, their token is the one to try.
     if (token === sent) await renew();
     const again = await authed(path, init, token);
@@ -258,6 +264,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   function block(next, heading, text, canRetry) {
     const hadFocus = shadow.activeElement;
     stopStream();
+    stopFeed();
     setState(next);
     setStatus('');
     noticeTitle.textContent = heading;
@@ -293,6 +300,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     settle();
     scrollDown();
     if (data.runningTurnId) streamTurn(data.runningTurnId);
+    if (data.conversationId) { feedFrom = data.lastEventId || 0; follow(); }
   }
 
   async function post(text) {
@@ -310,6 +318,8 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (res?.ok) {
       if (data.messageId) mine.dataset.id = data.messageId;
       streamTurn(data.turnId);
+      // The first message starts the conversation: follow it from its start (this turn is skipped).
+      if (feedFrom === null) { feedFrom = 0; follow(); }
       return true;
     }
     mine.classList.add('failed');
@@ -365,8 +375,8 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   }
 
   // fetch rather than EventSource, which cannot send the Authorization header.
-  // Resolves, when the body ends, to whether any frame was applied.
-  async function readEvents(s, res) {
+  // Resolves, when the body ends or `alive()` turns false, to whether any frame was applied.
+  async function readEvents(res, onEvent, alive) {
     const reader = res.body.getReader(), decoder = new TextDecoder();
     let buf = '', ev = {}, applied = false;
     for (;;) {
@@ -379,9 +389,9 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       for (const raw of lines) {
         const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
         if (line === '') {
-          applied = apply(s, ev) || applied;
+          applied = onEvent(ev) || applied;
           ev = {};
-          if (stream !== s) return applied;
+          if (!alive()) return applied;
         } else if (line[0] !== ':') {
           const i = line.indexOf(':');
           const field = i < 0 ? line : line.slice(0, i), val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
@@ -396,7 +406,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     stopStream();
     const bubble = addBubble('assistant', '');
     setTyping(bubble, true);
-    const s = (stream = { lastId: 0, failures: 0, ctrl: null, bubble });
+    const s = (stream = { lastId: 0, failures: 0, ctrl: null, bubble, turnId });
     setState('streaming');
     const path = `/api/v1/chat/turns/${encodeURIComponent(turnId)}/events`;
     while (stream === s) {
@@ -408,7 +418,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
         res = await api(path, { headers, signal: s.ctrl.signal });
         if (res.ok) {
           setStatus('');
-          applied = await readEvents(s, res);
+          applied = await readEvents(res, (ev) => apply(s, ev), () => stream === s);
         }
       } catch (err) {
         if (err === ENDED) return;
@@ -423,6 +433,50 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       if (++s.failures > MAX_FAILURES) return endTurn(s, 'lost');
       setStatus('Connection lost, reconnecting' + ELLIPSIS);
       await sleep(1000 * 2 ** (s.failures - 1));
+    }
+  }
+
+  // Frames of the conversation stream: only whole messages the widget did not ask for itself.
+  function applyFeed(f, ev) {
+    const id = parseInt(ev.id, 10);
+    if (ev.data === undefined || !(id > f.lastId)) return false;
+    f.lastId = feedFrom = id;
+    f.failures = 0;
+    if (ev.event !== 'message') return true;
+    let m;
+    try { m = JSON.parse(ev.data); } catch { return true; }
+    if (!(stream && m.turn_id === stream.turnId)) putMessage(m);
+    return true;
+  }
+
+  function stopFeed() {
+    const f = feed;
+    feed = null;
+    f?.ctrl?.abort();
+  }
+
+  // Same loop as a turn's stream: resume at once when the server ends it (the token expired),
+  // back off when it fails, give up quietly (the turn streams still work) after a few failures.
+  async function follow() {
+    if (feed || feedFrom === null || !isOpen || state === 'expired' || state === 'error') return;
+    const f = (feed = { lastId: feedFrom, failures: 0, ctrl: null });
+    while (feed === f) {
+      const started = Date.now(), headers = { Accept: 'text/event-stream' };
+      if (f.lastId) headers['Last-Event-ID'] = String(f.lastId);
+      let res = null, applied = false, broken = false;
+      f.ctrl = new AbortController();
+      try {
+        res = await api('/api/v1/chat/events', { headers, signal: f.ctrl.signal });
+        if (res.ok) applied = await readEvents(res, (ev) => applyFeed(f, ev), () => feed === f);
+      } catch (err) {
+        if (err === ENDED) return;
+        broken = true;
+      }
+      if (feed !== f) return;
+      if (res?.ok && !broken && (applied || Date.now() - started >= 1000)) continue;
+      if (res && !res.ok && res.status !== 429 && res.status < 500) { feed = null; return; }
+      if (++f.failures > MAX_FAILURES) { feed = null; return; }
+      await sleep(1000 * 2 ** (f.failures - 1));
     }
   }
 
@@ -452,6 +506,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (state === 'expired') work = retry(); // opening counts as the visitor asking again
     else if (state === 'closed' && !loaded) work = loadHistory();
     else if (state === 'closed') setState('idle');
+    follow();
     schedule();
     input.focus();
     return work;
@@ -461,6 +516,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (!isOpen) return;
     const hadFocus = shadow.activeElement; // a site's own button keeps its focus
     setOpen(false);
+    stopFeed();
     // A reply on its way keeps streaming, so it is there on reopen.
     if (state === 'idle') setState('closed');
     else schedule();

@@ -45,6 +45,52 @@ export function shortDate(iso: string | null | undefined, now: Date = new Date()
   return d.getFullYear() === now.getFullYear() ? dm : `${dm} ${d.getFullYear()}`;
 }
 
+/**
+ * How long ago, for lists that change while they are watched: "just now", "5 min ago",
+ * "3 h ago" (within a day), then "yesterday", "3 days ago", "12 Mar", "12 Mar 2024" by calendar
+ * day. A time slightly in the future (clock skew between the server and this computer) is
+ * "just now".
+ */
+export function relativeTime(iso: string | null | undefined, now: Date = new Date(), empty = '—'): string {
+  const d = parse(iso);
+  if (!d) return empty;
+  const minutes = Math.floor((now.getTime() - d.getTime()) / 60_000);
+  if (minutes < 1) return 'just now';
+  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ago`;
+  const days = dayDiff(d, now);
+  if (days <= 1) return 'yesterday';
+  if (days < 7) return `${days} days ago`;
+  const dm = `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+  return d.getFullYear() === now.getFullYear() ? dm : `${dm} ${d.getFullYear()}`;
+}
+
+/** A message's time in a transcript: "14:05" today, "12 Mar 14:05" before, with the year
+ * when it differs. */
+export function messageTime(iso: string | null | undefined, now: Date = new Date()): string {
+  const d = parse(iso);
+  if (!d) return '';
+  if (dayDiff(d, now) === 0) return clock(d);
+  const dm = `${d.getDate()} ${MONTHS[d.getMonth()]}`;
+  return d.getFullYear() === now.getFullYear() ? `${dm} ${clock(d)}` : `${dm} ${d.getFullYear()} ${clock(d)}`;
+}
+
+/** A local calendar day as `YYYY-MM-DD` (what `<input type="date">` holds). */
+export function isoDay(d: Date): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+}
+
+/** `YYYY-MM-DD` as a short label: "12 Mar", or "12 Mar 2024" when `withYear`. Null for
+ * anything else. */
+export function dayLabel(day: string, withYear = false): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return null;
+  const month = Number(m[2]);
+  if (month < 1 || month > 12) return null;
+  const dm = `${Number(m[3])} ${MONTHS[month - 1]}`;
+  return withYear ? `${dm} ${m[1]}` : dm;
+}
+
 /** The exact local time, for tooltips next to a short date. */
 export function fullDate(iso: string | null | undefined): string {
   const d = parse(iso);
@@ -101,4 +147,22 @@ export function optionalText(text: string): string | null {
  * works for any UTF-8; the image context means scripts inside the SVG never run. */
 export function svgDataUrl(svg: string): string {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
+}
+
+/** Only `[a-z0-9-]` of `text`, for file names: `web:demo/Flyer` -> `web-demo-flyer`. */
+export function fileSlug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+}
+
+/** A save path with an extension the Rust side accepts: a file name that does not end in one of
+ * `extensions` (any case, with a name before the dot) gets `fallback`. Only the last path
+ * segment counts (after the last slash or backslash), so a dotted folder is not an extension. */
+export function withFileExtension(path: string, extensions: readonly string[], fallback: string): string {
+  const name = path.split(/[\\/]/).pop() ?? '';
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && extensions.some((e) => e.toLowerCase() === name.slice(dot + 1).toLowerCase())) return path;
+  return path.endsWith('.') ? `${path}${fallback}` : `${path}.${fallback}`;
 }

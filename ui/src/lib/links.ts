@@ -1,5 +1,8 @@
 // Row-level vocabulary shared by the Links screen and its row component.
 
+import type { DayActivity } from '../bindings/DayActivity';
+import { fileSlug, withFileExtension } from './format';
+
 export type LinkAction = 'copy' | 'open' | 'preview' | 'qr' | 'copy-qr' | 'save-qr' | 'revoke' | 'reissue';
 export type ConfirmAction = 'revoke' | 'reissue';
 
@@ -17,13 +20,13 @@ export function busyKey(id: number, action: LinkAction): string {
 /** A link's QR image, fetched once when first shown (a link's URL never changes). */
 export type QrState = { src: string } | { error: string } | { loading: true };
 
+/** A link's activity chart, fetched each time its panel opens (the counts change). */
+export type ActivityState = { days: DayActivity[] } | { error: string } | { loading: true };
+
 /** The save dialog's suggested name: `web:demo/flyer` -> `chatlink-web-demo-flyer-qr.png`.
  * The name part is only `[a-z0-9-]`, so it is a safe file name on every desktop. */
 export function qrFileName(jid: string): string {
-  const slug = jid
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
+  const slug = fileSlug(jid);
   return slug ? `chatlink-${slug}-qr.png` : 'chatlink-qr.png';
 }
 
@@ -31,7 +34,5 @@ export function qrFileName(jid: string): string {
  * `.png` or `.svg` (any case, with a name before the dot) gets `.png`. Only the last path
  * segment counts (after the last slash or backslash), so a dotted folder is not an extension. */
 export function withQrExtension(path: string): string {
-  const name = path.split(/[\\/]/).pop() ?? '';
-  if (/^.+\.(png|svg)$/i.test(name)) return path;
-  return path.endsWith('.') ? `${path}png` : `${path}.png`;
+  return withFileExtension(path, ['png', 'svg'], 'png');
 }
