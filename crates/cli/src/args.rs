@@ -54,6 +54,47 @@ pub enum Command {
     /// Widget apps: the appId/appSecret a website's backend trades for widget session tokens
     #[command(subcommand)]
     App(AppCmd),
+    /// Conversations from every channel, newest activity first
+    Inbox {
+        /// Only this agent's (slug)
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only this link's JID (web:demo/flyer)
+        #[arg(long)]
+        jid: Option<String>,
+        /// open, handoff (waiting for you) or resolved
+        #[arg(long)]
+        state: Option<String>,
+        /// Words one of its messages contains
+        #[arg(long)]
+        search: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Read one conversation, take it over from the agent, reply, hand it back, resolve it
+    #[command(subcommand)]
+    Conversation(ConversationCmd),
+    /// Export conversations as JSON or CSV
+    Export {
+        /// One conversation
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        conversation: Option<String>,
+        /// Conversations with activity from this date (2026-11-01) or this long ago (30d)
+        #[arg(long, required_unless_present = "conversation")]
+        from: Option<String>,
+        /// …until this date or this long ago (default: now)
+        #[arg(long)]
+        to: Option<String>,
+        /// json or csv (default: from --out's extension, else json)
+        #[arg(long)]
+        format: Option<String>,
+        /// Write to this file (atomically) instead of printing
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Show or set how long conversations are kept: a number of days, or `forever`. Conversations
+    /// waiting for you are never deleted.
+    Retention { days: Option<String> },
     /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
     Qr {
         /// A JID (web:demo) or a URL
@@ -183,6 +224,20 @@ pub enum KnowledgeCmd {
         slug: String,
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConversationCmd {
+    /// Every message of a conversation
+    Show { id: String },
+    /// Answer it yourself: the agent stays quiet in it until you hand it back
+    TakeOver { id: String },
+    /// Send a reply; it reaches the visitor's open page or widget at once (and takes over)
+    Reply { id: String, text: String },
+    /// Let the agent answer again
+    HandBack { id: String },
+    /// Mark it resolved (the agent answers if the visitor writes again)
+    Resolve { id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,15 +6,18 @@ mod output;
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind, NewAgent, NewWidgetApp};
+use chatlink_core::app::{
+    AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LinkKind,
+    NewAgent, NewWidgetApp,
+};
 use chatlink_core::secret::{SecretBackend, Sensitive};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
 
-use args::{AgentCmd, AppCmd, Cli, Command, KnowledgeCmd, TokenCmd, TokenKind};
+use args::{AgentCmd, AppCmd, Cli, Command, ConversationCmd, KnowledgeCmd, TokenCmd, TokenKind};
 use output::Out;
 
 fn main() -> ExitCode {
@@ -81,6 +84,33 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
         Command::Token(cmd) => token(app, cmd, out).await,
         Command::Agent(cmd) => agent(app, cmd, out).await,
         Command::App(cmd) => widget_app(app, cmd, out).await,
+        Command::Inbox {
+            agent,
+            jid,
+            state,
+            search,
+            limit,
+        } => {
+            let filter = InboxFilter {
+                agent,
+                jid,
+                state,
+                search,
+                limit: Some(limit),
+                offset: 0,
+            };
+            out.inbox(&app.inbox(filter).await?);
+            Ok(())
+        }
+        Command::Conversation(cmd) => conversation(app, cmd, out).await,
+        Command::Export {
+            conversation,
+            from,
+            to,
+            format,
+            out: file,
+        } => export(app, conversation, from, to, format, file, out).await,
+        Command::Retention { days } => retention(app, days, out).await,
         Command::Qr {
             target,
             png,
@@ -150,6 +180,94 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+async fn conversation(app: App, cmd: ConversationCmd, out: &Out) -> Result<()> {
+    match cmd {
+        ConversationCmd::Show { id } => out.conversation(&app.conversation(&id).await?),
+        ConversationCmd::TakeOver { id } => out.summary(&app.take_over(&id).await?),
+        ConversationCmd::Reply { id, text } => out.reply(&app.owner_reply(&id, &text).await?),
+        ConversationCmd::HandBack { id } => out.summary(&app.hand_back(&id).await?),
+        ConversationCmd::Resolve { id } => out.summary(&app.resolve(&id).await?),
+    }
+    Ok(())
+}
+
+/// A time for --from/--to: a date (local midnight is not known here, so UTC), an RFC 3339
+/// time, or a duration ago.
+fn parse_when(flag: &str, s: &str) -> Result<i64> {
+    let now = chatlink_core::store::now_ms();
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(now.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64));
+    }
+    let full = if s.len() == 10 {
+        format!("{s}T00:00:00Z")
+    } else {
+        s.to_owned()
+    };
+    let t = humantime::parse_rfc3339_weak(&full).map_err(|_| {
+        Error::invalid(format!(
+            "--{flag} {s:?}: use a date like 2026-11-01, a time like 2026-11-01T09:00:00Z, or a duration ago like 30d"
+        ))
+    })?;
+    Ok(t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0))
+}
+
+async fn export(
+    app: App,
+    conversation: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+    file: Option<PathBuf>,
+    out: &Out,
+) -> Result<()> {
+    let scope = match (conversation, from) {
+        (Some(id), _) => ExportScope::Conversation(id),
+        (None, Some(from)) => ExportScope::Between {
+            from: parse_when("from", &from)?,
+            to: match to {
+                Some(to) => parse_when("to", &to)?,
+                None => chatlink_core::store::now_ms() + 1,
+            },
+        },
+        (None, None) => return Err(Error::invalid("pass --conversation ID or --from DATE")),
+    };
+    match file {
+        Some(path) => {
+            if format.is_some() {
+                return Err(Error::invalid(
+                    "with --out the format follows the file's extension (.json or .csv); drop --format",
+                ));
+            }
+            let written = app.export_to_file(scope, &path).await?;
+            out.done(&format!("exported to {}", written.display()));
+        }
+        None => {
+            let format = ExportFormat::parse(format.as_deref().unwrap_or("json"))?;
+            print!("{}", app.export(scope, format).await?);
+        }
+    }
+    Ok(())
+}
+
+async fn retention(app: App, days: Option<String>, out: &Out) -> Result<()> {
+    let Some(days) = days else {
+        out.retention(app.retention_days().await?, None);
+        return Ok(());
+    };
+    let days =
+        match days.as_str() {
+            "forever" | "off" => None,
+            n => Some(n.parse::<u32>().map_err(|_| {
+                Error::invalid(format!("{n:?}: give a number of days, or `forever`"))
+            })?),
+        };
+    let deleted = app.set_retention_days(days).await?;
+    out.retention(days, Some(deleted));
+    Ok(())
 }
 
 fn parse_expiry(s: &str) -> Result<i64> {

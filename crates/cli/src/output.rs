@@ -4,7 +4,10 @@ use std::net::SocketAddr;
 
 use chatlink_core::Error;
 use chatlink_core::agent::Knowledge;
-use chatlink_core::app::{AgentInfo, EngineInfo, LinkInfo, WidgetAppInfo};
+use chatlink_core::app::{
+    AgentInfo, ConversationDetail, ConversationSummary, EngineInfo, LinkInfo, TranscriptMessage,
+    WidgetAppInfo,
+};
 use chatlink_core::secret::Sensitive;
 use serde::Serialize;
 
@@ -222,6 +225,93 @@ impl Out {
                 &a.created_at[..a.created_at.len().min(19)],
                 origins
             );
+        }
+    }
+
+    pub fn inbox(&self, list: &[ConversationSummary]) {
+        if self.json {
+            return print_json(list);
+        }
+        if list.is_empty() {
+            return println!("no conversations");
+        }
+        println!(
+            "{:<24} {:<18} {:<9} {:<20} LAST MESSAGE",
+            "ID", "JID", "STATE", "LAST ACTIVITY"
+        );
+        for c in list {
+            let state = if c.taken_over {
+                format!("{}*", c.state)
+            } else {
+                c.state.clone()
+            };
+            println!(
+                "{:<24} {:<18} {:<9} {:<20} {}",
+                c.id,
+                c.jid,
+                state,
+                &c.updated_at[..c.updated_at.len().min(19)],
+                c.last_message.as_deref().unwrap_or("").replace('\n', " ")
+            );
+        }
+        if list.iter().any(|c| c.taken_over) {
+            println!("* you are answering it; the agent stays quiet");
+        }
+    }
+
+    pub fn summary(&self, c: &ConversationSummary) {
+        if self.json {
+            return print_json(c);
+        }
+        let who = if c.taken_over {
+            "you answer"
+        } else {
+            "the agent answers"
+        };
+        println!("{} ({}, {}): {who}", c.id, c.jid, c.state);
+    }
+
+    pub fn conversation(&self, d: &ConversationDetail) {
+        if self.json {
+            return print_json(d);
+        }
+        self.summary(&d.conversation);
+        for m in &d.messages {
+            let who = match m.role.as_str() {
+                "user" => "visitor",
+                "owner" => "you",
+                _ => "agent",
+            };
+            println!(
+                "[{}] {who}: {}",
+                &m.created_at[..m.created_at.len().min(19)],
+                m.content
+            );
+        }
+    }
+
+    pub fn reply(&self, m: &TranscriptMessage) {
+        if self.json {
+            return print_json(m);
+        }
+        println!(
+            "sent ({}); the agent stays quiet until you hand the conversation back",
+            m.id
+        );
+    }
+
+    pub fn retention(&self, days: Option<u32>, deleted: Option<usize>) {
+        if self.json {
+            return print_json(&serde_json::json!({"retention_days": days, "deleted": deleted}));
+        }
+        match days {
+            Some(d) => println!(
+                "conversations quiet for more than {d} days are deleted daily (never those waiting for you)"
+            ),
+            None => println!("conversations are kept forever"),
+        }
+        if let Some(n) = deleted {
+            println!("deleted now: {n}");
         }
     }
 }

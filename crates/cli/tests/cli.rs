@@ -1399,3 +1399,126 @@ async fn cli_widget_apps_and_the_secret_appears_only_where_the_owner_asks() {
         }
     }
 }
+
+/// The owner's inbox from the CLI while `serve` runs in another process: a visitor's handoff is
+/// listed, a reply from the CLI reaches the visitor's open conversation stream, and the
+/// conversation exports, changes hands and is kept or deleted as the retention says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_inbox_reply_export_and_retention_beside_a_running_server() {
+    let data = Data::new();
+    let mut server = Server::start(&data);
+    let local = server.line_after("Chatlink is serving on ");
+    let demo = server.line_after("Demo chat link: ");
+    let token = chat_token(&demo, &local).to_owned();
+    let client = reqwest::Client::new();
+    let posted: Value = client
+        .post(format!("{local}/chat/{token}/"))
+        .json(&serde_json::json!({"content": "can you fix my bicycle?"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let turn = posted["turn_id"].as_str().expect("turn");
+    let conv = posted["conversation_id"]
+        .as_str()
+        .expect("conversation")
+        .to_owned();
+    let frames = read_frames(
+        client
+            .get(format!("{local}/chat/{token}/{turn}/sse"))
+            .send()
+            .await
+            .expect("sse"),
+    )
+    .await;
+    assert!(
+        frames
+            .iter()
+            .any(|(e, d)| e == "done" && d.contains("handoff"))
+    );
+
+    let waiting = array(data.json(&["inbox", "--state", "handoff"]));
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["id"], conv.as_str());
+    let table = data.ok(&["inbox"]);
+    assert!(
+        table.contains(&conv) && table.contains("handoff"),
+        "{table}"
+    );
+
+    // The visitor's page holds its conversation stream open; the reply comes from this process.
+    let mut stream = client
+        .get(format!(
+            "{local}/chat/{token}/events?conversation_id={conv}"
+        ))
+        .send()
+        .await
+        .expect("events");
+    let reply = data.json(&["conversation", "reply", &conv, "Bring it by on Tuesday!"]);
+    assert_eq!(reply["role"], "owner");
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(chunk) = stream.chunk().await.expect("read") {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains("Bring it by on Tuesday!") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(
+        found,
+        Ok(true),
+        "the CLI's reply reached the open stream: {seen}"
+    );
+    assert!(seen.contains("\"role\":\"owner\""), "{seen}");
+
+    let shown = data.ok(&["conversation", "show", &conv]);
+    assert!(
+        shown.contains("you answer") && shown.contains("you: Bring it by"),
+        "{shown}"
+    );
+    assert!(
+        data.ok(&["conversation", "hand-back", &conv])
+            .contains("the agent answers")
+    );
+    assert!(
+        data.ok(&["conversation", "resolve", &conv])
+            .contains("resolved")
+    );
+
+    let file = data.path().join("export.csv");
+    data.ok(&[
+        "export",
+        "--from",
+        "1d",
+        "--out",
+        file.to_str().expect("utf-8 path"),
+    ]);
+    let csv = std::fs::read_to_string(&file).expect("the export");
+    assert!(csv.starts_with("conversation_id,"), "{csv}");
+    assert!(csv.contains("Bring it by on Tuesday!") && csv.contains("can you fix my bicycle?"));
+    let json: Value =
+        serde_json::from_str(&data.ok(&["export", "--conversation", &conv])).expect("JSON export");
+    assert_eq!(json[0]["messages"].as_array().map(Vec::len), Some(3));
+    let bad = data.run(&["export", "--from", "yesterday-ish"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--from"));
+
+    assert!(data.ok(&["retention"]).contains("kept forever"));
+    let set = data.json(&["retention", "30"]);
+    assert_eq!(
+        (set["retention_days"].as_u64(), set["deleted"].as_u64()),
+        (Some(30), Some(0))
+    );
+    let bad = data.run(&["retention", "0"]);
+    assert!(!bad.status.success(), "0 days is refused");
+    assert_eq!(data.json(&["retention"])["retention_days"], 30);
+    data.ok(&["retention", "forever"]);
+
+    server.terminate();
+    assert!(server.wait_for_exit(Duration::from_secs(10)).success());
+}

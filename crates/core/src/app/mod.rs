@@ -233,13 +233,18 @@ impl App {
                     Ok((
                         i.store.revoked_since(since)?,
                         i.store.apps_changed_since(since)?,
+                        i.store.conversations_updated_since(since)?,
                     ))
                 })
                 .await;
             match changed {
-                Ok((links, apps)) => {
+                Ok((links, apps, conversations)) => {
                     for id in links {
                         self.0.hub.close(&Switch::Link(id));
+                    }
+                    // An owner's reply from the CLI (another process) reaches open pages too.
+                    for id in conversations {
+                        self.0.hub.conversation_changed(&id);
                     }
                     for id in apps {
                         self.0.hub.close(&Switch::App(id));
@@ -256,7 +261,6 @@ impl App {
         }
     }
 
-    /// The token cancelled when the app shuts down (the HTTP server stops with it).
     /// Applies the retention setting now and then once a day, until shutdown.
     async fn retention_daily(&self) {
         loop {
@@ -270,6 +274,7 @@ impl App {
         }
     }
 
+    /// The token cancelled when the app shuts down (the HTTP server stops with it).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
     }

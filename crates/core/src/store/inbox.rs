@@ -336,6 +336,16 @@ impl Store {
         })
     }
 
+    /// Conversations changed at or after `since` (ms), by this process or another.
+    pub fn conversations_updated_since(&self, since: i64) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM conversations WHERE updated_at >= ?1")?;
+            let rows = stmt.query_map([since], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// The conversation, if it exists (for owner calls, which are not bound to a link).
     pub fn find_conversation(&self, id: &str) -> Result<ConversationRow> {
         self.read(|c| conversation(c, id))?.ok_or(Error::NotFound {
