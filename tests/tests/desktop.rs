@@ -578,3 +578,130 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
         .await
         .expect("the server stops when the app quits");
 }
+
+/// The text of every message a Chromium chat page shows, `(role, text)`.
+async fn page_messages(browser: &chatlink_e2e::Browser) -> Vec<(String, String)> {
+    let v = browser
+        .js(
+            "return [...document.querySelectorAll('#messages .msg[data-id]')].map((el) => [
+               ['user', 'assistant', 'owner'].find((r) => el.classList.contains(r)) || '',
+               el.textContent])",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(v).expect("[role, text] pairs")
+}
+
+#[tokio::test]
+async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor_at_once() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+    nav(&app, "Links").await;
+    let demo = "[data-testid=link-row][data-jid='web:demo']";
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    let url = text(&app, "[data-testid=link-url]").await.trim().to_owned();
+    nav(&app, "Inbox").await;
+    find(&app, "[data-testid=inbox-empty]").await;
+
+    // A visitor asks what the agent cannot answer.
+    let browser = chatlink_e2e::Browser::start().await;
+    browser.client.goto(&url).await.expect("open the link");
+    browser.wait_state("idle", SHORT).await;
+    let input = browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("composer");
+    input
+        .send_keys("Can you fix my bicycle?")
+        .await
+        .expect("type");
+    browser
+        .client
+        .find(Locator::Css("#send"))
+        .await
+        .expect("send")
+        .click()
+        .await
+        .expect("send");
+    browser
+        .client
+        .wait()
+        .at_most(SHORT)
+        .for_element(Locator::Css("#messages .note.handoff"))
+        .await
+        .expect("the visitor is told a person will reply");
+
+    // The window's inbox shows it, live, waiting for the owner.
+    let row = "[data-testid=conversation-row][data-state=handoff]";
+    find(&app, row).await;
+    click(&app, row).await;
+    find(&app, "[data-testid=conversation-view]").await;
+    wait_text(&app, "[data-testid=transcript]", "Can you fix my bicycle?").await;
+    app.screenshot("desktop-inbox-handoff").await;
+
+    // The owner replies from the window; the visitor's page shows it without a reload.
+    type_into(
+        &app,
+        "[data-testid=reply-input]",
+        "Hi, Rosie here. Bring it by on Tuesday!",
+    )
+    .await;
+    click(&app, "[data-testid=reply-send]").await;
+    wait_text(&app, "[data-testid=transcript]", "Bring it by on Tuesday!").await;
+    wait_for(
+        || async {
+            page_messages(&browser)
+                .await
+                .iter()
+                .any(|(role, text)| role == "owner" && text == "Hi, Rosie here. Bring it by on Tuesday!")
+                .then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the visitor's open page shows the owner's reply");
+    chatlink_e2e::screenshot(&browser.client, "chat-reply-from-window").await;
+    find(&app, "[data-testid=conversation-row][data-taken-over=true]").await;
+
+    // The visitor answers; the window shows it without a click, and the agent stays quiet.
+    browser.wait_state("idle", SHORT).await;
+    let input = browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("composer");
+    input.send_keys("Great, see you then!").await.expect("type");
+    browser
+        .client
+        .find(Locator::Css("#send"))
+        .await
+        .expect("send")
+        .click()
+        .await
+        .expect("send");
+    wait_text(&app, "[data-testid=transcript]", "Great, see you then!").await;
+    browser.wait_state("idle", SHORT).await;
+    let roles: Vec<String> = page_messages(&browser).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(roles, ["user", "assistant", "owner", "user"], "no agent reply while taken over");
+    app.screenshot("desktop-inbox-conversation").await;
+
+    // Export the conversation through the save dialog, then resolve it.
+    let saved = app.scratch.path().join("bicycle.json");
+    click(&app, "[data-testid=export-conversation]").await;
+    app.answer_save_dialog("Export conversations", &saved).await;
+    wait_text(&app, "[data-testid=toast]", "Exported to").await;
+    let exported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("the export")).expect("JSON");
+    assert_eq!(exported[0]["messages"].as_array().map(Vec::len), Some(4));
+    click(&app, "[data-testid=resolve]").await;
+    wait_text(&app, "[data-testid=conversation-state]", "esolved").await;
+
+    // Home's chart counts today's conversation.
+    nav(&app, "Home").await;
+    find(&app, "[data-testid=home-chart]").await;
+    wait_text(&app, "[data-testid=conversations-today-count]", "1").await;
+    app.screenshot("desktop-home-chart").await;
+    browser.close().await;
+    app.close().await;
+}

@@ -3,11 +3,13 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
 const invoke = vi.fn();
+const listen = vi.fn();
 const open = vi.fn();
 const save = vi.fn();
 const autostart = { isEnabled: vi.fn(), enable: vi.fn(), disable: vi.fn() };
 
 vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a), isTauri: () => true }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
 vi.mock('@tauri-apps/plugin-dialog', () => ({
   open: (...a: unknown[]) => open(...a),
   save: (...a: unknown[]) => save(...a),
@@ -25,6 +27,7 @@ const backend = await import('./backend');
 beforeEach(() => {
   invoke.mockReset();
   invoke.mockResolvedValue('ok');
+  listen.mockReset();
   open.mockReset();
   save.mockReset();
   for (const f of Object.values(autostart)) f.mockReset();
@@ -35,7 +38,17 @@ describe('command wrappers', () => {
   const edit = { name: 'Acme', greeting: '', instructions: '', engine };
   const newAgent = { slug: 'acme', name: 'Acme', greeting: '', instructions: '' };
   const newApp = { folder: 'acme', name: null, origins: [], token_ttl_minutes: 15 };
-  const settings = { port: 8640, lan: true, public_url: null, keep_in_tray: true };
+  const settings = {
+    port: 8640,
+    lan: true,
+    public_url: null,
+    keep_in_tray: true,
+    notify_new_conversation: true,
+    notify_handoff: false,
+  };
+  const filter = { agent: 'acme', jid: null, state: 'handoff', search: 'refund', limit: 100, offset: 0 };
+  const one = { kind: 'conversation', id: 'c_1' } as const;
+  const between = { kind: 'between', from: 1_740_000_000_000, to: 1_742_592_000_000 } as const;
   const rule = { suffix: 'flyer', persona: 'Be brief.', greeting: null };
   const newLink = { folder: 'acme', suffix: 'flyer', label: null, expires_in_days: 30 };
 
@@ -85,6 +98,29 @@ describe('command wrappers', () => {
       { appId: 'app_1', origins: ['https://shop.example'] },
     ],
     ['widgetEmbed', () => backend.widgetEmbed('app_1'), 'widget_embed', { appId: 'app_1' }],
+    ['listConversations', () => backend.listConversations(filter), 'list_conversations', { filter }],
+    ['getConversation', () => backend.getConversation('c_1'), 'get_conversation', { id: 'c_1' }],
+    ['takeOver', () => backend.takeOver('c_1'), 'take_over', { id: 'c_1' }],
+    ['handBack', () => backend.handBack('c_1'), 'hand_back', { id: 'c_1' }],
+    ['resolveConversation', () => backend.resolveConversation('c_1'), 'resolve_conversation', { id: 'c_1' }],
+    ['ownerReply', () => backend.ownerReply('c_1', 'Yes, until 6.'), 'owner_reply', { id: 'c_1', content: 'Yes, until 6.' }],
+    ['activity', () => backend.activity(30, 60, null), 'activity', { days: 30, utcOffsetMinutes: 60, linkId: null }],
+    ['activity(link)', () => backend.activity(30, -300, 7), 'activity', { days: 30, utcOffsetMinutes: -300, linkId: 7 }],
+    [
+      'exportConversations(conversation)',
+      () => backend.exportConversations(one, '/home/me/c.json'),
+      'export_conversations',
+      { scope: one, path: '/home/me/c.json' },
+    ],
+    [
+      'exportConversations(between)',
+      () => backend.exportConversations(between, '/home/me/march.csv'),
+      'export_conversations',
+      { scope: between, path: '/home/me/march.csv' },
+    ],
+    ['getRetention', () => backend.getRetention(), 'get_retention', undefined],
+    ['setRetention', () => backend.setRetention(90), 'set_retention', { days: 90 }],
+    ['setRetention(null)', () => backend.setRetention(null), 'set_retention', { days: null }],
   ];
 
   it.each(cases)('%s invokes its command with the contract keys', async (_, run, cmd, args) => {
@@ -149,6 +185,65 @@ describe('pickQrSavePath', () => {
     const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
     save.mockRejectedValueOnce(new Error('dialog.save not allowed'));
     await expect(backend.pickQrSavePath('x.png')).rejects.toEqual({ code: 'dialog', message: 'Could not open the save dialog.' });
+    quiet.mockRestore();
+  });
+});
+
+describe('pickExportPath', () => {
+  const filters = [
+    { name: 'CSV (spreadsheet)', extensions: ['csv'] },
+    { name: 'JSON', extensions: ['json'] },
+  ];
+
+  it('asks with its own title and offers CSV and JSON', async () => {
+    save.mockResolvedValueOnce('/home/me/march.json');
+    await expect(backend.pickExportPath('chatlink-conversations-2025-03-01-to-2025-03-30.csv')).resolves.toBe('/home/me/march.json');
+    expect(save).toHaveBeenCalledWith({
+      title: 'Export conversations',
+      defaultPath: 'chatlink-conversations-2025-03-01-to-2025-03-30.csv',
+      filters,
+    });
+    expect(backend.EXPORT_TITLE).toBe('Export conversations');
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('adds .csv when the chosen name has neither extension', async () => {
+    save.mockResolvedValueOnce('/home/me/march');
+    await expect(backend.pickExportPath('x.csv')).resolves.toBe('/home/me/march.csv');
+    save.mockResolvedValueOnce('/home/me/March.JSON');
+    await expect(backend.pickExportPath('x.csv')).resolves.toBe('/home/me/March.JSON');
+  });
+
+  it('resolves to null when cancelled, and turns a failure into a CommandError', async () => {
+    save.mockResolvedValueOnce(null);
+    await expect(backend.pickExportPath('x.csv')).resolves.toBeNull();
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    save.mockRejectedValueOnce(new Error('dialog.save not allowed'));
+    await expect(backend.pickExportPath('x.csv')).rejects.toEqual({ code: 'dialog', message: 'Could not open the save dialog.' });
+    quiet.mockRestore();
+  });
+});
+
+describe('onOwnerEvent', () => {
+  it("listens to 'owner-event' and hands over the payload only", async () => {
+    const unlisten = vi.fn();
+    listen.mockResolvedValueOnce(unlisten);
+    const seen: unknown[] = [];
+    const stop = await backend.onOwnerEvent((e) => seen.push(e));
+    expect(listen).toHaveBeenCalledTimes(1);
+    expect(listen.mock.calls[0][0]).toBe('owner-event');
+    const handler = listen.mock.calls[0][1] as (e: unknown) => void;
+    handler({ event: 'owner-event', id: 1, payload: { kind: 'handoff', conversation_id: 'c_1' } });
+    expect(seen).toEqual([{ kind: 'handoff', conversation_id: 'c_1' }]);
+    stop();
+    expect(unlisten).toHaveBeenCalledTimes(1);
+    expect(invoke).not.toHaveBeenCalled();
+  });
+
+  it('turns a failure to listen into a CommandError', async () => {
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => {});
+    listen.mockRejectedValueOnce(new Error('event.listen not allowed'));
+    await expect(backend.onOwnerEvent(() => {})).rejects.toMatchObject({ code: 'event' });
     quiet.mockRestore();
   });
 });

@@ -3,13 +3,19 @@ import { describe, expect, it } from 'vitest';
 import type { LinkInfo } from '../bindings/LinkInfo';
 import {
   countLive,
+  dayLabel,
+  fileSlug,
   fullDate,
+  isoDay,
+  messageTime,
   optionalText,
   parseExpiryDays,
+  relativeTime,
   shortDate,
   sortLinks,
   suffixProblem,
   svgDataUrl,
+  withFileExtension,
 } from './format';
 
 // Built from local components so the expectations hold in any time zone.
@@ -174,5 +180,69 @@ describe('svgDataUrl', () => {
     expect(url.startsWith('data:image/svg+xml;charset=utf-8,')).toBe(true);
     expect(url).not.toMatch(/[<>"#\s]/);
     expect(decodeURIComponent(url.slice(url.indexOf(',') + 1))).toBe(svg);
+  });
+});
+
+describe('relativeTime', () => {
+  const now = local(2025, 3, 12, 16, 30);
+
+  it('counts minutes, then hours within a day', () => {
+    expect(relativeTime(iso(local(2025, 3, 12, 16, 30)), now)).toBe('just now');
+    expect(relativeTime(new Date(now.getTime() - 59_000).toISOString(), now)).toBe('just now');
+    expect(relativeTime(iso(local(2025, 3, 12, 16, 25)), now)).toBe('5 min ago');
+    expect(relativeTime(iso(local(2025, 3, 12, 15, 31)), now)).toBe('59 min ago');
+    expect(relativeTime(iso(local(2025, 3, 12, 13, 29)), now)).toBe('3 h ago');
+    expect(relativeTime(iso(local(2025, 3, 11, 17, 0)), now)).toBe('23 h ago');
+  });
+
+  it('then calendar days and dates', () => {
+    expect(relativeTime(iso(local(2025, 3, 11, 9, 0)), now)).toBe('yesterday');
+    expect(relativeTime(iso(local(2025, 3, 9, 9, 0)), now)).toBe('3 days ago');
+    expect(relativeTime(iso(local(2025, 3, 5, 9, 0)), now)).toBe('5 Mar');
+    expect(relativeTime(iso(local(2024, 12, 31, 9, 0)), now)).toBe('31 Dec 2024');
+  });
+
+  it('treats a time slightly ahead (clock skew) as just now, and shows a placeholder for nothing', () => {
+    expect(relativeTime(iso(local(2025, 3, 12, 16, 32)), now)).toBe('just now');
+    expect(relativeTime(null, now)).toBe('—');
+    expect(relativeTime('garbage', now)).toBe('—');
+  });
+});
+
+describe('messageTime', () => {
+  const now = local(2025, 3, 12, 16, 30);
+
+  it('shows the time today, the date before, the year when it differs', () => {
+    expect(messageTime(iso(local(2025, 3, 12, 9, 5)), now)).toBe('09:05');
+    expect(messageTime(iso(local(2025, 3, 11, 23, 59)), now)).toBe('11 Mar 23:59');
+    expect(messageTime(iso(local(2024, 12, 31, 8, 0)), now)).toBe('31 Dec 2024 08:00');
+    expect(messageTime(null, now)).toBe('');
+  });
+});
+
+describe('days', () => {
+  it('writes a local day as YYYY-MM-DD', () => {
+    expect(isoDay(local(2025, 3, 1, 23, 59))).toBe('2025-03-01');
+    expect(isoDay(local(2024, 12, 31, 0, 0))).toBe('2024-12-31');
+  });
+
+  it('labels a YYYY-MM-DD day without time zones getting in the way', () => {
+    expect(dayLabel('2025-03-01')).toBe('1 Mar');
+    expect(dayLabel('2024-12-31', true)).toBe('31 Dec 2024');
+    expect(dayLabel('2025-13-01')).toBeNull();
+    expect(dayLabel('March 1')).toBeNull();
+  });
+});
+
+describe('file names', () => {
+  it('keeps only [a-z0-9-]', () => {
+    expect(fileSlug('web:Demo/Flyer 2025')).toBe('web-demo-flyer-2025');
+    expect(fileSlug('::/')).toBe('');
+  });
+
+  it('adds the fallback extension unless one of the allowed ones is there', () => {
+    expect(withFileExtension('/a/b.CSV', ['csv', 'json'], 'csv')).toBe('/a/b.CSV');
+    expect(withFileExtension('/a/b', ['csv', 'json'], 'json')).toBe('/a/b.json');
+    expect(withFileExtension('/a.json/b', ['csv', 'json'], 'csv')).toBe('/a.json/b.csv');
   });
 });

@@ -6,6 +6,11 @@ import {
   parsePort,
   portProblem,
   publicUrlProblem,
+  parseRetention,
+  retentionLabel,
+  retentionMessage,
+  retentionOptions,
+  retentionValue,
   savedMessage,
   settingsDirty,
   settingsFields,
@@ -13,7 +18,15 @@ import {
   settingsProblems,
 } from './settings';
 
-const saved: ServerSettings = { port: 8640, lan: false, public_url: null, keep_in_tray: true };
+const saved: ServerSettings = {
+  port: 8640,
+  lan: false,
+  public_url: null,
+  keep_in_tray: true,
+  notify_new_conversation: true,
+  notify_handoff: true,
+};
+const notify = { notify_new_conversation: true, notify_handoff: false };
 
 describe('portProblem', () => {
   it('accepts 1024 to 65535', () => {
@@ -53,24 +66,35 @@ describe('publicUrlProblem', () => {
 describe('the settings form', () => {
   it('round-trips the saved settings', () => {
     const withUrl = { ...saved, lan: true, public_url: 'https://chat.example.com' };
-    expect(settingsFields(withUrl)).toEqual({ port: '8640', lan: true, public_url: 'https://chat.example.com', keep_in_tray: true });
+    expect(settingsFields(withUrl)).toEqual({
+      port: '8640',
+      lan: true,
+      public_url: 'https://chat.example.com',
+      keep_in_tray: true,
+      notify_new_conversation: true,
+      notify_handoff: true,
+    });
     expect(settingsForm(settingsFields(withUrl))).toEqual(withUrl);
     expect(settingsForm(settingsFields(saved))).toEqual(saved);
   });
 
   it('trims, and sends a blank public URL as null', () => {
-    expect(settingsForm({ port: ' 9000 ', lan: true, public_url: '  ', keep_in_tray: false })).toEqual({
+    expect(settingsForm({ port: ' 9000 ', lan: true, public_url: '  ', keep_in_tray: false, ...notify })).toEqual({
       port: 9000,
       lan: true,
       public_url: null,
       keep_in_tray: false,
+      notify_new_conversation: true,
+      notify_handoff: false,
     });
-    expect(settingsForm({ port: '9000', lan: false, public_url: ' https://a.example ', keep_in_tray: true }).public_url).toBe('https://a.example');
+    expect(settingsForm({ port: '9000', lan: false, public_url: ' https://a.example ', keep_in_tray: true, ...notify }).public_url).toBe(
+      'https://a.example',
+    );
   });
 
   it('collects the problems by field', () => {
     expect(settingsProblems(settingsFields(saved))).toEqual({});
-    expect(settingsProblems({ port: '80', lan: false, public_url: 'nope', keep_in_tray: true })).toEqual({
+    expect(settingsProblems({ port: '80', lan: false, public_url: 'nope', keep_in_tray: true, ...notify })).toEqual({
       port: expect.stringMatching(/^Ports below/),
       public_url: expect.stringMatching(/^Enter a full address/),
     });
@@ -93,6 +117,8 @@ describe('settingsDirty', () => {
     expect(settingsDirty(saved, { ...f, lan: true })).toBe(true);
     expect(settingsDirty(saved, { ...f, keep_in_tray: false })).toBe(true);
     expect(settingsDirty(saved, { ...f, public_url: 'https://chat.example.com' })).toBe(true);
+    expect(settingsDirty(saved, { ...f, notify_new_conversation: false })).toBe(true);
+    expect(settingsDirty(saved, { ...f, notify_handoff: false })).toBe(true);
   });
 });
 
@@ -100,6 +126,7 @@ describe('after a save', () => {
   it('knows when the server moved', () => {
     expect(addressChanged(saved, saved)).toBe(false);
     expect(addressChanged(saved, { ...saved, keep_in_tray: false, public_url: 'https://a.example' })).toBe(false);
+    expect(addressChanged(saved, { ...saved, notify_handoff: false, notify_new_conversation: false })).toBe(false);
     expect(addressChanged(saved, { ...saved, port: 9000 })).toBe(true);
     expect(addressChanged(saved, { ...saved, lan: true })).toBe(true);
   });
@@ -117,5 +144,42 @@ describe('after a save', () => {
     expect(savedMessage({ ...saved, lan: true }, saved, 'http://127.0.0.1:8640', null)).toBe(
       'Settings saved — the server is now at http://127.0.0.1:8640',
     );
+  });
+});
+
+describe('keeping conversations', () => {
+  it('maps the select to the setting and back', () => {
+    expect(retentionValue(null)).toBe('');
+    expect(retentionValue(90)).toBe('90');
+    expect(parseRetention('')).toBeNull();
+    expect(parseRetention('30')).toBe(30);
+    expect(parseRetention(' 365 ')).toBe(365);
+    for (const v of [null, 1, 30, 90, 365, 3650]) expect(parseRetention(retentionValue(v))).toBe(v);
+  });
+
+  it('never sends a value the core refuses', () => {
+    for (const v of ['0', '-5', '3651', '1.5', 'abc']) expect(parseRetention(v)).toBeNull();
+  });
+
+  it('offers Forever, 30, 90 and 365 days, plus a saved value that is none of them', () => {
+    const usual = [
+      { value: '', label: 'Forever' },
+      { value: '30', label: '30 days' },
+      { value: '90', label: '90 days' },
+      { value: '365', label: '365 days' },
+    ];
+    expect(retentionOptions(null)).toEqual(usual);
+    expect(retentionOptions(90)).toEqual(usual);
+    expect(retentionOptions(60).map((o) => o.value)).toEqual(['', '30', '60', '90', '365']);
+    expect(retentionOptions(1)).toContainEqual({ value: '1', label: '1 day' });
+    expect(retentionOptions(3650).slice(-1)[0]).toEqual({ value: '3650', label: '3650 days' });
+    expect(retentionLabel(7)).toBe('7 days');
+  });
+
+  it('says what happened', () => {
+    expect(retentionMessage(null, 0)).toBe('Conversations are kept forever');
+    expect(retentionMessage(30, 12)).toBe('Conversations older than 30 days will be deleted (12 deleted now)');
+    expect(retentionMessage(90, 0)).toBe('Conversations older than 90 days will be deleted (0 deleted now)');
+    expect(retentionMessage(1, 1)).toBe('Conversations older than 1 day will be deleted (1 deleted now)');
   });
 });

@@ -9,7 +9,14 @@ export const PORT_MAX = 65535;
 export const DEFAULT_PORT = 8640;
 
 /** The form as typed: the port stays text so a half-typed number is not lost or coerced. */
-export type SettingsFields = { port: string; lan: boolean; public_url: string; keep_in_tray: boolean };
+export type SettingsFields = {
+  port: string;
+  lan: boolean;
+  public_url: string;
+  keep_in_tray: boolean;
+  notify_new_conversation: boolean;
+  notify_handoff: boolean;
+};
 
 export type SettingsField = 'port' | 'public_url';
 export type SettingsProblems = Partial<Record<SettingsField, string>>;
@@ -60,7 +67,14 @@ export function settingsProblems(fields: SettingsFields): SettingsProblems {
 }
 
 export function settingsFields(s: ServerSettings): SettingsFields {
-  return { port: String(s.port), lan: s.lan, public_url: s.public_url ?? '', keep_in_tray: s.keep_in_tray };
+  return {
+    port: String(s.port),
+    lan: s.lan,
+    public_url: s.public_url ?? '',
+    keep_in_tray: s.keep_in_tray,
+    notify_new_conversation: s.notify_new_conversation,
+    notify_handoff: s.notify_handoff,
+  };
 }
 
 /** What `save_settings` takes. Call it only when `settingsProblems` is empty. */
@@ -70,6 +84,8 @@ export function settingsForm(fields: SettingsFields): ServerSettings {
     lan: fields.lan,
     public_url: optionalText(fields.public_url),
     keep_in_tray: fields.keep_in_tray,
+    notify_new_conversation: fields.notify_new_conversation,
+    notify_handoff: fields.notify_handoff,
   };
 }
 
@@ -85,6 +101,8 @@ export function settingsDirty(saved: ServerSettings, fields: SettingsFields): bo
     fields.port.trim() !== String(saved.port) ||
     fields.lan !== saved.lan ||
     fields.keep_in_tray !== saved.keep_in_tray ||
+    fields.notify_new_conversation !== saved.notify_new_conversation ||
+    fields.notify_handoff !== saved.notify_handoff ||
     !sameUrl(optionalText(fields.public_url), saved.public_url)
   );
 }
@@ -106,4 +124,46 @@ export function savedMessage(
   if (!addressChanged(before, after)) return 'Settings saved';
   if (after.lan && lanUrl) return `Settings saved — phones on your network can reach ${lanUrl}`;
   return `Settings saved — the server is now at ${localUrl ?? `http://127.0.0.1:${after.port}`}`;
+}
+
+// ---- Keeping conversations (applied on its own, at once: `set_retention`) ----
+
+/** The core's range for the retention setting (`RETENTION_DAYS`). */
+export const RETENTION_MIN = 1;
+export const RETENTION_MAX = 3650;
+
+/** The select's usual choices; null keeps conversations forever. */
+export const RETENTION_CHOICES: readonly (number | null)[] = [null, 30, 90, 365];
+
+/** The select's value for a setting: '' for forever, else the days. */
+export function retentionValue(days: number | null): string {
+  return days === null ? '' : String(days);
+}
+
+/** The setting for a select value: '' is forever. */
+export function parseRetention(value: string): number | null {
+  const t = value.trim();
+  if (t === '') return null;
+  const n = Number(t);
+  return Number.isInteger(n) && n >= RETENTION_MIN && n <= RETENTION_MAX ? n : null;
+}
+
+export function retentionLabel(days: number | null): string {
+  if (days === null) return 'Forever';
+  return days === 1 ? '1 day' : `${days} days`;
+}
+
+/** The select's options: the usual choices, plus the saved one when it is another number (set
+ * before, or elsewhere), so the select never shows a value it does not have. */
+export function retentionOptions(current: number | null): { value: string; label: string }[] {
+  const days = RETENTION_CHOICES.includes(current) ? [...RETENTION_CHOICES] : [...RETENTION_CHOICES, current].sort(
+    (a, b) => (a ?? 0) - (b ?? 0),
+  );
+  return days.map((d) => ({ value: retentionValue(d), label: retentionLabel(d) }));
+}
+
+/** The toast after a change. */
+export function retentionMessage(days: number | null, deleted: number): string {
+  if (days === null) return 'Conversations are kept forever';
+  return `Conversations older than ${days} ${days === 1 ? 'day' : 'days'} will be deleted (${deleted} deleted now)`;
 }
