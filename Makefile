@@ -10,7 +10,7 @@ BIND ?= 127.0.0.1:8640
 DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
 	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
-	chromium chromium-driver imagemagick xclip xdotool
+	chromium chromium-driver imagemagick xclip xdotool dunst
 # The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
 TAURI_DRIVER_VERSION := ^2
 

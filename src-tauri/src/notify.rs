@@ -1,12 +1,15 @@
 //! Conversation events to the window (`owner-event`, so the inbox updates live) and to the
 //! desktop's notifications (a new conversation, a handoff), as the owner's settings allow.
 //!
-//! Clicking a notification cannot open the conversation on Linux: the notification plugin has
-//! no click callback there. The notification names the agent and the visitor's words, and the
-//! inbox lists the conversation first.
+//! Clicking a notification opens the conversation: the window comes back and gets an
+//! `open-conversation` event with the conversation's id. The notification plugin has no click
+//! callback on Linux, so there the notification goes through `notify-rust` (what the plugin uses
+//! underneath) with a default action, on a thread that waits for the click.
 
 use chatlink_core::hub::OwnerEvent;
 use tauri::{AppHandle, Emitter, Manager};
+#[cfg(not(target_os = "linux"))]
+#[cfg(not(target_os = "linux"))]
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast;
 
@@ -78,6 +81,44 @@ async fn notify(handle: &AppHandle, event: &OwnerEvent) {
     ) else {
         return;
     };
+    show(handle, title, body, conversation_id.clone());
+}
+
+/// Brings the window back on the conversation the owner clicked.
+fn open_conversation(handle: &AppHandle, conversation_id: &str) {
+    if let Some(w) = handle.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+    let _ = handle.emit_to("main", "open-conversation", conversation_id);
+}
+
+#[cfg(target_os = "linux")]
+fn show(handle: &AppHandle, title: String, body: String, conversation_id: String) {
+    let handle = handle.clone();
+    // wait_for_action blocks until the notification is clicked or closed.
+    std::thread::spawn(move || {
+        let shown = notify_rust::Notification::new()
+            .appname("Chatlink")
+            .summary(&title)
+            .body(&body)
+            .action("default", "Open")
+            .show();
+        match shown {
+            Ok(n) => n.wait_for_action(|action| {
+                if action == "default" {
+                    open_conversation(&handle, &conversation_id);
+                }
+            }),
+            Err(e) => tracing::warn!(error = %e, "cannot show a notification"),
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn show(handle: &AppHandle, title: String, body: String, _conversation_id: String) {
+    // Elsewhere the plugin shows it; a click brings the app forward.
     if let Err(e) = handle
         .notification()
         .builder()

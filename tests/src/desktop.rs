@@ -219,6 +219,9 @@ impl DesktopApp {
     }
 }
 
+/// A running notification server; stopped on drop.
+pub struct NotificationDaemon(#[allow(dead_code)] Stopped);
+
 /// Whether `path` is a PNG file.
 pub fn is_png(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n"))
@@ -347,6 +350,28 @@ impl DesktopApp {
             std::thread::sleep(Duration::from_millis(100));
         }
         panic!("the second launch did not hand over and exit within 15 s");
+    }
+
+    /// Starts a notification server (dunst) on the app's display and D-Bus session, so the app's
+    /// notifications are shown and can be clicked; stopped when the guard drops.
+    pub fn notification_daemon(&self) -> NotificationDaemon {
+        let mut cmd = Command::new("dunst");
+        cmd.env("DISPLAY", &self.display)
+            .env("HOME", self.scratch.path().join("home"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        NotificationDaemon(spawn(&mut cmd, "dunst"))
+    }
+
+    /// `dunstctl <args>`: the notification server's view (its history is JSON).
+    pub fn dunstctl(&self, args: &[&str]) -> String {
+        let out = Command::new("dunstctl")
+            .args(args)
+            .env("DISPLAY", &self.display)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run dunstctl ({e}); {HINT}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The PNG image on the clipboard (empty when it holds none).

@@ -602,6 +602,13 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     let url = text(&app, "[data-testid=link-url]").await.trim().to_owned();
     nav(&app, "Inbox").await;
     find(&app, "[data-testid=inbox-empty]").await;
+    let _notifications = app.notification_daemon();
+    wait_for(
+        || async { app.dunstctl(&["is-paused"]).contains("false").then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the notification server runs");
 
     // A visitor asks what the agent cannot answer.
     let browser = chatlink_e2e::Browser::start().await;
@@ -632,6 +639,18 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
         .await
         .expect("the visitor is told a person will reply");
 
+    // The desktop says so twice: a new conversation, then the agent needing the owner.
+    wait_for(
+        || async { (app.dunstctl(&["count", "displayed"]).trim() == "2").then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("two notifications on screen");
+    // A click on one brings the window to that conversation, from another screen.
+    nav(&app, "Home").await;
+    app.dunstctl(&["action", "0"]);
+    find(&app, "[data-testid=conversation-view]").await;
+
     // The window's inbox shows it, live, waiting for the owner.
     let row = "[data-testid=conversation-row][data-state=handoff]";
     find(&app, row).await;
@@ -654,7 +673,9 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
             page_messages(&browser)
                 .await
                 .iter()
-                .any(|(role, text)| role == "owner" && text == "Hi, Rosie here. Bring it by on Tuesday!")
+                .any(|(role, text)| {
+                    role == "owner" && text == "Hi, Rosie here. Bring it by on Tuesday!"
+                })
                 .then_some(())
         },
         SHORT,
@@ -682,8 +703,16 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
         .expect("send");
     wait_text(&app, "[data-testid=transcript]", "Great, see you then!").await;
     browser.wait_state("idle", SHORT).await;
-    let roles: Vec<String> = page_messages(&browser).await.into_iter().map(|m| m.0).collect();
-    assert_eq!(roles, ["user", "assistant", "owner", "user"], "no agent reply while taken over");
+    let roles: Vec<String> = page_messages(&browser)
+        .await
+        .into_iter()
+        .map(|m| m.0)
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant", "owner", "user"],
+        "no agent reply while taken over"
+    );
     app.screenshot("desktop-inbox-conversation").await;
 
     // Export the conversation through the save dialog, then resolve it.
@@ -696,6 +725,21 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     assert_eq!(exported[0]["messages"].as_array().map(Vec::len), Some(4));
     click(&app, "[data-testid=resolve]").await;
     wait_text(&app, "[data-testid=conversation-state]", "esolved").await;
+
+    // Both notifications named the shop and carried the visitor's words (the clicked one closed at
+    // once, the other after dunst's timeout).
+    let history = wait_for(
+        || async {
+            let h = app.dunstctl(&["history"]);
+            (h.contains("New conversation with Rosie's Bakery")
+                && h.contains("Rosie's Bakery needs you"))
+            .then_some(h)
+        },
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("both notifications in the server's history");
+    assert!(history.contains("Can you fix my bicycle?"), "{history}");
 
     // Home's chart counts today's conversation.
     nav(&app, "Home").await;

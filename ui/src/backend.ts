@@ -301,6 +301,19 @@ export async function onOwnerEvent(cb: (event: OwnerEventView) => void): Promise
   }
 }
 
+/** Sent when the owner clicks a notification: the id of the conversation to open. */
+export const OPEN_CONVERSATION_EVENT = 'open-conversation';
+
+export async function onOpenConversation(cb: (conversationId: string) => void): Promise<() => void> {
+  if (!isTauri()) throw outsideApp();
+  try {
+    return await listen<string>(OPEN_CONVERSATION_EVENT, (e) => cb(e.payload));
+  } catch (e) {
+    console.error('listening for notification clicks failed:', e);
+    throw fail('event', 'Clicking a notification will not open its conversation.');
+  }
+}
+
 export function listWidgetApps(): Promise<WidgetAppInfo[]> {
   return call<WidgetAppInfo[]>('list_widget_apps');
 }
