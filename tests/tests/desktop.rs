@@ -741,11 +741,15 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     .expect("both notifications in the server's history");
     assert!(history.contains("Can you fix my bicycle?"), "{history}");
 
-    // Home's chart counts today's conversation.
+    // Home's chart counts today's conversation, and so does the demo link's own.
     nav(&app, "Home").await;
     find(&app, "[data-testid=home-chart]").await;
     wait_text(&app, "[data-testid=conversations-today-count]", "1").await;
     app.screenshot("desktop-home-chart").await;
+    nav(&app, "Links").await;
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    find(&app, "[data-testid=link-chart]").await;
+    app.screenshot("desktop-link-chart").await;
     browser.close().await;
     app.close().await;
 }

@@ -92,8 +92,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
-    /// Show or set how long conversations are kept: a number of days, or `forever`. Conversations
-    /// waiting for you are never deleted.
+    /// Show or set how long resolved conversations are kept: a number of days, or `forever`.
+    /// Open conversations and those waiting for you are never deleted.
     Retention { days: Option<String> },
     /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
     Qr {

@@ -306,7 +306,7 @@ impl Out {
         }
         match days {
             Some(d) => println!(
-                "conversations quiet for more than {d} days are deleted daily (never those waiting for you)"
+                "resolved conversations quiet for more than {d} days are deleted daily (open ones never)"
             ),
             None => println!("conversations are kept forever"),
         }

@@ -403,7 +403,8 @@ async fn inbox_filters_search_counts_exports_and_retention() {
         "invalid_input"
     );
 
-    // Retention: old, settled conversations go; one waiting for the owner stays.
+    // Retention: old resolved conversations go; open ones and one waiting for the owner stay.
+    server.app.resolve(&a).await.expect("resolve a");
     server
         .db()
         .execute(
@@ -422,26 +423,34 @@ async fn inbox_filters_search_counts_exports_and_retention() {
         "invalid_input"
     );
     assert_eq!(
+        server.app.set_retention_days(Some(50)).await.expect("on"),
+        0,
+        "not old enough"
+    );
+    assert_eq!(
         server.app.set_retention_days(Some(30)).await.expect("on"),
-        2
+        1
     );
     let left = server
         .app
         .inbox(InboxFilter::default())
         .await
         .expect("left");
+    let mut states: Vec<(&str, &str)> = left
+        .iter()
+        .map(|s| (s.id.as_str(), s.state.as_str()))
+        .collect();
+    states.sort();
+    let mut want = vec![(b.as_str(), "open"), (c.as_str(), "handoff")];
+    want.sort();
     assert_eq!(
-        left.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
-        [c.as_str()]
-    );
-    assert_eq!(
-        left[0].state, "handoff",
-        "the one waiting for the owner stays"
+        states, want,
+        "the open one and the one waiting for the owner stay"
     );
     assert_eq!(
         server.count("messages"),
-        2,
-        "the deleted ones took their messages"
+        4,
+        "the deleted one took its messages"
     );
     assert_eq!(server.app.set_retention_days(None).await.expect("off"), 0);
 }

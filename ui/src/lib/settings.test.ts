@@ -178,8 +178,8 @@ describe('keeping conversations', () => {
 
   it('says what happened', () => {
     expect(retentionMessage(null, 0)).toBe('Conversations are kept forever');
-    expect(retentionMessage(30, 12)).toBe('Conversations older than 30 days will be deleted (12 deleted now)');
-    expect(retentionMessage(90, 0)).toBe('Conversations older than 90 days will be deleted (0 deleted now)');
-    expect(retentionMessage(1, 1)).toBe('Conversations older than 1 day will be deleted (1 deleted now)');
+    expect(retentionMessage(30, 12)).toBe('Resolved conversations older than 30 days will be deleted (12 deleted now)');
+    expect(retentionMessage(90, 0)).toBe('Resolved conversations older than 90 days will be deleted (0 deleted now)');
+    expect(retentionMessage(1, 1)).toBe('Resolved conversations older than 1 day will be deleted (1 deleted now)');
   });
 });

@@ -165,5 +165,5 @@ export function retentionOptions(current: number | null): { value: string; label
 /** The toast after a change. */
 export function retentionMessage(days: number | null, deleted: number): string {
   if (days === null) return 'Conversations are kept forever';
-  return `Conversations older than ${days} ${days === 1 ? 'day' : 'days'} will be deleted (${deleted} deleted now)`;
+  return `Resolved conversations older than ${days} ${days === 1 ? 'day' : 'days'} will be deleted (${deleted} deleted now)`;
 }

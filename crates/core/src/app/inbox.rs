@@ -432,8 +432,8 @@ impl App {
         self.apply_retention().await
     }
 
-    /// Deletes conversations quiet for longer than the retention setting, except those waiting
-    /// for the owner (handed over or taken over) and those with a reply running.
+    /// Deletes resolved conversations quiet for longer than the retention setting. Open ones,
+    /// those waiting for the owner and those with a reply running are never touched.
     pub async fn apply_retention(&self) -> Result<usize> {
         let Some(days) = self.retention_days().await? else {
             return Ok(0);

@@ -321,14 +321,14 @@ impl Store {
         })
     }
 
-    /// Deletes conversations with no activity since `cutoff` (ms), except those waiting for the
-    /// owner (handed over or taken over) and those with a turn running. Their messages, turns
+    /// Deletes resolved conversations with no activity since `cutoff` (ms); open ones (and those
+    /// handed over, taken over or with a turn running) are never touched. Their messages, turns
     /// and frames go with them. Returns how many were deleted.
     pub fn delete_inactive_before(&self, cutoff: i64) -> Result<usize> {
         self.write(move |tx| {
             Ok(tx.execute(
                 "DELETE FROM conversations
-                  WHERE updated_at < ?1 AND state != 'handoff' AND taken_over_at IS NULL
+                  WHERE updated_at < ?1 AND state = 'resolved' AND taken_over_at IS NULL
                     AND NOT EXISTS (SELECT 1 FROM turns t
                                      WHERE t.conversation_id = conversations.id AND t.status = 'running')",
                 [cutoff],
