@@ -21,7 +21,7 @@
   const MAX_REFUSALS = 4;
   let state = 'loading', source = null, lastEventId = 0, refusals = 0;
   // The conversation stream: replies the page did not ask for (a person from the team).
-  let feed = null, feedConv = null, streamingTurn = null;
+  let feed = null, feedConv = null, streamingTurn = null, feedEid = 0, feedTries = 0;
 
   const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
   // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
@@ -84,19 +84,30 @@
 
   // Follows the conversation from `after` (the history's last event id). EventSource reconnects on
   // its own with Last-Event-ID; a refused stream (revoked link) stays closed.
+  // A refused stream (the server is busy) is tried again after growing pauses, from the last
+  // event it delivered.
   function follow(conv, after) {
     if (!conv || feedConv === conv || state === 'closed') return;
     feed?.close();
     feedConv = conv;
-    const q = '?conversation_id=' + encodeURIComponent(conv) + (after ? '&last_event_id=' + after : '');
-    feed = new EventSource('events' + q);
-    feed.addEventListener('message', (ev) => {
+    feedEid = after || 0;
+    const q = '?conversation_id=' + encodeURIComponent(conv) + (feedEid ? '&last_event_id=' + feedEid : '');
+    const es = (feed = new EventSource('events' + q));
+    es.onopen = () => { feedTries = 0; };
+    es.addEventListener('message', (ev) => {
+      feedEid = Math.max(feedEid, parseInt(ev.lastEventId, 10) || 0);
       let m;
       try { m = JSON.parse(ev.data); } catch { return; }
       // The page's own turn arrives on its turn stream, with its typing bubble.
       if (m.turn_id && m.turn_id === streamingTurn) return;
       putMessage(m);
     });
+    es.onerror = () => {
+      if (feed !== es || es.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      feed = null; feedConv = null;
+      if (state === 'closed' || feedTries >= MAX_REFUSALS) return;
+      setTimeout(() => follow(conv, feedEid), 2000 * 2 ** feedTries++);
+    };
   }
 
   function closeLink(message) {
@@ -242,7 +253,8 @@
     updateComposer();
     input.focus();
 
-    const body = saved.conv ? { content, conversation_id: saved.conv } : { content };
+    const isNew = !saved.conv;
+    const body = isNew ? { content } : { content, conversation_id: saved.conv };
     const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
     let res = null, data = {};
     try {
@@ -267,8 +279,9 @@
     persist();
     lastEventId = 0;
     openStream(data.turn_id, addStreamingBubble(), '');
-    // A new conversation: everything in it so far is this turn, which the feed skips.
-    follow(data.conversation_id, 0);
+    // A new conversation: everything in it so far is this turn, which the feed skips. An older
+    // one is followed from where its history ended (loadHistory), never replayed from the start.
+    if (isNew) follow(data.conversation_id, 0);
   }
 
   form.addEventListener('submit', (ev) => { ev.preventDefault(); send(); });

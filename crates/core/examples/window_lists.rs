@@ -1,11 +1,12 @@
 //! How fast the window's lists are on a busy data folder: 500 links, 5,000 conversations of two
-//! visitor messages each. Prints the median of 20 calls of each list the window loads.
+//! visitor messages each. Prints the median of 20 calls of each list the window loads (links,
+//! Home's counts, the inbox, its search, the chart).
 //!
 //! `cargo run --release -p chatlink-core --example window_lists`
 
 use std::time::{Duration, Instant};
 
-use chatlink_core::app::IssueLink;
+use chatlink_core::app::{InboxFilter, IssueLink};
 use chatlink_core::secret::SecretBackend;
 use chatlink_core::store::{NewTurn, Store, TurnEnd, now_ms};
 use chatlink_core::{App, AppConfig};
@@ -73,6 +74,15 @@ async fn main() -> chatlink_core::Result<()> {
     let with_urls = median(|| app.links_with_urls()).await;
     let without = median(|| app.links(None)).await;
     let overview = median(|| app.overview(now_ms() - 86_400_000)).await;
+    let inbox = median(|| app.inbox(InboxFilter::default())).await;
+    let search = median(|| {
+        app.inbox(InboxFilter {
+            search: Some("monday".into()),
+            ..InboxFilter::default()
+        })
+    })
+    .await;
+    let chart = median(|| app.activity(30, 0, None)).await;
     let listed = app.links_with_urls().await?;
     let counted: i64 = listed.iter().map(|l| l.messages).sum();
     assert_eq!(counted, (CONVERSATIONS * 2) as i64, "every message counted");
@@ -80,5 +90,8 @@ async fn main() -> chatlink_core::Result<()> {
     println!("  links table, with URLs (list_links): {with_urls:>9.2?}");
     println!("  links, without URLs:                 {without:>9.2?}");
     println!("  Home counts (overview):              {overview:>9.2?}");
+    println!("  inbox, newest 100 (list_conversations): {inbox:>6.2?}");
+    println!("  inbox search over every message:     {search:>9.2?}");
+    println!("  30-day chart, all links (activity):  {chart:>9.2?}");
     Ok(())
 }

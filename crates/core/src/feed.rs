@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{FrameStream, Hub, StreamSlot};
+use crate::hub::{FeedSlot, FrameStream, Hub, StreamSlot};
 use crate::store::{FrameRow, Store};
 
 /// Frames read from the store per query.
@@ -29,6 +29,7 @@ struct Feed {
     cursor: i64,
     switch: CancellationToken,
     _slot: StreamSlot,
+    _feed: FeedSlot,
 }
 
 impl Drop for Feed {
@@ -45,7 +46,7 @@ pub fn subscribe(
     conversation_id: String,
     cursor: i64,
     switch: CancellationToken,
-    slot: StreamSlot,
+    slot: (StreamSlot, FeedSlot),
 ) -> FrameStream {
     // Watch before the first read: a commit between the read and the wait still wakes us.
     let rx = Some(hub.watch_conversation(&conversation_id));
@@ -57,7 +58,8 @@ pub fn subscribe(
         pending: VecDeque::new(),
         cursor,
         switch,
-        _slot: slot,
+        _slot: slot.0,
+        _feed: slot.1,
     };
     Box::pin(futures_util::stream::unfold(feed, |mut feed| async move {
         loop {

@@ -121,6 +121,8 @@ pub enum OwnerEvent {
 pub struct Hub {
     turns: Mutex<HashMap<String, Arc<LiveTurn>>>,
     conversations: Mutex<HashMap<String, watch::Sender<u64>>>,
+    /// Open conversation streams per link or app.
+    feeds: Arc<Mutex<HashMap<Switch, usize>>>,
     events: broadcast::Sender<OwnerEvent>,
     switches: Mutex<HashMap<Switch, CancellationToken>>,
     shutdown: CancellationToken,
@@ -145,6 +147,7 @@ impl Hub {
         Hub {
             turns: Mutex::new(HashMap::new()),
             conversations: Mutex::new(HashMap::new()),
+            feeds: Arc::new(Mutex::new(HashMap::new())),
             // A window that falls this far behind reloads instead (`Lagged`).
             events: broadcast::Sender::new(256),
             switches: Mutex::new(HashMap::new()),
@@ -203,6 +206,20 @@ impl Hub {
         &self.shutdown
     }
 
+    /// Reserves one conversation stream for `source`, or `too_many_streams` when it holds `max`.
+    pub fn acquire_feed(&self, source: &Switch, max: usize) -> Result<FeedSlot> {
+        let mut feeds = lock(&self.feeds);
+        let n = feeds.entry(source.clone()).or_insert(0);
+        if *n >= max {
+            return Err(Error::TooManyStreams);
+        }
+        *n += 1;
+        Ok(FeedSlot {
+            feeds: self.feeds.clone(),
+            source: source.clone(),
+        })
+    }
+
     /// A counter that moves each time the conversation's stored frames grow.
     pub fn watch_conversation(&self, conversation_id: &str) -> watch::Receiver<u64> {
         lock(&self.conversations)
@@ -236,6 +253,25 @@ impl Hub {
 
     pub fn owner_events(&self) -> broadcast::Receiver<OwnerEvent> {
         self.events.subscribe()
+    }
+}
+
+/// One open conversation stream counted against its link's or app's cap; released on drop.
+#[derive(Debug)]
+pub struct FeedSlot {
+    feeds: Arc<Mutex<HashMap<Switch, usize>>>,
+    source: Switch,
+}
+
+impl Drop for FeedSlot {
+    fn drop(&mut self) {
+        let mut feeds = lock(&self.feeds);
+        if let Some(n) = feeds.get_mut(&self.source) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                feeds.remove(&self.source);
+            }
+        }
     }
 }
 

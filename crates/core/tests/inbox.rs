@@ -454,3 +454,86 @@ async fn inbox_filters_search_counts_exports_and_retention() {
     );
     assert_eq!(server.app.set_retention_days(None).await.expect("off"), 0);
 }
+
+#[tokio::test]
+async fn an_expiring_links_stream_ends_with_it_and_exports_never_carry_formulas() {
+    let server = start().await;
+    let (_, link) = server
+        .link(IssueLink {
+            expires_at: Some(now_ms() + 2_000),
+            ..IssueLink::chat("demo")
+        })
+        .await;
+    let (conv, _) = ask_and_wait(&server, &link, "=HYPERLINK(\"http://x\")", None).await;
+    let res = conversation_stream(&server, &link, &conv, None)
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(res.status(), StatusCode::OK);
+    let frames = tokio::time::timeout(Duration::from_secs(5), events(res).collect::<Vec<_>>())
+        .await
+        .expect("the stream ends when the link expires");
+    assert!(
+        frames.iter().all(|f| f.event != "delta"),
+        "deltas stay on the turn stream"
+    );
+    assert!(frames.iter().any(|f| f.event == "message"));
+
+    let csv = server
+        .app
+        .export(ExportScope::Conversation(conv), ExportFormat::Csv)
+        .await
+        .expect("csv");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let first = reader.records().next().expect("a row").expect("row");
+    assert_eq!(
+        &first[8], "'=HYPERLINK(\"http://x\")",
+        "a formula is kept as text"
+    );
+}
+
+#[tokio::test]
+async fn one_link_cannot_hold_every_conversation_stream() {
+    let server = common::start_with(chatlink_core::Limits {
+        feeds_per_source: 2,
+        ..chatlink_core::Limits::default()
+    })
+    .await;
+    let (_, link) = server.link(IssueLink::chat("demo")).await;
+    let (_, other) = server
+        .link(IssueLink {
+            suffix: Some("other".into()),
+            ..IssueLink::chat("demo")
+        })
+        .await;
+    let (conv, _) = ask_and_wait(&server, &link, "When are you open on Sunday?", None).await;
+    let (conv2, _) = ask_and_wait(&server, &other, "When are you open on Sunday?", None).await;
+    let open = |link: String, conv: String| {
+        let req = conversation_stream(&server, &link, &conv, Some("999999"));
+        async move { req.send().await.expect("events") }
+    };
+    let a = open(link.clone(), conv.clone()).await;
+    let b = open(link.clone(), conv.clone()).await;
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let refused = open(link.clone(), conv.clone()).await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(refused).await, "too_many_streams");
+    assert_eq!(
+        open(other.clone(), conv2.clone()).await.status(),
+        StatusCode::OK,
+        "another link is not affected"
+    );
+    drop(a);
+    let again = tokio::time::timeout(WAIT, async {
+        loop {
+            let res = open(link.clone(), conv.clone()).await;
+            if res.status() == StatusCode::OK {
+                return res;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a closed stream frees its place");
+    drop((b, again));
+}

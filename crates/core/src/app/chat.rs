@@ -82,6 +82,8 @@ pub(super) struct Entry {
     pub end_user: Option<EndUser>,
     /// Rate limits and revocation apply per link or per widget app.
     pub switch: Switch,
+    /// When the link expires or the widget session ends (ms); open streams end then.
+    pub ends_at: Option<i64>,
 }
 
 impl Entry {
@@ -92,6 +94,7 @@ impl Entry {
             token_id: Some(row.id),
             end_user: None,
             switch: Switch::Link(row.id),
+            ends_at: row.expires_at,
         }
     }
 
@@ -435,14 +438,30 @@ impl App {
     ) -> Result<FrameStream> {
         let slot = self.0.hub.acquire_stream()?;
         let (entry, conv) = self.blocking(find).await?;
-        Ok(crate::feed::subscribe(
+        let feed = self
+            .0
+            .hub
+            .acquire_feed(&entry.switch, self.0.limits.feeds_per_source)?;
+        let frames = crate::feed::subscribe(
             self.0.store.clone(),
             self.0.hub.clone(),
             conv.id,
             last_event_id.unwrap_or(0),
             self.0.hub.switch(entry.switch),
-            slot,
-        ))
+            (slot, feed),
+        );
+        // It never ends on its own: it ends when what opened it (an expiring link, a session
+        // token) runs out, as a revocation ends it at once.
+        Ok(match entry.ends_at {
+            Some(at) => {
+                let left = u64::try_from(at - now_ms()).unwrap_or(0);
+                Box::pin(futures_util::StreamExt::take_until(
+                    frames,
+                    tokio::time::sleep(std::time::Duration::from_millis(left)),
+                ))
+            }
+            None => frames,
+        })
     }
 
     /// The conversation's latest messages, oldest first, and its running turn.

@@ -207,15 +207,16 @@ impl Inner {
 impl App {
     /// Conversations from every channel, newest activity first.
     pub async fn inbox(&self, filter: InboxFilter) -> Result<Vec<ConversationSummary>> {
-        if let Some(state) = filter.state.as_deref() {
+        let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let state = blank(filter.state);
+        if let Some(state) = state.as_deref() {
             check_state(state)?;
         }
-        let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
         let query = InboxQuery {
             id: None,
             folder: blank(filter.agent),
             jid: blank(filter.jid),
-            state: filter.state,
+            state,
             search: blank(filter.search),
             limit: filter.limit.unwrap_or(100).clamp(1, MAX_INBOX_PAGE),
             offset: filter.offset,
@@ -455,6 +456,16 @@ impl App {
     }
 }
 
+/// A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return
+/// first) gets a `'` in front, so a visitor's message can never run in the owner's spreadsheet.
+fn cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
 fn csv_of(details: &[ConversationDetail]) -> Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     let failed = |e: csv::Error| Error::Internal(format!("cannot write CSV: {e}"));
@@ -482,7 +493,7 @@ fn csv_of(details: &[ConversationDetail]) -> Result<String> {
                 &m.id,
                 &m.role,
                 &m.created_at,
-                &m.content,
+                &cell(&m.content),
             ])
             .map_err(failed)?;
         }

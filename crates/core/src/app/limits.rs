@@ -32,6 +32,9 @@ pub struct Limits {
     pub token_burst: u32,
     /// Open SSE streams across the server.
     pub max_streams: usize,
+    /// Open conversation streams (they stay open while a page is) per link or widget app, so one
+    /// link's holder cannot take every stream of the server.
+    pub feeds_per_source: usize,
     /// Messages a history request returns (the latest ones).
     pub history_messages: usize,
     /// Earlier messages handed to the agent as context.
@@ -51,6 +54,7 @@ impl Default for Limits {
             token_per_minute: 120,
             token_burst: 60,
             max_streams: 20_000,
+            feeds_per_source: 500,
             history_messages: 200,
             context_messages: 20,
         }

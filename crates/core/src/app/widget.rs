@@ -336,6 +336,7 @@ impl Inner {
                     id: claims.sub,
                 }),
                 switch: Switch::App(row.id),
+                ends_at: Some(claims.exp.saturating_mul(1000)),
             },
             expires_at: claims.exp,
         })
@@ -565,25 +566,20 @@ impl App {
         last_event_id: Option<i64>,
     ) -> Result<FrameStream> {
         let entry = session.entry.clone();
-        let frames = self
-            .conversation_feed(
-                move |i| {
-                    let user = entry.end_user.as_ref().ok_or(Error::InvalidSession)?;
-                    let conv = i
-                        .store
-                        .end_user_conversation(user)?
-                        .ok_or(Error::NotFound {
-                            what: "conversation",
-                        })?;
-                    Ok((entry, conv))
-                },
-                last_event_id,
-            )
-            .await?;
-        let left = u64::try_from(session.expires_at * 1000 - now_ms()).unwrap_or(0);
-        Ok(Box::pin(frames.take_until(tokio::time::sleep(
-            Duration::from_millis(left),
-        ))))
+        self.conversation_feed(
+            move |i| {
+                let user = entry.end_user.as_ref().ok_or(Error::InvalidSession)?;
+                let conv = i
+                    .store
+                    .end_user_conversation(user)?
+                    .ok_or(Error::NotFound {
+                        what: "conversation",
+                    })?;
+                Ok((entry, conv))
+            },
+            last_event_id,
+        )
+        .await
     }
 
     pub async fn widget_history(&self, session: &WidgetSession) -> Result<WidgetHistory> {

@@ -151,7 +151,9 @@ impl Store {
         })
     }
 
-    /// The stored frames of a conversation with seq > `after`, in order, at most `limit`.
+    /// The stored `message` and `done` frames of a conversation with seq > `after`, in order, at
+    /// most `limit`. Deltas stay on the per-turn stream: by the time a turn is stored its whole
+    /// message is.
     pub fn conversation_frames_after(
         &self,
         conversation_id: &str,
@@ -161,7 +163,8 @@ impl Store {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, event, data FROM frames
-                  WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                  WHERE conversation_id = ?1 AND seq > ?2 AND event != 'delta'
+                  ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![conversation_id, after, limit as i64], |r| {
                 let event: String = r.get(1)?;
