@@ -33,6 +33,11 @@ pub fn notification_for(
             format!("{agent} needs you"),
             format!("The agent could not help: {words}"),
         )),
+        // The owner is answering this one: the visitor's new words are for them.
+        OwnerEvent::VisitorWrote { .. } if wanted.1 => Some((
+            format!("The visitor wrote to you ({agent})"),
+            words.to_owned(),
+        )),
         _ => None,
     }
 }
@@ -54,7 +59,9 @@ pub fn forward(handle: AppHandle, mut events: broadcast::Receiver<OwnerEvent>) {
 }
 
 async fn notify(handle: &AppHandle, event: &OwnerEvent) {
-    let (OwnerEvent::Started { conversation_id } | OwnerEvent::Handoff { conversation_id }) = event
+    let (OwnerEvent::Started { conversation_id }
+    | OwnerEvent::Handoff { conversation_id }
+    | OwnerEvent::VisitorWrote { conversation_id }) = event
     else {
         return;
     };
@@ -154,6 +161,16 @@ mod tests {
             notification_for(&handoff, (false, true), "R", None).expect("handoff wanted");
         assert_eq!(title, "R needs you");
         assert!(notification_for(&handoff, (true, false), "R", None).is_none());
+        let wrote = OwnerEvent::VisitorWrote {
+            conversation_id: "c".into(),
+        };
+        let (title, body) =
+            notification_for(&wrote, (false, true), "R", Some("Thanks!")).expect("wanted");
+        assert_eq!(
+            (title.as_str(), body.as_str()),
+            ("The visitor wrote to you (R)", "Thanks!")
+        );
+        assert!(notification_for(&wrote, (true, false), "R", None).is_none());
         assert!(notification_for(&updated, (true, true), "R", None).is_none());
     }
 }

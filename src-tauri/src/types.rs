@@ -136,8 +136,8 @@ pub enum ExportForm {
 /// `owner-event`).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct OwnerEventView {
-    /// `started`, `updated` or `handoff`.
-    #[ts(type = "\"started\" | \"updated\" | \"handoff\"")]
+    /// `started`, `updated`, `handoff` or `visitor_wrote` (in a conversation the owner has).
+    #[ts(type = "\"started\" | \"updated\" | \"handoff\" | \"visitor_wrote\"")]
     pub kind: &'static str,
     pub conversation_id: String,
 }
@@ -149,6 +149,7 @@ impl From<chatlink_core::hub::OwnerEvent> for OwnerEventView {
             OwnerEvent::Started { conversation_id } => ("started", conversation_id),
             OwnerEvent::Updated { conversation_id } => ("updated", conversation_id),
             OwnerEvent::Handoff { conversation_id } => ("handoff", conversation_id),
+            OwnerEvent::VisitorWrote { conversation_id } => ("visitor_wrote", conversation_id),
         };
         OwnerEventView {
             kind,

@@ -116,6 +116,8 @@ pub enum OwnerEvent {
     Updated { conversation_id: String },
     /// The agent passed the conversation to a person.
     Handoff { conversation_id: String },
+    /// The visitor wrote in a conversation the owner has taken over.
+    VisitorWrote { conversation_id: String },
 }
 
 pub struct Hub {

@@ -25,6 +25,8 @@ pub struct TurnJob {
     pub knowledge: Arc<Vec<Knowledge>>,
     pub history: Vec<HistoryMessage>,
     pub message: String,
+    /// The owner has the conversation: no agent answered, the visitor wrote to the owner.
+    pub owner_answers: bool,
 }
 
 /// Runs the turn to its end. Never fails: whatever happens, the turn ends with a `done` frame.
@@ -67,14 +69,15 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         },
     };
     let handoff = matches!(reply.outcome, Outcome::Handoff);
+    let owner_answers = job.owner_answers;
     finish(&store, &live, reply).await;
     hub.remove_turn(&turn_id);
     hub.conversation_changed(&live.conversation_id);
     let conversation_id = live.conversation_id.clone();
-    hub.owner_event(if handoff {
-        OwnerEvent::Handoff { conversation_id }
-    } else {
-        OwnerEvent::Updated { conversation_id }
+    hub.owner_event(match (owner_answers, handoff) {
+        (true, _) => OwnerEvent::VisitorWrote { conversation_id },
+        (false, true) => OwnerEvent::Handoff { conversation_id },
+        (false, false) => OwnerEvent::Updated { conversation_id },
     });
 }
 
@@ -206,6 +209,7 @@ mod tests {
                 answer: "Nine to five, every day.".into(),
             }]),
             history: vec![],
+            owner_answers: false,
             message: "when are you open?".into(),
         }
     }

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use chatlink_core::app::{ExportFormat, ExportScope, InboxFilter, IssueLink};
+use chatlink_core::hub::OwnerEvent;
 use chatlink_core::store::now_ms;
 use common::{all_events, error_code, events, start};
 use eventsource_stream::Event;
@@ -129,6 +130,7 @@ async fn an_owner_reply_reaches_the_open_page_and_the_agent_stays_quiet_until_ha
     // Taken over: the visitor writes, the agent produces nothing, the turn waits for the owner.
     let summary = server.app.conversation(&conv).await.expect("detail");
     assert!(summary.conversation.taken_over);
+    let mut owner_events = server.app.owner_events();
     let before = server.count("messages WHERE role = 'assistant'");
     let (_, status) =
         ask_and_wait(&server, &link, "When are you open on Sunday?", Some(&conv)).await;
@@ -137,6 +139,28 @@ async fn an_owner_reply_reaches_the_open_page_and_the_agent_stays_quiet_until_ha
         server.count("messages WHERE role = 'assistant'"),
         before,
         "no agent reply while the owner has the conversation"
+    );
+    // The window hears "the visitor wrote to you", not a new handoff.
+    // (The event follows the turn's `done`, so wait for it rather than peek.)
+    let mut heard = Vec::new();
+    while let Ok(Ok(e)) =
+        tokio::time::timeout(Duration::from_millis(500), owner_events.recv()).await
+    {
+        let wrote = matches!(e, OwnerEvent::VisitorWrote { .. });
+        heard.push(e);
+        if wrote {
+            break;
+        }
+    }
+    assert!(
+        heard.iter().any(|e| matches!(e, OwnerEvent::VisitorWrote { conversation_id } if *conversation_id == conv)),
+        "{heard:?}"
+    );
+    assert!(
+        !heard
+            .iter()
+            .any(|e| matches!(e, OwnerEvent::Handoff { .. })),
+        "{heard:?}"
     );
     // The page's stream carries that turn's done too (no message: nobody answered yet).
     let e = next(&mut page).await;

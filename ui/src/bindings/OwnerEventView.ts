@@ -6,6 +6,6 @@
  */
 export type OwnerEventView = { 
 /**
- * `started`, `updated` or `handoff`.
+ * `started`, `updated`, `handoff` or `visitor_wrote` (in a conversation the owner has).
  */
-kind: "started" | "updated" | "handoff", conversation_id: string, };
+kind: "started" | "updated" | "handoff" | "visitor_wrote", conversation_id: string, };

@@ -199,7 +199,8 @@ impl Inner {
             content: content.to_owned(),
             history: self.limits.context_messages,
         })?;
-        let agent: Arc<dyn Agent> = if start.taken_over {
+        let owner_answers = start.taken_over;
+        let agent: Arc<dyn Agent> = if owner_answers {
             Arc::new(OwnerAnswers)
         } else {
             self.agent_for(&folder)?
@@ -230,6 +231,7 @@ impl Inner {
             knowledge,
             history: start.history,
             message: content.to_owned(),
+            owner_answers,
         };
         Ok((posted, job))
     }
