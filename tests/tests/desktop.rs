@@ -108,20 +108,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     click(&app, "[data-testid=new-link-submit]").await;
     let row = "[data-testid=link-row][data-jid='web:demo/flyer']";
     find(&app, row).await;
-    let url = wait_for(
-        || async {
-            let el = app
-                .client
-                .find(Locator::Css("[data-testid=link-url]"))
-                .await
-                .ok()?;
-            let t = el.text().await.ok()?;
-            t.contains("/chat/").then(|| t.trim().to_owned())
-        },
-        SHORT,
-    )
-    .await
-    .expect("the new link's URL is shown");
+    let url = shown_link_url(&app).await;
     let (status, page) = http_get(&url).await;
     assert_eq!(status, 200, "{url}");
     assert!(page.contains("Rosie&#39;s Bakery"));
@@ -159,6 +146,48 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     let (status, _) = http_get(&url).await;
     assert_eq!(status, 401, "the revoked link answers 401");
     app.close().await;
+}
+
+/// A visitor in Chromium types `text` on the chat page and sends it once the button allows.
+async fn visitor_says(browser: &chatlink_e2e::Browser, text: &str) {
+    browser
+        .client
+        .find(Locator::Css("#input"))
+        .await
+        .expect("composer")
+        .send_keys(text)
+        .await
+        .expect("type");
+    let send = browser
+        .client
+        .find(Locator::Css("#send"))
+        .await
+        .expect("send");
+    wait_for(
+        || async { send.is_enabled().await.ok().filter(|on| *on) },
+        SHORT,
+    )
+    .await
+    .expect("send enabled");
+    send.click().await.expect("send");
+}
+
+/// The chat URL the Links screen shows (after a link is made, or its QR panel opened).
+async fn shown_link_url(app: &DesktopApp) -> String {
+    wait_for(
+        || async {
+            let el = app
+                .client
+                .find(Locator::Css("[data-testid=link-url]"))
+                .await
+                .ok()?;
+            let t = el.text().await.ok()?;
+            t.contains("/chat/").then(|| t.trim().to_owned())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the link's URL is shown")
 }
 
 async fn type_into(app: &DesktopApp, css: &str, text: &str) {
@@ -220,45 +249,13 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         "[data-testid=link-row][data-jid='web:florist/counter']",
     )
     .await;
-    let url = wait_for(
-        || async {
-            let el = app
-                .client
-                .find(Locator::Css("[data-testid=link-url]"))
-                .await
-                .ok()?;
-            let t = el.text().await.ok()?;
-            t.contains("/chat/").then(|| t.trim().to_owned())
-        },
-        SHORT,
-    )
-    .await
-    .expect("the new link's URL");
+    let url = shown_link_url(&app).await;
 
     // A visitor in Chromium chats with the agent the window made.
     let browser = chatlink_e2e::Browser::start().await;
     browser.client.goto(&url).await.expect("open the link");
     browser.wait_state("idle", SHORT).await;
-    browser
-        .client
-        .find(Locator::Css("#input"))
-        .await
-        .expect("composer")
-        .send_keys("Do you deliver bouquets on Sundays?")
-        .await
-        .expect("type");
-    let send = browser
-        .client
-        .find(Locator::Css("#send"))
-        .await
-        .expect("send");
-    wait_for(
-        || async { send.is_enabled().await.ok().filter(|on| *on) },
-        SHORT,
-    )
-    .await
-    .expect("send enabled");
-    send.click().await.expect("send");
+    visitor_says(&browser, "Do you deliver bouquets on Sundays?").await;
     let answer = wait_for(
         || async {
             let el = browser
@@ -454,20 +451,7 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     type_into(&app, "[data-testid=new-link-suffix]", "flyer").await;
     click(&app, "[data-testid=new-link-submit]").await;
     find(&app, "[data-testid=link-row][data-jid='web:demo/flyer']").await;
-    let flyer = wait_for(
-        || async {
-            let el = app
-                .client
-                .find(Locator::Css("[data-testid=link-url]"))
-                .await
-                .ok()?;
-            let t = el.text().await.ok()?;
-            t.contains("/chat/").then(|| t.trim().to_owned())
-        },
-        SHORT,
-    )
-    .await
-    .expect("the flyer link's URL");
+    let flyer = shown_link_url(&app).await;
     let (status, page) = http_get(&flyer).await;
     assert_eq!(status, 200);
     assert!(
@@ -614,23 +598,7 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     let browser = chatlink_e2e::Browser::start().await;
     browser.client.goto(&url).await.expect("open the link");
     browser.wait_state("idle", SHORT).await;
-    let input = browser
-        .client
-        .find(Locator::Css("#input"))
-        .await
-        .expect("composer");
-    input
-        .send_keys("Can you fix my bicycle?")
-        .await
-        .expect("type");
-    browser
-        .client
-        .find(Locator::Css("#send"))
-        .await
-        .expect("send")
-        .click()
-        .await
-        .expect("send");
+    visitor_says(&browser, "Can you fix my bicycle?").await;
     browser
         .client
         .wait()
@@ -687,20 +655,7 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
 
     // The visitor answers; the window shows it without a click, and the agent stays quiet.
     browser.wait_state("idle", SHORT).await;
-    let input = browser
-        .client
-        .find(Locator::Css("#input"))
-        .await
-        .expect("composer");
-    input.send_keys("Great, see you then!").await.expect("type");
-    browser
-        .client
-        .find(Locator::Css("#send"))
-        .await
-        .expect("send")
-        .click()
-        .await
-        .expect("send");
+    visitor_says(&browser, "Great, see you then!").await;
     wait_text(&app, "[data-testid=transcript]", "Great, see you then!").await;
     browser.wait_state("idle", SHORT).await;
     let roles: Vec<String> = page_messages(&browser)

@@ -284,20 +284,19 @@ impl App {
     pub async fn owner_reply(&self, id: &str, content: &str) -> Result<TranscriptMessage> {
         check_id(id)?;
         super::chat::check_message(content, self.0.limits.message_chars)?;
-        let (id, content) = (id.to_owned(), content.trim().to_owned());
-        let (written, conversation_id) = self
-            .blocking(move |i| Ok((i.store.owner_message(&id, &content)?, id)))
+        let content = content.trim().to_owned();
+        let (conversation_id, text) = (id.to_owned(), content.clone());
+        let written = self
+            .blocking(move |i| i.store.owner_message(&conversation_id, &text))
             .await?;
-        self.0.hub.conversation_changed(&conversation_id);
-        self.0
-            .hub
-            .owner_event(OwnerEvent::Updated { conversation_id });
-        let data: serde_json::Value = serde_json::from_str(&written.frame.data)
-            .map_err(|e| Error::Internal(format!("an owner frame is not JSON: {e}")))?;
+        self.0.hub.conversation_changed(id);
+        self.0.hub.owner_event(OwnerEvent::Updated {
+            conversation_id: id.to_owned(),
+        });
         Ok(TranscriptMessage {
             id: written.message_id,
             role: "owner".into(),
-            content: data["content"].as_str().unwrap_or_default().to_owned(),
+            content,
             created_at: rfc3339(written.created_at),
         })
     }

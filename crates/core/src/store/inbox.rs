@@ -39,10 +39,8 @@ pub struct InboxRow {
 /// An owner's message, as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnerMessage {
-    pub turn_id: String,
     pub message_id: String,
     pub created_at: i64,
-    pub frame: FrameRow,
 }
 
 /// Conversations started and visitor messages sent on one day (days counted in the owner's time
@@ -252,14 +250,8 @@ impl Store {
                 params![id, seq, now],
             )?;
             Ok(OwnerMessage {
-                turn_id,
                 message_id,
                 created_at: now,
-                frame: FrameRow {
-                    seq,
-                    event: "message",
-                    data,
-                },
             })
         })
     }
@@ -272,41 +264,33 @@ impl Store {
         offset: i64,
         token_id: Option<i64>,
     ) -> Result<Vec<DayRow>> {
+        // Both counts group by local day: (created_at + offset) / DAY_MS.
+        const CONVERSATIONS: &str = "SELECT (created_at + ?2) / ?4, COUNT(*) FROM conversations
+              WHERE created_at >= ?1 AND (?3 IS NULL OR token_id = ?3) GROUP BY 1";
+        const VISITOR_MESSAGES: &str = "SELECT (m.created_at + ?2) / ?4, COUNT(*) FROM messages m
+               JOIN conversations c ON c.id = m.conversation_id
+              WHERE m.created_at >= ?1 AND m.role = 'user' AND (?3 IS NULL OR c.token_id = ?3)
+              GROUP BY 1";
         self.read(|c| {
             let mut days = std::collections::BTreeMap::<i64, DayRow>::new();
-            let mut conv = c.prepare_cached(
-                "SELECT (created_at + ?2) / ?4, COUNT(*) FROM conversations
-                  WHERE created_at >= ?1 AND (?3 IS NULL OR token_id = ?3) GROUP BY 1",
-            )?;
-            for row in conv.query_map(params![since, offset, token_id, DAY_MS], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })? {
-                let (day, n) = row?;
-                days.entry(day)
-                    .or_insert(DayRow {
+            for (sql, is_conversations) in [(CONVERSATIONS, true), (VISITOR_MESSAGES, false)] {
+                let mut stmt = c.prepare_cached(sql)?;
+                let rows = stmt.query_map(params![since, offset, token_id, DAY_MS], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                for row in rows {
+                    let (day, n) = row?;
+                    let entry = days.entry(day).or_insert(DayRow {
                         day,
                         conversations: 0,
                         messages: 0,
-                    })
-                    .conversations = n;
-            }
-            let mut msgs = c.prepare_cached(
-                "SELECT (m.created_at + ?2) / ?4, COUNT(*) FROM messages m
-                   JOIN conversations c ON c.id = m.conversation_id
-                  WHERE m.created_at >= ?1 AND m.role = 'user' AND (?3 IS NULL OR c.token_id = ?3)
-                  GROUP BY 1",
-            )?;
-            for row in msgs.query_map(params![since, offset, token_id, DAY_MS], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-            })? {
-                let (day, n) = row?;
-                days.entry(day)
-                    .or_insert(DayRow {
-                        day,
-                        conversations: 0,
-                        messages: 0,
-                    })
-                    .messages = n;
+                    });
+                    if is_conversations {
+                        entry.conversations = n;
+                    } else {
+                        entry.messages = n;
+                    }
+                }
             }
             Ok(days.into_values().collect())
         })
