@@ -29,11 +29,11 @@ install:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are missing: the desktop window's UI is built with them"; exit 1; }
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '$(TAURI_DRIVER_VERSION)'
 
-# The window's frontend; the desktop crate embeds ui/dist when it compiles. `npm install`, not
-# `npm ci`: with this machine's npm config (omit-lockfile-registry-resolved) `npm ci` rejects the
-# lock file's optional platform packages; `npm install` installs the locked versions all the same.
+# The window's frontend; the desktop crate embeds ui/dist when it compiles. `npm ci` installs
+# exactly the committed lock file and never rewrites it (`npm install` would), so a clone stays
+# clean; the lock lists every platform's optional packages, as npm itself writes it.
 ui: install
-	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm install --no-audit --no-fund; } && npm run build
+	cd ui && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
 
 build: ui
 	$(CARGO) build --workspace --all-targets

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
     AgentInfo, AgentUpdate, ConversationDetail, ConversationSummary, DayActivity, EngineSetting,
     ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
     ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
+use chatlink_core::model::Knowledge;
+use chatlink_core::model::now_ms;
 use chatlink_core::secret::Sensitive;
-use chatlink_core::store::now_ms;
 use tauri::image::Image;
 use tauri::{AppHandle, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;

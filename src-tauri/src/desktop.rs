@@ -343,13 +343,6 @@ mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind(loopback(0))
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port()
-    }
-
     /// `GET /healthz` on `addr`: whether a chatlink server answers there.
     fn healthy(addr: SocketAddr) -> bool {
         use std::io::{Read, Write};
@@ -394,7 +387,7 @@ mod tests {
         let first = port_of(&desktop.status().local_url.expect("listening"));
         let app = desktop.app().expect("app").clone();
 
-        let port = free_port();
+        let port = chatlink_test_support::free_port();
         let moved = ServerSettings {
             port,
             ..ServerSettings::default()

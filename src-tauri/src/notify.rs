@@ -78,7 +78,7 @@ async fn notify(handle: &AppHandle, event: &OwnerEvent) {
         .messages
         .iter()
         .rev()
-        .find(|m| m.role == "user")
+        .find(|m| m.role == chatlink_core::model::Role::User)
         .map(|m| m.content.chars().take(120).collect::<String>());
     let Some((title, body)) = notification_for(
         event,

@@ -4,12 +4,12 @@
 
 use std::path::PathBuf;
 
-use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
-    AgentInfo, ConversationDetail, ConversationSummary, DayActivity, EngineInfo, LinkInfo,
-    Overview, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo,
-    WidgetEmbed,
+    AgentInfo, AppStatus, Channel, ConversationDetail, ConversationSummary, DayActivity,
+    EngineInfo, LinkInfo, LinkStatus, Overview, RouteRuleInfo, ServerSettings, TestAnswer,
+    TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
+use chatlink_core::model::{ConversationState, Knowledge, Role, TokenKind};
 use chatlink_desktop::types::{
     AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
     NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, RouteRuleForm, Status,
@@ -65,6 +65,12 @@ fn typescript_bindings_match_the_rust_types() {
         check::<InboxFilterForm>(),
         check::<ExportForm>(),
         check::<OwnerEventView>(),
+        check::<TokenKind>(),
+        check::<LinkStatus>(),
+        check::<AppStatus>(),
+        check::<Role>(),
+        check::<ConversationState>(),
+        check::<Channel>(),
     ]
     .into_iter()
     .flatten()

@@ -15,7 +15,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::{free_port, screenshot_dir, wait_for, workspace_dir};
+use chatlink_test_support::free_port;
+
+use crate::{screenshot_dir, wait_for, workspace_dir};
 
 const HINT: &str =
     "`make test` installs Xvfb, webkit2gtk-driver and tauri-driver and builds the app";

@@ -1,19 +1,17 @@
-//! End-to-end test helpers: a headless Chromium driven through `chromedriver`, the Chatlink
-//! server started in-process on a free port, screenshots and a polling `wait_for`.
+//! End-to-end test helpers: a headless Chromium driven through `chromedriver`, screenshots and
+//! a polling `wait_for`. The server, providers and QR decoding come from `chatlink-test-support`.
 //!
 //! Missing browser tools are a test failure with a clear message, never a skip: `make test`
 //! installs them (Debian packages `chromium` and `chromium-driver`).
 
 use std::future::Future;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chatlink_core::App;
-use chatlink_core::AppConfig;
-use chatlink_core::secret::SecretBackend;
+use chatlink_test_support::free_port;
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
@@ -62,14 +60,6 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// A port nobody listens on right now (the OS picks it; a rare race is retried by callers).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("the OS hands out a free local port")
 }
 
 /// The workspace root (the parent of this crate).
@@ -342,63 +332,6 @@ impl Browser {
     }
 }
 
-/// The Chatlink server running in this process on a free port, with the seeded demo agent.
-pub struct TestServer {
-    /// The data folder; removed when dropped.
-    pub dir: TempDir,
-    pub app: App,
-    /// `http://127.0.0.1:<port>`
-    pub base_url: String,
-    /// The demo link, `http://127.0.0.1:<port>/chat/<token>/`.
-    pub demo_url: String,
-}
-
-impl TestServer {
-    /// Opens a fresh data folder (memory secrets), seeds the demo and serves it on a free port.
-    pub async fn start() -> TestServer {
-        TestServer::start_with(chatlink_core::Limits::default()).await
-    }
-
-    /// [`TestServer::start`] with other limits (e.g. a stream cap of zero).
-    pub async fn start_with(limits: chatlink_core::Limits) -> TestServer {
-        let dir = tempfile::Builder::new()
-            .prefix("chatlink-e2e-data-")
-            .tempdir()
-            .expect("create a temporary data folder");
-        let mut config = AppConfig::new(dir.path(), SecretBackend::Memory);
-        config.limits = limits;
-        let app = App::open(config).expect("open the app on a fresh data folder");
-        app.start_serving().await.expect("start serving");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a free local port");
-        let base_url = format!(
-            "http://{}",
-            listener.local_addr().expect("the listener's address")
-        );
-        app.set_base_url(&base_url).expect("set the base URL");
-        tokio::spawn(chatlink_core::http::serve(app.clone(), listener));
-        let demo_url = app
-            .links_of_jid("web:demo")
-            .await
-            .expect("list the demo links")
-            .first()
-            .and_then(|l| l.url.clone())
-            .expect("the demo link is seeded with a URL");
-        TestServer {
-            dir,
-            app,
-            base_url,
-            demo_url,
-        }
-    }
-
-    /// Ends every stream and running turn.
-    pub async fn stop(self) {
-        self.app.shutdown().await;
-    }
-}
-
 /// Whether a chatlink server answers `GET <base>/healthz` (false when nothing listens).
 pub async fn healthy(base: &str) -> bool {
     let client = reqwest::Client::builder()
@@ -420,90 +353,4 @@ pub async fn http_get(url: &str) -> (u16, String) {
     let status = res.status().as_u16();
     let body = res.text().await.expect("read the body");
     (status, body)
-}
-
-/// An OpenAI-compatible provider on loopback whose reply is `pieces`, one every `every`: a reply
-/// slow enough to outlive a short widget session. Returns its base URL.
-pub async fn drip_provider(pieces: Vec<String>, every: Duration) -> String {
-    use axum::body::{Body, Bytes};
-    use futures_util::StreamExt;
-
-    let complete = move || {
-        let pieces = pieces.clone();
-        async move {
-            let chunks = futures_util::stream::iter(pieces)
-                .then(move |p| async move {
-                    tokio::time::sleep(every).await;
-                    let chunk = json!({"choices": [{"delta": {"content": p}}]});
-                    Bytes::from(format!("data: {chunk}\n\n"))
-                })
-                .chain(futures_util::stream::once(async {
-                    Bytes::from_static(b"data: [DONE]\n\n")
-                }))
-                .map(Ok::<_, std::io::Error>);
-            axum::response::Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(chunks))
-                .expect("a streamed response")
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the provider");
-    let addr = listener.local_addr().expect("the provider's address");
-    tokio::spawn(async move {
-        let router =
-            axum::Router::new().route("/v1/chat/completions", axum::routing::post(complete));
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}/v1")
-}
-
-/// Creates agent `slug` answering through the OpenAI-compatible provider at `base_url`.
-pub async fn agent_on(app: &App, slug: &str, base_url: String) {
-    use chatlink_core::app::{AgentUpdate, EngineSetting, NewAgent};
-    app.create_agent(NewAgent {
-        slug: slug.into(),
-        name: "Storyteller".into(),
-        greeting: "Hello! Ask me for a story.".into(),
-        instructions: String::new(),
-    })
-    .await
-    .expect("create the agent");
-    app.update_agent(
-        slug,
-        AgentUpdate {
-            engine: Some(EngineSetting::OpenAi {
-                base_url,
-                model: "m".into(),
-            }),
-            ..AgentUpdate::default()
-        },
-    )
-    .await
-    .expect("point the agent at the provider");
-}
-
-/// Decodes a QR code PNG back to its text, the way a phone camera would: 8-bit greyscale (as
-/// Chatlink writes them) or RGBA (as the clipboard hands images over).
-pub fn decode_qr_png(bytes: &[u8]) -> String {
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = decoder.read_info().expect("PNG header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("PNG fits in memory")];
-    let info = reader.next_frame(&mut buf).expect("PNG frame");
-    assert_eq!(info.bit_depth, png::BitDepth::Eight);
-    let (w, h) = (info.width as usize, info.height as usize);
-    let pixels = &buf[..info.buffer_size()];
-    let luma: Vec<u8> = match info.color_type {
-        png::ColorType::Grayscale => pixels.to_vec(),
-        // The modules are black on white: the green channel alone tells them apart.
-        png::ColorType::Rgba => pixels.chunks_exact(4).map(|p| p[1]).collect(),
-        png::ColorType::Rgb => pixels.chunks_exact(3).map(|p| p[1]).collect(),
-        other => panic!("a QR code PNG in {other:?}"),
-    };
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| luma[y * w + x]);
-    let grids = img.detect_grids();
-    assert_eq!(grids.len(), 1, "expected exactly one QR code in the PNG");
-    let (_meta, content) = grids[0].decode().expect("rqrr decodes the QR code");
-    content
 }

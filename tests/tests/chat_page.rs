@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use chatlink_e2e::{Browser, TestServer, WINDOW, agent_on, http_get, screenshot, wait_for};
+use chatlink_e2e::{Browser, WINDOW, http_get, screenshot, wait_for};
+use chatlink_test_support::{TestServer, agent_on};
 use fantoccini::Locator;
 use serde_json::{Value, json};
 
@@ -542,7 +543,7 @@ async fn a_refused_stream_is_retried_after_a_pause_not_in_a_loop() {
     })
     .await;
     let app = &server.app;
-    agent_on(app, "slow", base_url).await;
+    agent_on(app, "slow", &base_url).await;
     let url = app
         .issue_link(IssueLink::chat("slow"))
         .await

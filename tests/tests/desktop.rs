@@ -125,7 +125,7 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     wait_text(&app, "[data-testid=toast]", "Saved to").await;
     let png = std::fs::read(&saved).expect("the QR code PNG was written");
     assert_eq!(
-        chatlink_e2e::decode_qr_png(&png),
+        chatlink_test_support::decode_qr_png(&png),
         url,
         "the saved QR code carries the URL"
     );
@@ -359,7 +359,7 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     wait_text(&app, "[data-testid=toast]", "QR code copied").await;
     let png = app.clipboard_png();
     assert!(png.starts_with(b"\x89PNG"), "the clipboard holds a PNG");
-    assert_eq!(chatlink_e2e::decode_qr_png(&png), url);
+    assert_eq!(chatlink_test_support::decode_qr_png(&png), url);
 
     // The preview is the visitor's page, in a window of its own, on the same server.
     let main = app.client.window().await.expect("the main window");
@@ -478,7 +478,7 @@ async fn settings_move_the_server_open_it_to_the_network_and_decide_what_closing
         .to_owned();
 
     // Another port: the server moves there at once, and links follow.
-    let port = chatlink_e2e::free_port();
+    let port = chatlink_test_support::free_port();
     nav(&app, "Settings").await;
     let field = find(&app, "[data-testid=settings-port]").await;
     field.clear().await.expect("clear the port");

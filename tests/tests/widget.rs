@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chatlink_core::app::NewWidgetApp;
 use chatlink_customer_site::{Config, Site};
-use chatlink_e2e::{Browser, TestServer, agent_on, drip_provider, screenshot, wait_for};
+use chatlink_e2e::{Browser, screenshot, wait_for};
+use chatlink_test_support::{FakeProvider, TestServer, agent_on};
 use serde_json::{Value, json};
 
 const SHORT: Duration = Duration::from_secs(10);
@@ -283,8 +284,8 @@ async fn a_reply_streamed_across_a_token_renewal_arrives_whole_and_once() {
     let pieces: Vec<String> = (1..=14)
         .map(|i| format!("Part {i} of the story. "))
         .collect();
-    let provider = drip_provider(pieces.clone(), Duration::from_millis(500)).await;
-    agent_on(&server.app, "story", provider).await;
+    let provider = FakeProvider::drip(&pieces, Duration::from_millis(500)).await;
+    agent_on(&server.app, "story", &provider.base_url).await;
     // A 5 s session against a 7 s reply: the server ends the stream at the token's expiry and the
     // widget must resume it with Last-Event-ID and the renewed token.
     let shop = Shop::start("story", Duration::from_secs(5), server).await;
@@ -543,7 +544,7 @@ async fn the_owners_reply_reaches_the_open_widget_at_once() {
         .first()
         .map(|c| (c.id.clone(), c.channel))
         .expect("the end user's conversation");
-    assert_eq!(conv.1, "widget");
+    assert_eq!(conv.1, chatlink_core::app::Channel::Widget);
     // Twice across a token renewal (6 s tokens): the conversation stream resumes with a new one.
     for (i, text) in ["Hi, Rosie here. Bring it by!", "We fix bikes on Tuesdays."]
         .into_iter()

@@ -194,13 +194,6 @@ pub fn bench_child(name: &str, args: &[&str]) -> Result<Proc> {
     Proc::start(name, cmd, "listening on ", 0)
 }
 
-/// A port that is free right now.
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 impl Proc {
     /// Starts `cmd` without waiting for an announcement (the caller polls it).
     pub fn start_untracked(mut cmd: Command) -> Result<Proc> {

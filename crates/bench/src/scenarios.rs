@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::client::{self, Frame, Stream, check_turn};
-use crate::procs::{Chatlink, Proc, Result, bench_child, free_port, signal};
+use chatlink_test_support::free_port;
+
+use crate::procs::{Chatlink, Proc, Result, bench_child, signal};
 use crate::stats::{Row, Target, median, ms, percentile};
 
 pub const QUESTION: &str = "When are you open on Sunday?";
@@ -662,7 +664,7 @@ async fn seed(cfg: &Config, chatlink: &Chatlink) -> Result<Vec<(String, String)>
         let mut turn = tx.prepare("INSERT INTO turns(id, conversation_id, token_id, status, first_seq, created_at, ended_at) VALUES (?1, ?2, ?3, 'ok', ?4, ?5, ?5)")?;
         let mut msg = tx.prepare("INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
         let mut frame = tx.prepare("INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        let now = chatlink_core::store::now_ms();
+        let now = chatlink_core::model::now_ms();
         for c in 0..cfg.conversations {
             let (token_id, jid, url) = &links[c % spread];
             let id = chatlink_core::token::random_id();
@@ -737,7 +739,7 @@ async fn time_to_ready(
     chatlink: &Chatlink,
     token_path: &str,
 ) -> Result<(Duration, Proc, String)> {
-    let port = free_port()?;
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let url = format!("{base}{token_path}");
     let t0 = Instant::now();

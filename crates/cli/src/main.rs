@@ -196,7 +196,7 @@ async fn conversation(app: App, cmd: ConversationCmd, out: &Out) -> Result<()> {
 /// A time for --from/--to: a date (local midnight is not known here, so UTC), an RFC 3339
 /// time, or a duration ago.
 fn parse_when(flag: &str, s: &str) -> Result<i64> {
-    let now = chatlink_core::store::now_ms();
+    let now = chatlink_core::model::now_ms();
     if let Ok(d) = humantime::parse_duration(s) {
         return Ok(now.saturating_sub(d.as_millis().min(i64::MAX as u128) as i64));
     }
@@ -230,7 +230,7 @@ async fn export(
             from: parse_when("from", &from)?,
             to: match to {
                 Some(to) => parse_when("to", &to)?,
-                None => chatlink_core::store::now_ms() + 1,
+                None => chatlink_core::model::now_ms() + 1,
             },
         },
         (None, None) => return Err(Error::invalid("pass --conversation ID or --from DATE")),
@@ -271,7 +271,7 @@ async fn retention(app: App, days: Option<String>, out: &Out) -> Result<()> {
 }
 
 fn parse_expiry(s: &str) -> Result<i64> {
-    let now = chatlink_core::store::now_ms();
+    let now = chatlink_core::model::now_ms();
     if let Ok(d) = humantime::parse_duration(s) {
         return Ok(now.saturating_add(d.as_millis().min(i64::MAX as u128) as i64));
     }

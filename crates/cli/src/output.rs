@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 
 use chatlink_core::Error;
-use chatlink_core::agent::Knowledge;
 use chatlink_core::app::{
     AgentInfo, ConversationDetail, ConversationSummary, EngineInfo, LinkInfo, TranscriptMessage,
     WidgetAppInfo,
 };
+use chatlink_core::model::Knowledge;
 use chatlink_core::secret::Sensitive;
 use serde::Serialize;
 
@@ -243,7 +243,7 @@ impl Out {
             let state = if c.taken_over {
                 format!("{}*", c.state)
             } else {
-                c.state.clone()
+                c.state.to_string()
             };
             println!(
                 "{:<24} {:<18} {:<9} {:<20} {}",

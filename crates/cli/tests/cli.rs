@@ -673,7 +673,7 @@ fn cli_qr_codes_carry_the_link() {
     assert!(out.contains(&format!("saved to {svg_arg}")), "{out}");
     let png_bytes = std::fs::read(&png_path).expect("the PNG was written");
     assert!(png_bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
-    assert_eq!(chatlink_e2e::decode_qr_png(&png_bytes), url);
+    assert_eq!(chatlink_test_support::decode_qr_png(&png_bytes), url);
     let svg = std::fs::read_to_string(&svg_path).expect("the SVG was written");
     assert!(
         svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
@@ -691,7 +691,7 @@ fn cli_qr_codes_carry_the_link() {
         "4",
     ]);
     assert_eq!(
-        chatlink_e2e::decode_qr_png(&std::fs::read(&other).expect("PNG")),
+        chatlink_test_support::decode_qr_png(&std::fs::read(&other).expect("PNG")),
         "https://example.com/menu"
     );
 

@@ -7,8 +7,9 @@
 use std::time::{Duration, Instant};
 
 use chatlink_core::app::{InboxFilter, IssueLink};
+use chatlink_core::model::{FinishedTurn, TurnStatus, now_ms};
 use chatlink_core::secret::SecretBackend;
-use chatlink_core::store::{NewTurn, Store, TurnEnd, now_ms};
+use chatlink_core::store::{NewTurn, Store};
 use chatlink_core::{App, AppConfig};
 
 const LINKS: usize = 500;
@@ -39,7 +40,7 @@ async fn main() -> chatlink_core::Result<()> {
                 ..IssueLink::chat("demo")
             })
             .await?;
-        links.push((link.id, link.jid));
+        links.push((link.id, link.jid.parse::<chatlink_core::jid::Jid>()?));
     }
     // Conversations straight into the store: the visitor path's rate limits would take hours.
     let store = Store::open(&dir.path().join("chatlink.db"))?;
@@ -56,12 +57,12 @@ async fn main() -> chatlink_core::Result<()> {
             history: 0,
         };
         let first = store.begin_turn(turn(None, "When are you open on Sunday?"))?;
-        store.end_turn(TurnEnd {
+        store.end_turn(FinishedTurn {
             turn_id: first.turn_id,
             conversation_id: first.conversation_id.clone(),
             frames: Vec::new(),
             reply: None,
-            status: "ok",
+            status: TurnStatus::Ok,
         })?;
         store.begin_turn(turn(Some(first.conversation_id), "And on Monday?"))?;
     }

@@ -15,7 +15,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::{FeedSlot, FrameStream, Hub, StreamSlot};
-use crate::store::{FrameRow, Store};
+use crate::model::EncodedFrame;
+use crate::store::Store;
 
 /// Frames read from the store per query.
 const PAGE: usize = 256;
@@ -25,7 +26,7 @@ struct Feed {
     hub: Arc<Hub>,
     conversation_id: String,
     rx: Option<watch::Receiver<u64>>,
-    pending: VecDeque<FrameRow>,
+    pending: VecDeque<EncodedFrame>,
     cursor: i64,
     switch: CancellationToken,
     _slot: StreamSlot,

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
-use crate::store::{FrameRow, MAX_FRAMES_PER_TURN};
+use crate::model::{EncodedFrame, Frame, FrameEvent, MAX_FRAMES_PER_TURN};
 
 /// The frames of one turn while it runs.
 #[derive(Debug)]
@@ -35,7 +35,7 @@ pub struct LiveTurn {
 
 #[derive(Debug, Default)]
 struct LiveState {
-    frames: Vec<FrameRow>,
+    frames: Vec<EncodedFrame>,
     finished: bool,
 }
 
@@ -61,37 +61,51 @@ impl LiveTurn {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends a frame with the next seq and wakes subscribers. `Some(seq)`, or `None` when the
-    /// turn is out of seq numbers (only deltas can get there: the caller keeps two for the end).
-    pub fn push(&self, event: &'static str, data: String, reserve: usize) -> Option<i64> {
+    /// Encodes `frame` with the next seq, appends it and wakes subscribers. `Some(seq)`, or
+    /// `None` when the turn is out of seq numbers (only deltas can get there: the caller keeps
+    /// `reserve` for the end).
+    pub fn push(&self, frame: &Frame, reserve: usize) -> Option<i64> {
         let seq = {
             let mut st = self.state();
             if st.frames.len() + reserve >= MAX_FRAMES_PER_TURN as usize {
                 return None;
             }
             let seq = self.first_seq + st.frames.len() as i64;
-            st.frames.push(FrameRow { seq, event, data });
+            st.frames.push(frame.encode(seq));
             seq
         };
         self.version.send_modify(|v| *v += 1);
         Some(seq)
     }
 
-    pub fn next_seq(&self) -> i64 {
-        self.first_seq + self.state().frames.len() as i64
+    /// Encodes the turn's closing frames with the seqs that follow everything pushed so far,
+    /// without publishing them; returns every frame of the turn, the closing ones last.
+    pub fn close_with(&self, tail: &[Frame]) -> (Vec<EncodedFrame>, Vec<EncodedFrame>) {
+        let st = self.state();
+        let next = self.first_seq + st.frames.len() as i64;
+        let tail: Vec<EncodedFrame> = tail
+            .iter()
+            .zip(next..)
+            .map(|(f, seq)| f.encode(seq))
+            .collect();
+        let mut all = Vec::with_capacity(st.frames.len() + tail.len());
+        all.extend(st.frames.iter().cloned());
+        all.extend(tail.iter().cloned());
+        (all, tail)
     }
 
-    pub fn frames(&self) -> Vec<FrameRow> {
-        self.state().frames.clone()
-    }
-
-    /// Marks the turn finished: subscribers drain what is left and end.
-    pub fn finish(&self) {
-        self.state().finished = true;
+    /// Publishes the closing frames [`LiveTurn::close_with`] encoded and marks the turn
+    /// finished: subscribers drain what is left and end.
+    pub fn finish(&self, tail: Vec<EncodedFrame>) {
+        {
+            let mut st = self.state();
+            st.frames.extend(tail);
+            st.finished = true;
+        }
         self.version.send_modify(|v| *v += 1);
     }
 
-    fn after(&self, cursor: i64) -> (Vec<FrameRow>, bool) {
+    fn after(&self, cursor: i64) -> (Vec<EncodedFrame>, bool) {
         let st = self.state();
         let start = st.frames.partition_point(|f| f.seq <= cursor);
         (st.frames[start..].to_vec(), st.finished)
@@ -287,18 +301,18 @@ impl Drop for StreamSlot {
     }
 }
 
-pub type FrameStream = Pin<Box<dyn Stream<Item = FrameRow> + Send>>;
+pub type FrameStream = Pin<Box<dyn Stream<Item = EncodedFrame> + Send>>;
 
 /// Where a subscription reads from.
 pub enum Source {
     Live(Arc<LiveTurn>),
     /// A finished turn's stored frames after the cursor.
-    Stored(Vec<FrameRow>),
+    Stored(Vec<EncodedFrame>),
 }
 
 struct Sub {
     live: Option<(Arc<LiveTurn>, watch::Receiver<u64>)>,
-    pending: VecDeque<FrameRow>,
+    pending: VecDeque<EncodedFrame>,
     cursor: i64,
     ended: bool,
     switch: CancellationToken,
@@ -334,7 +348,7 @@ pub fn subscribe(
             }
             if let Some(frame) = sub.pending.pop_front() {
                 sub.cursor = frame.seq;
-                sub.ended = frame.event == "done";
+                sub.ended = frame.event == FrameEvent::Done;
                 return Some((frame, sub));
             }
             let (turn, rx) = sub.live.as_mut()?;
@@ -362,9 +376,24 @@ mod tests {
     use futures_util::StreamExt;
 
     use super::*;
+    use crate::model::Outcome;
 
     fn hub(max: usize) -> Hub {
         Hub::new(CancellationToken::new(), max)
+    }
+
+    fn delta(text: &str) -> Frame {
+        Frame::Delta {
+            turn_id: "t".into(),
+            text: text.into(),
+        }
+    }
+
+    fn done() -> Frame {
+        Frame::Done {
+            turn_id: "t".into(),
+            outcome: Outcome::Ok,
+        }
     }
 
     #[tokio::test]
@@ -373,7 +402,7 @@ mod tests {
         let turn = Arc::new(LiveTurn::new("t".into(), "c".into(), Some(1), 5));
         hub.insert_turn(turn.clone());
         for i in 0..3 {
-            turn.push("delta", format!("d{i}"), 2).expect("push");
+            turn.push(&delta(&format!("d{i}")), 2).expect("push");
         }
         let mut s = subscribe(
             Source::Live(turn.clone()),
@@ -385,9 +414,10 @@ mod tests {
             let turn = turn.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                turn.push("message", "m".into(), 1).expect("push");
-                turn.push("done", "x".into(), 0).expect("push");
-                turn.finish();
+                turn.push(&delta("last"), 2).expect("push");
+                let (all, tail) = turn.close_with(&[done()]);
+                assert_eq!(all.len(), 5);
+                turn.finish(tail);
             })
         };
         let mut seen = Vec::new();
@@ -397,7 +427,12 @@ mod tests {
         writer.await.expect("writer");
         assert_eq!(
             seen,
-            vec![(6, "delta"), (7, "delta"), (8, "message"), (9, "done")]
+            vec![
+                (6, FrameEvent::Delta),
+                (7, FrameEvent::Delta),
+                (8, FrameEvent::Delta),
+                (9, FrameEvent::Done)
+            ]
         );
         assert_eq!(
             hub.open_streams(),
@@ -447,11 +482,7 @@ mod tests {
     #[tokio::test]
     async fn stored_frames_replay_and_the_cap_holds() {
         let hub = hub(1);
-        let frames = vec![FrameRow {
-            seq: 3,
-            event: "done",
-            data: "{}".into(),
-        }];
+        let frames = vec![done().encode(3)];
         let slot = hub.acquire_stream().expect("first");
         assert_eq!(
             hub.acquire_stream().expect_err("over the cap").code(),
@@ -476,11 +507,11 @@ mod tests {
     fn pushes_stop_before_the_seq_budget_runs_out() {
         let turn = LiveTurn::new("t".into(), "c".into(), None, 1);
         for _ in 0..(MAX_FRAMES_PER_TURN as usize - 2) {
-            turn.push("delta", String::new(), 2).expect("room");
+            turn.push(&delta(""), 2).expect("room");
         }
-        assert!(turn.push("delta", String::new(), 2).is_none());
-        assert!(turn.push("message", String::new(), 1).is_some());
-        assert!(turn.push("done", String::new(), 0).is_some());
-        assert_eq!(turn.next_seq(), 1 + MAX_FRAMES_PER_TURN);
+        assert!(turn.push(&delta(""), 2).is_none());
+        let (all, tail) = turn.close_with(&[delta("message"), done()]);
+        assert_eq!(tail.last().map(|f| f.seq), Some(MAX_FRAMES_PER_TURN));
+        assert_eq!(all.len(), MAX_FRAMES_PER_TURN as usize);
     }
 }

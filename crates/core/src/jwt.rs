@@ -110,7 +110,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        crate::store::now_ms() / 1000
+        crate::model::now_ms() / 1000
     }
 
     /// A token with any header and claims, signed with `key` (or unsigned when `None`).

@@ -11,6 +11,7 @@ pub mod hub;
 pub mod jid;
 pub mod jwt;
 pub mod knowledge;
+pub mod model;
 pub mod qr;
 pub mod secret;
 pub mod store;

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::agent::{Agent, AgentInput, HistoryMessage, Knowledge, Outcome, Reply};
+use crate::agent::{Agent, AgentInput, Reply};
 use crate::hub::{Hub, LiveTurn, OwnerEvent};
-use crate::store::{FrameRow, Store, TurnEnd, now_ms, rfc3339};
+use crate::model::{
+    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, now_ms,
+};
+use crate::store::Store;
 use crate::token::random_id;
 
 /// What a visitor sees when the server stops in the middle of a reply.
@@ -46,11 +48,11 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
                 s.push_str(text);
             }
             // Past the seq budget deltas are dropped: the `message` frame still carries all of it.
-            let _ = live.push(
-                "delta",
-                json!({"turn_id": turn_id, "text": text}).to_string(),
-                2,
-            );
+            let delta = Frame::Delta {
+                turn_id: turn_id.clone(),
+                text: text.to_owned(),
+            };
+            let _ = live.push(&delta, 2);
         }
     };
     let input = AgentInput {
@@ -82,50 +84,37 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
 }
 
 async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
-    let turn_id = live.turn_id.as_str();
-    let created_at = now_ms();
-    let message_id = random_id();
+    let turn_id = live.turn_id.clone();
     // Partial text the visitor already saw is kept: history must match what was on screen. No
     // text (a failed engine, or no agent while the owner has the conversation) is no message.
-    let text = (!reply.text.is_empty()).then(|| reply.text.clone());
-    let (status, done) = match &reply.outcome {
-        Outcome::Ok => ("ok", json!({"turn_id": turn_id, "status": "ok"})),
-        Outcome::Handoff => ("handoff", json!({"turn_id": turn_id, "status": "handoff"})),
-        Outcome::Error { visitor_message } => (
-            "error",
-            json!({"turn_id": turn_id, "status": "error", "message": visitor_message}),
-        ),
-    };
-    let mut tail = Vec::with_capacity(2);
-    let mut seq = live.next_seq();
-    if let Some(text) = &text {
-        let data = json!({
-            "turn_id": turn_id,
-            "id": message_id,
-            "role": "assistant",
-            "content": text,
-            "created_at": rfc3339(created_at),
-        });
-        tail.push(FrameRow {
-            seq,
-            event: "message",
-            data: data.to_string(),
-        });
-        seq += 1;
-    }
-    tail.push(FrameRow {
-        seq,
-        event: "done",
-        data: done.to_string(),
+    let message = (!reply.text.is_empty()).then(|| Message {
+        id: random_id(),
+        turn_id: Some(turn_id.clone()),
+        role: Role::Assistant,
+        content: reply.text,
+        created_at: now_ms(),
     });
-
-    let mut frames = live.frames();
-    frames.extend(tail.iter().cloned());
-    let end = TurnEnd {
-        turn_id: turn_id.to_owned(),
+    let status = reply.outcome.status();
+    let mut tail = Vec::with_capacity(2);
+    if let Some(m) = &message {
+        tail.push(Frame::Message {
+            turn_id: turn_id.clone(),
+            id: m.id.clone(),
+            role: m.role,
+            content: m.content.clone(),
+            created_at: m.created_at,
+        });
+    }
+    tail.push(Frame::Done {
+        turn_id: turn_id.clone(),
+        outcome: reply.outcome,
+    });
+    let (frames, tail) = live.close_with(&tail);
+    let end = FinishedTurn {
+        turn_id: turn_id.clone(),
         conversation_id: live.conversation_id.clone(),
         frames,
-        reply: text.map(|t| (message_id, t, created_at)),
+        reply: message,
         status,
     };
     let persisted = {
@@ -139,10 +128,7 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
         Ok(Err(e)) => tracing::error!(turn_id, error = %e, "could not store a finished turn"),
         Err(e) => tracing::error!(turn_id, error = %e, "turn persistence task failed"),
     }
-    for f in tail {
-        let _ = live.push(f.event, f.data, 0);
-    }
-    live.finish();
+    live.finish(tail);
 }
 
 #[cfg(test)]
@@ -153,6 +139,7 @@ mod tests {
     use crate::agent::DeltaSink;
     use crate::agent::answers::AnswersAgent;
     use crate::hub::{Source, subscribe};
+    use crate::model::{EncodedFrame, FrameEvent};
     use crate::store::NewTurn;
     use crate::store::test_util::temp_store;
 
@@ -178,7 +165,7 @@ mod tests {
             .begin_turn(NewTurn {
                 conversation_id: None,
                 folder: "acme".into(),
-                jid: "web:acme".into(),
+                jid: "web:acme".parse().expect("jid"),
                 token_id: None,
                 end_user: None,
                 content: "when are you open?".into(),
@@ -234,13 +221,19 @@ mod tests {
             CancellationToken::new(),
         )
         .await;
-        let got: Vec<FrameRow> = sub.collect().await;
-        let events: Vec<&str> = got.iter().map(|f| f.event).collect();
+        let got: Vec<EncodedFrame> = sub.collect().await;
+        let events: Vec<FrameEvent> = got.iter().map(|f| f.event).collect();
         assert!(
-            events.len() >= 3 && events[..events.len() - 2].iter().all(|e| *e == "delta"),
+            events.len() >= 3
+                && events[..events.len() - 2]
+                    .iter()
+                    .all(|e| *e == FrameEvent::Delta),
             "{events:?}"
         );
-        assert_eq!(&events[events.len() - 2..], ["message", "done"]);
+        assert_eq!(
+            &events[events.len() - 2..],
+            [FrameEvent::Message, FrameEvent::Done]
+        );
         assert!(
             got.windows(2).all(|w| w[1].seq == w[0].seq + 1),
             "consecutive seqs"
@@ -274,7 +267,7 @@ mod tests {
         task.await.expect("turn task");
         let frames = store.frames_after(&conv, &live.turn_id, 0).expect("frames");
         let last = frames.last().expect("done");
-        assert_eq!(last.event, "done");
+        assert_eq!(last.event, FrameEvent::Done);
         assert!(last.data.contains("\"error\"") && last.data.contains("restarted"));
         let (history, _) = store.history(&conv, 10).expect("history");
         assert_eq!(history.last().map(|m| m.content.as_str()), Some("partial "));

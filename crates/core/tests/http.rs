@@ -5,15 +5,14 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::post;
-use chatlink_core::app::{AgentUpdate, EngineSetting, IssueLink, LinkKind};
+use chatlink_core::app::{IssueLink, LinkKind};
 use chatlink_core::secret::SecretBackend;
 use chatlink_core::{App, AppConfig, Limits};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use chatlink_test_support::FakeProvider;
 use common::*;
 
 #[tokio::test]
@@ -548,44 +547,12 @@ async fn a_second_message_while_a_reply_runs_is_409_and_shutdown_ends_streams() 
 #[tokio::test]
 async fn a_failing_provider_ends_the_turn_with_a_visitor_safe_error() {
     let s = start().await;
-    async fn fail() -> (StatusCode, &'static str) {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal provider detail sk-live-999",
-        )
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            Router::new().route("/v1/chat/completions", post(fail)),
-        )
-        .await;
-    });
-    s.app
-        .create_agent(chatlink_core::app::NewAgent {
-            slug: "ai".into(),
-            name: "AI".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("agent");
-    s.app
-        .update_agent(
-            "ai",
-            AgentUpdate {
-                engine: Some(EngineSetting::OpenAi {
-                    base_url: format!("http://{addr}/v1"),
-                    model: "m".into(),
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("engine");
+    let provider = FakeProvider::failing(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal provider detail sk-live-999",
+    )
+    .await;
+    agent_on(&s.app, "ai", &provider.base_url).await;
     let (_, link) = s.link(IssueLink::chat("ai")).await;
     let turn = s.ask(&link, "hi").await["turn_id"]
         .as_str()

@@ -6,9 +6,10 @@ mod common;
 
 use std::time::Duration;
 
+use chatlink_core::app::Channel;
 use chatlink_core::app::{ExportFormat, ExportScope, InboxFilter, IssueLink};
 use chatlink_core::hub::OwnerEvent;
-use chatlink_core::store::now_ms;
+use chatlink_core::model::{ConversationState, now_ms};
 use common::{all_events, error_code, events, start};
 use eventsource_stream::Event;
 use futures_util::StreamExt;
@@ -84,7 +85,7 @@ async fn an_owner_reply_reaches_the_open_page_and_the_agent_stays_quiet_until_ha
     assert_eq!(inbox.len(), 1);
     assert_eq!(
         (inbox[0].id.as_str(), inbox[0].channel),
-        (conv.as_str(), "link")
+        (conv.as_str(), Channel::Link)
     );
     assert!(!inbox[0].taken_over);
 
@@ -185,7 +186,7 @@ async fn an_owner_reply_reaches_the_open_page_and_the_agent_stays_quiet_until_ha
     // Handed back: the agent answers again.
     let back = server.app.hand_back(&conv).await.expect("hand back");
     assert!(!back.taken_over);
-    assert_eq!(back.state, "open");
+    assert_eq!(back.state, ConversationState::Open);
     let (_, status) =
         ask_and_wait(&server, &link, "When are you open on Sunday?", Some(&conv)).await;
     assert_eq!(status, "ok");
@@ -207,11 +208,11 @@ async fn an_owner_reply_reaches_the_open_page_and_the_agent_stays_quiet_until_ha
     // Resolved; a visitor writing again reopens it.
     assert_eq!(
         server.app.resolve(&conv).await.expect("resolve").state,
-        "resolved"
+        ConversationState::Resolved
     );
     ask_and_wait(&server, &link, "Thanks!", Some(&conv)).await;
     let state = server.app.conversation(&conv).await.expect("detail");
-    assert_eq!(state.conversation.state, "open");
+    assert_eq!(state.conversation.state, ConversationState::Open);
 }
 
 #[tokio::test]
@@ -428,6 +429,11 @@ async fn inbox_filters_search_counts_exports_and_retention() {
     );
 
     // Retention: old resolved conversations go; open ones and one waiting for the owner stay.
+    let messages_of = |id: i64| {
+        let app = server.app.clone();
+        async move { app.link(id).await.expect("link").messages }
+    };
+    assert_eq!(messages_of(flyer_id).await, 1);
     server.app.resolve(&a).await.expect("resolve a");
     server
         .db()
@@ -460,12 +466,13 @@ async fn inbox_filters_search_counts_exports_and_retention() {
         .inbox(InboxFilter::default())
         .await
         .expect("left");
-    let mut states: Vec<(&str, &str)> = left
-        .iter()
-        .map(|s| (s.id.as_str(), s.state.as_str()))
-        .collect();
+    let mut states: Vec<(&str, ConversationState)> =
+        left.iter().map(|s| (s.id.as_str(), s.state)).collect();
     states.sort();
-    let mut want = vec![(b.as_str(), "open"), (c.as_str(), "handoff")];
+    let mut want = vec![
+        (b.as_str(), ConversationState::Open),
+        (c.as_str(), ConversationState::Handoff),
+    ];
     want.sort();
     assert_eq!(
         states, want,
@@ -475,6 +482,11 @@ async fn inbox_filters_search_counts_exports_and_retention() {
         server.count("messages"),
         4,
         "the deleted one took its messages"
+    );
+    assert_eq!(
+        messages_of(flyer_id).await,
+        0,
+        "and the flyer's count lost its visitor's message"
     );
     assert_eq!(server.app.set_retention_days(None).await.expect("off"), 0);
 }

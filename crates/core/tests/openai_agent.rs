@@ -3,120 +3,21 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use serde_json::json;
 
-// In chatlink-core: `use chatlink_core::agent::...` and `use chatlink_core::secret::Sensitive`.
 use chatlink_core::agent::openai::{OpenAiAgent, OpenAiConfig, VISITOR_MESSAGE, default_client};
-use chatlink_core::agent::{Agent, AgentInput, HistoryMessage, Knowledge, Outcome, Reply, Role};
+use chatlink_core::agent::{Agent, AgentInput, Reply};
+use chatlink_core::model::{HistoryMessage, Knowledge, Outcome, Role};
 use chatlink_core::secret::Sensitive;
+use chatlink_test_support::provider::{Behaviour, End, FakeProvider, events};
 
 const PROVIDER_BODY: &str = "PROVIDER-SECRET-DETAIL: invalid api key sk-live-123";
 
-/// How the mock's streamed body ends after its pieces.
-#[derive(Clone, Copy)]
-enum End {
-    /// Clean end of the body (no `[DONE]` unless a piece carried it).
-    Close,
-    /// The body errors out, so the connection drops mid-message.
-    Abort,
-    /// Never sends another byte.
-    Stall,
-}
-
-#[derive(Clone)]
-enum Behaviour {
-    /// Raw body pieces, each written separately after a short pause.
-    Stream {
-        pieces: Vec<String>,
-        end: End,
-        pause: Duration,
-    },
-    Status(StatusCode, &'static str),
-}
-
-/// What the mock saw of one request.
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    authorization: Option<String>,
-    body: Value,
-}
-
-#[derive(Clone)]
-struct Mock {
-    behaviour: Behaviour,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-/// Starts the mock on 127.0.0.1:0; returns its base URL (with a trailing slash, which the engine
-/// must tolerate) and what it saw.
-async fn start(behaviour: Behaviour) -> (String, Arc<Mutex<Vec<Seen>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let app = Router::new().fallback(handle).with_state(Mock {
-        behaviour,
-        seen: seen.clone(),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
-    (format!("http://{addr}/v1/"), seen)
-}
-
-async fn handle(State(mock): State<Mock>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let authorization = headers
-        .get("authorization")
-        .map(|v| v.to_str().expect("ascii header").to_owned());
-    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    mock.seen.lock().expect("lock").push(Seen {
-        path: uri.path().to_owned(),
-        authorization,
-        body,
-    });
-    match mock.behaviour {
-        Behaviour::Status(status, text) => (status, text).into_response(),
-        Behaviour::Stream { pieces, end, pause } => {
-            let body = futures_util::stream::iter(pieces)
-                .then(move |piece| async move {
-                    tokio::time::sleep(pause).await;
-                    Ok::<_, std::io::Error>(Bytes::from(piece))
-                })
-                .chain(futures_util::stream::once(async move {
-                    // Lets the last piece reach the client before an abort resets the connection.
-                    tokio::time::sleep(pause).await;
-                    match end {
-                        End::Close => Ok(Bytes::new()),
-                        End::Abort => Err(std::io::Error::other("cut")),
-                        End::Stall => std::future::pending().await,
-                    }
-                }));
-            (
-                [("content-type", "text/event-stream")],
-                Body::from_stream(body),
-            )
-                .into_response()
-        }
-    }
-}
-
-fn chunk(content: &str) -> String {
-    json!({ "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }] })
-        .to_string()
-}
-
-/// One SSE event per piece, with the given line ending.
-fn events(contents: &[&str], eol: &str) -> Vec<String> {
-    contents
-        .iter()
-        .map(|c| format!("data: {}{eol}{eol}", chunk(c)))
-        .collect()
+/// Starts the fake provider; its base URL gets a trailing slash, which the engine must tolerate.
+async fn start(behaviour: Behaviour) -> (String, FakeProvider) {
+    let provider = FakeProvider::start(behaviour).await;
+    (format!("{}/", provider.base_url), provider)
 }
 
 fn streaming(pieces: Vec<String>, end: End) -> Behaviour {
@@ -310,7 +211,11 @@ async fn in_band_error_ends_the_turn() {
 
 #[tokio::test]
 async fn unauthorized_is_an_error() {
-    let (deltas, reply) = turn(Behaviour::Status(StatusCode::UNAUTHORIZED, PROVIDER_BODY)).await;
+    let (deltas, reply) = turn(Behaviour::Status(
+        StatusCode::UNAUTHORIZED,
+        PROVIDER_BODY.into(),
+    ))
+    .await;
     assert!(deltas.is_empty());
     assert_eq!(reply.text, "");
     assert_visitor_error(&reply);
@@ -320,7 +225,7 @@ async fn unauthorized_is_an_error() {
 async fn server_error_is_an_error() {
     let (_, reply) = turn(Behaviour::Status(
         StatusCode::INTERNAL_SERVER_ERROR,
-        PROVIDER_BODY,
+        PROVIDER_BODY.into(),
     ))
     .await;
     assert_eq!(reply.text, "");
@@ -379,7 +284,7 @@ async fn keepalives_hold_a_slow_stream_open() {
 async fn request_carries_model_key_prompt_history_and_message() {
     let mut pieces = events(&["Yes!"], "\n");
     pieces.push("data: [DONE]\n\n".into());
-    let (url, seen) = start(streaming(pieces, End::Close)).await;
+    let (url, provider) = start(streaming(pieces, End::Close)).await;
     let knowledge = knowledge();
     // Twelve messages, so the oldest two must be left out.
     let history: Vec<HistoryMessage> = (0..12)
@@ -396,7 +301,7 @@ async fn request_carries_model_key_prompt_history_and_message() {
     .await;
     assert_eq!(reply.outcome, Outcome::Ok);
 
-    let seen = seen.lock().expect("lock")[0].clone();
+    let seen = provider.seen()[0].clone();
     assert_eq!(seen.path, "/v1/chat/completions");
     assert_eq!(seen.authorization.as_deref(), Some("Bearer sk-test-key"));
     assert_eq!(seen.body["model"], "tiny-model");
@@ -444,13 +349,13 @@ async fn request_carries_model_key_prompt_history_and_message() {
 async fn no_key_means_no_authorization_and_a_default_persona() {
     let mut pieces = events(&["Hi"], "\n");
     pieces.push("data: [DONE]\n\n".into());
-    let (url, seen) = start(streaming(pieces, End::Close)).await;
+    let (url, provider) = start(streaming(pieces, End::Close)).await;
     let mut input = input(&[], &[], "Hello?");
     input.persona = "  ";
     let (_, reply) = run(&agent(url.trim_end_matches('/'), None), input).await;
     assert_eq!(reply.outcome, Outcome::Ok);
 
-    let seen = seen.lock().expect("lock")[0].clone();
+    let seen = provider.seen()[0].clone();
     assert_eq!(seen.path, "/v1/chat/completions");
     assert_eq!(seen.authorization, None);
     let messages = seen.body["messages"].as_array().expect("messages array");

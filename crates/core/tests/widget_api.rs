@@ -14,6 +14,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use chatlink_test_support::FakeProvider;
 use common::*;
 
 struct WidgetApp {
@@ -404,7 +405,7 @@ async fn revoking_or_rotating_ends_sessions_and_streams_at_once() {
     assert!(
         listed
             .iter()
-            .any(|a| a.id == app.id && a.status == "revoked")
+            .any(|a| a.id == app.id && a.status == chatlink_core::app::AppStatus::Revoked)
     );
 
     let app = s.widget_app("demo", &[], Duration::from_secs(900)).await;
@@ -529,8 +530,8 @@ async fn allowed_origins_are_enforced_and_cors_lets_the_widget_read_why() {
 async fn a_stream_ends_with_its_token_and_resumes_exactly_with_a_new_one() {
     let s = start().await;
     let pieces: Vec<String> = (0..16).map(|i| format!("piece {i}. ")).collect();
-    let base_url = drip_provider(pieces.clone(), Duration::from_millis(500)).await;
-    agent_on(&s, "drip", base_url).await;
+    let provider = FakeProvider::drip(&pieces, Duration::from_millis(500)).await;
+    agent_on(&s.app, "drip", &provider.base_url).await;
     let app = s.widget_app("drip", &[], Duration::from_secs(5)).await;
     let first_jwt = s.session(&app, "alice").await;
     let turn = json_of(s.say(&first_jwt, "Tell me a long story").await).await["turnId"]

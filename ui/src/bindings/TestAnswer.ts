@@ -5,6 +5,7 @@
  */
 export type TestAnswer = { text: string, 
 /**
- * `ok`, `handoff` (the agent would pass the visitor to a person) or `error`.
+ * `ok`, `handoff` (the agent would pass the visitor to a person) or `error`; never
+ * `running`.
  */
 outcome: "ok" | "handoff" | "error", };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { LinkInfo } from '../bindings/LinkInfo';
+import type { LinkStatus } from '../bindings/LinkStatus';
 import {
   countLive,
   dayLabel,
@@ -77,7 +78,7 @@ describe('fullDate', () => {
   });
 });
 
-function link(id: number, created_at: string, status = 'live'): LinkInfo {
+function link(id: number, created_at: string, status: LinkStatus = 'live'): LinkInfo {
   return {
     id,
     jid: `web:acme/s${id}`,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { LinkInfo } from '../bindings/LinkInfo';
+import type { LinkStatus } from '../bindings/LinkStatus';
+import type { TokenKind } from '../bindings/TokenKind';
 import { localMidnight, newestLiveWebLink } from './home';
 
 describe('localMidnight', () => {
@@ -34,7 +36,7 @@ describe('localMidnight', () => {
   });
 });
 
-function link(id: number, created_at: string, status = 'live', kind = 'web'): LinkInfo {
+function link(id: number, created_at: string, status: LinkStatus = 'live', kind: TokenKind = 'web'): LinkInfo {
   return {
     id,
     jid: `${kind}:acme/s${id}`,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { ConversationSummary } from '../bindings/ConversationSummary';
 import type { TranscriptMessage } from '../bindings/TranscriptMessage';
+import type { Role } from '../bindings/Role';
 import {
   ACTION_TOASTS,
   appendMessage,
@@ -51,7 +52,7 @@ function conv(id: string, over: Partial<ConversationSummary> = {}): Conversation
   };
 }
 
-function msg(id: string, role = 'user', content = 'Hi'): TranscriptMessage {
+function msg(id: string, role: Role = 'user', content = 'Hi'): TranscriptMessage {
   return { id, role, content, created_at: '2025-03-12T10:00:00Z' };
 }
 

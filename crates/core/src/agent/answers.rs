@@ -2,7 +2,8 @@
 //! question to a person when nothing in the knowledge answers it.
 
 use super::retrieval::{Index, terms};
-use super::{Agent, AgentInput, BoxFuture, DeltaSink, Outcome, Reply};
+use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
+use crate::model::Outcome;
 
 /// A match must contain more than half of the question's IDF weight. A word no entry contains has
 /// the highest IDF there is, so a question about something the folder never mentions stays below
@@ -250,8 +251,8 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::super::retrieval::tests::bakery;
-    use super::super::{HistoryMessage, Knowledge};
     use super::*;
+    use crate::model::{HistoryMessage, Knowledge};
 
     const GREETING: &str = "Hi! Welcome to Rosie's Bakery. How can we help?";
 

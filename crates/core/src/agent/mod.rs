@@ -13,52 +13,7 @@ pub mod wait;
 use std::future::Future;
 use std::pin::Pin;
 
-use serde::{Deserialize, Serialize};
-
-/// One knowledge entry of a folder: a question/answer pair, or free text when `question` is None.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Knowledge {
-    #[cfg_attr(feature = "ts", ts(type = "number"))]
-    pub id: i64,
-    pub question: Option<String>,
-    pub answer: String,
-}
-
-/// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Assistant,
-    Owner,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-            Role::Owner => "owner",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "user" => Some(Role::User),
-            "assistant" => Some(Role::Assistant),
-            "owner" => Some(Role::Owner),
-            _ => None,
-        }
-    }
-}
-
-/// A past message handed to an engine as context.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryMessage {
-    pub role: Role,
-    pub content: String,
-}
+use crate::model::{HistoryMessage, Knowledge, Outcome};
 
 /// Everything an engine may use to answer one message.
 #[derive(Debug, Clone, Copy)]
@@ -74,18 +29,6 @@ pub struct AgentInput<'a> {
     pub history: &'a [HistoryMessage],
     /// The visitor's message this turn answers.
     pub message: &'a str,
-}
-
-/// How a turn ended, as the `done` frame reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    /// The agent could not help and passed the question to a person.
-    Handoff,
-    /// The engine failed; `visitor_message` is safe to show a visitor (no provider detail).
-    Error {
-        visitor_message: String,
-    },
 }
 
 /// What an engine produced: the whole reply text (the concatenation of its deltas) and the outcome.

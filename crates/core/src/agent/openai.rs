@@ -10,7 +10,8 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Agent, AgentInput, BoxFuture, DeltaSink, Outcome, Reply, Role, retrieval};
+use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply, retrieval};
+use crate::model::{Outcome, Role};
 use crate::secret::Sensitive;
 
 /// What the visitor sees whatever went wrong: provider detail stays in the logs.

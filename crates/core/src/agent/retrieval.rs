@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::Knowledge;
+use crate::model::Knowledge;
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;

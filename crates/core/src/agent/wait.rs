@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use tokio::sync::watch;
 
-use super::{Agent, AgentInput, BoxFuture, DeltaSink, Outcome, Reply};
+use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
+use crate::model::Outcome;
 
 /// The folder whose turns this agent runs in a bench build.
 pub const FOLDER: &str = "bench-wait";

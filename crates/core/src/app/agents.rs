@@ -3,12 +3,12 @@
 use serde::Serialize;
 
 use super::{App, Inner};
-use crate::agent::{Knowledge, Outcome};
 use crate::error::{Error, Result};
 use crate::jid::{Jid, check_name};
 use crate::knowledge::{self, Format};
+use crate::model::{Knowledge, Outcome, TurnStatus, rfc3339};
 use crate::secret::Sensitive;
-use crate::store::{EngineRow, FolderRow, FolderUpdate, RouteRule, rfc3339};
+use crate::store::{EngineRow, FolderRow, FolderUpdate, RouteRule};
 
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_GREETING_CHARS: usize = 500;
@@ -69,9 +69,10 @@ pub struct AgentInfo {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TestAnswer {
     pub text: String,
-    /// `ok`, `handoff` (the agent would pass the visitor to a person) or `error`.
+    /// `ok`, `handoff` (the agent would pass the visitor to a person) or `error`; never
+    /// `running`.
     #[cfg_attr(feature = "ts", ts(type = "\"ok\" | \"handoff\" | \"error\""))]
-    pub outcome: &'static str,
+    pub outcome: TurnStatus,
 }
 
 /// A suffix's persona and greeting, instead of the agent's; `None` keeps the agent's.
@@ -317,8 +318,8 @@ impl App {
             .map(|g| text("greeting", g, 1, MAX_GREETING_CHARS))
             .transpose()?;
         let rule = RouteRule {
-            jid: jid.to_string(),
             folder: jid.folder().to_owned(),
+            jid,
             persona,
             greeting,
         };
@@ -336,7 +337,7 @@ impl App {
     ) -> Result<TestAnswer> {
         super::chat::check_message(question, self.0.limits.message_chars)?;
         let suffix = suffix.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let jid = Jid::web(slug, suffix)?.to_string();
+        let jid = Jid::web(slug, suffix)?;
         let slug = slug.to_owned();
         let (folder, persona, greeting, agent, knowledge) = self
             .blocking(move |i| {
@@ -355,14 +356,11 @@ impl App {
             message: question,
         };
         let reply = agent.run(input, &|_: &str| {}).await;
-        let (outcome, text) = match reply.outcome {
-            Outcome::Ok => ("ok", reply.text),
-            Outcome::Handoff => ("handoff", reply.text),
+        let outcome = reply.outcome.status();
+        let text = match reply.outcome {
             // The owner sees the visitor-safe message; the detail is in the log.
-            Outcome::Error { visitor_message } if reply.text.is_empty() => {
-                ("error", visitor_message)
-            }
-            Outcome::Error { .. } => ("error", reply.text),
+            Outcome::Error { visitor_message } if reply.text.is_empty() => visitor_message,
+            Outcome::Ok | Outcome::Handoff | Outcome::Error { .. } => reply.text,
         };
         Ok(TestAnswer { text, outcome })
     }
@@ -375,7 +373,7 @@ impl App {
                 .route_rules(&slug)?
                 .into_iter()
                 .map(|r| RouteRuleInfo {
-                    jid: r.jid,
+                    jid: r.jid.to_string(),
                     persona: r.persona,
                     greeting: r.greeting,
                 })
@@ -397,13 +395,13 @@ mod tests {
             .ask_agent("demo", None, "When are you open on Sunday?")
             .await
             .expect("ask");
-        assert_eq!(sunday.outcome, "ok");
+        assert_eq!(sunday.outcome, TurnStatus::Ok);
         assert!(sunday.text.contains("8am to 2pm"), "{}", sunday.text);
         let bicycle = app
             .ask_agent("demo", Some("flyer".into()), "can you fix my bicycle?")
             .await
             .expect("ask");
-        assert_eq!(bicycle.outcome, "handoff", "{}", bicycle.text);
+        assert_eq!(bicycle.outcome, TurnStatus::Handoff, "{}", bicycle.text);
         assert_eq!(
             app.overview(0).await.expect("overview").conversations_today,
             0,

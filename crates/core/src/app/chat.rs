@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{App, Inner};
 use crate::agent::openai::{OpenAiAgent, OpenAiConfig};
-use crate::agent::{Agent, AgentInput, BoxFuture, DeltaSink, Outcome, Reply};
+use crate::agent::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
 use crate::error::{Error, Result};
 use crate::hub::{FrameStream, LiveTurn, OwnerEvent, Source, Switch, subscribe};
-use crate::store::{self, ConversationRow, EndUser, EngineRow, NewTurn, TokenRow, now_ms, rfc3339};
+use crate::jid::Jid;
+use crate::model::{EndUser, Message, Outcome, Role, TokenKind, now_ms, rfc3339};
+use crate::store::{self, ConversationRow, EngineRow, NewTurn, TokenRow};
 use crate::token;
 use crate::turn::{self, TurnJob};
 
@@ -40,13 +42,26 @@ pub struct Posted {
     pub message_id: String,
 }
 
+/// A message as a chat page's history shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryMessageView {
     pub id: String,
     pub turn_id: Option<String>,
-    pub role: &'static str,
+    pub role: Role,
     pub content: String,
     pub created_at: String,
+}
+
+impl From<Message> for HistoryMessageView {
+    fn from(m: Message) -> Self {
+        HistoryMessageView {
+            id: m.id,
+            turn_id: m.turn_id,
+            role: m.role,
+            content: m.content,
+            created_at: rfc3339(m.created_at),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,7 +92,7 @@ impl Agent for OwnerAnswers {
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
     pub folder: String,
-    pub jid: String,
+    pub jid: Jid,
     pub token_id: Option<i64>,
     pub end_user: Option<EndUser>,
     /// Rate limits and revocation apply per link or per widget app.
@@ -109,16 +124,7 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
     let (messages, running_turn_id) = i.store.history(&conv.id, i.limits.history_messages)?;
     Ok(History {
         conversation_id: conv.id.clone(),
-        messages: messages
-            .into_iter()
-            .map(|m| HistoryMessageView {
-                id: m.id,
-                turn_id: m.turn_id,
-                role: m.role.as_str(),
-                content: m.content,
-                created_at: rfc3339(m.created_at),
-            })
-            .collect(),
+        messages: messages.into_iter().map(Into::into).collect(),
         running_turn_id,
         last_event_id: conv.last_seq,
     })
@@ -127,7 +133,7 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
 impl Inner {
     /// The live token of `kind` behind `raw`: unknown (or of the other kind) is not found,
     /// revoked or expired is refused.
-    fn resolve(&self, raw: &str, kind: &str) -> Result<TokenRow> {
+    fn resolve(&self, raw: &str, kind: TokenKind) -> Result<TokenRow> {
         if !token::looks_like_token(raw) {
             return Err(Error::NotFound { what: "link" });
         }
@@ -149,7 +155,7 @@ impl Inner {
     pub(super) fn persona(
         &self,
         folder: &str,
-        jid: &str,
+        jid: &Jid,
     ) -> Result<(store::FolderRow, String, String)> {
         let folder = self.store.folder(folder)?;
         let rule = self.store.route_rule(jid)?;
@@ -255,7 +261,7 @@ impl App {
     pub async fn chat_page(&self, token: &str) -> Result<ChatPage> {
         let token = token.to_owned();
         self.blocking(move |i| {
-            let row = i.resolve(&token, "web")?;
+            let row = i.resolve(&token, TokenKind::Web)?;
             let (folder, _, greeting) = i.persona(&row.folder, &row.jid)?;
             Ok(ChatPage {
                 name: folder.name,
@@ -282,7 +288,7 @@ impl App {
         }
         let token = token.to_owned();
         self.start_turn(
-            move |i| Ok(Entry::of_link(&i.resolve(&token, "web")?)),
+            move |i| Ok(Entry::of_link(&i.resolve(&token, TokenKind::Web)?)),
             msg.content,
             msg.conversation_id,
             client,
@@ -302,7 +308,7 @@ impl App {
         }
         let token = token.to_owned();
         self.start_turn(
-            move |i| Ok(Entry::of_link(&i.resolve(&token, "hook")?)),
+            move |i| Ok(Entry::of_link(&i.resolve(&token, TokenKind::Hook)?)),
             body,
             None,
             client,
@@ -351,7 +357,7 @@ impl App {
     ) -> Result<FrameStream> {
         let token = token.to_owned();
         self.subscribe_turn(
-            move |i| Ok(Entry::of_link(&i.resolve(&token, "web")?)),
+            move |i| Ok(Entry::of_link(&i.resolve(&token, TokenKind::Web)?)),
             turn_id,
             last_event_id,
         )
@@ -416,7 +422,7 @@ impl App {
         let conversation_id = conversation_id.to_owned();
         self.conversation_feed(
             move |i| {
-                let entry = Entry::of_link(&i.resolve(&token, "web")?);
+                let entry = Entry::of_link(&i.resolve(&token, TokenKind::Web)?);
                 let conv = token::looks_like_id(&conversation_id)
                     .then(|| i.store.conversation(&conversation_id))
                     .transpose()?
@@ -470,7 +476,7 @@ impl App {
     pub async fn history(&self, token: &str, conversation_id: &str) -> Result<History> {
         let (token, conversation_id) = (token.to_owned(), conversation_id.to_owned());
         self.blocking(move |i| {
-            let row = i.resolve(&token, "web")?;
+            let row = i.resolve(&token, TokenKind::Web)?;
             if !token::looks_like_id(&conversation_id) {
                 return Err(Error::NotFound {
                     what: "conversation",
@@ -499,6 +505,7 @@ mod tests {
     use super::super::test_util::test_app;
     use super::super::{IssueLink, LinkKind};
     use super::*;
+    use crate::model::FrameEvent;
 
     const CLIENT: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
@@ -538,12 +545,12 @@ mod tests {
             .collect()
             .await;
         let last = frames.last().expect("frames");
-        assert_eq!(last.event, "done");
+        assert_eq!(last.event, FrameEvent::Done);
         assert!(last.data.contains("\"ok\""), "{}", last.data);
         assert!(
             frames
                 .iter()
-                .any(|f| f.event == "message" && f.data.contains("8am to 2pm"))
+                .any(|f| f.event == FrameEvent::Message && f.data.contains("8am to 2pm"))
         );
         // Replay after the second frame gives exactly the rest, from the store.
         let rest: Vec<_> = app
@@ -560,7 +567,7 @@ mod tests {
             .expect("history");
         assert_eq!(
             h.messages.iter().map(|m| m.role).collect::<Vec<_>>(),
-            ["user", "assistant"]
+            [Role::User, Role::Assistant]
         );
         assert_eq!(h.running_turn_id, None);
 

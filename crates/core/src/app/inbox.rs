@@ -12,7 +12,9 @@ use serde::Serialize;
 use super::{App, Inner};
 use crate::error::{Error, Result};
 use crate::hub::OwnerEvent;
-use crate::store::{ConversationRow, HistoryRow, InboxQuery, InboxRow, now_ms, rfc3339};
+use crate::jid::Jid;
+use crate::model::{ConversationState, Message, Role, now_ms, rfc3339, words};
+use crate::store::{ConversationRow, InboxQuery, InboxRow};
 use crate::token;
 
 /// Conversations an inbox page shows at most.
@@ -27,11 +29,31 @@ pub const RETENTION_DAYS: std::ops::RangeInclusive<u32> = 1..=3650;
 pub struct InboxFilter {
     pub agent: Option<String>,
     pub jid: Option<String>,
-    /// `open`, `handoff` or `resolved`.
+    /// `open`, `handoff` or `resolved`, as the owner typed it.
     pub state: Option<String>,
     pub search: Option<String>,
     pub limit: Option<usize>,
     pub offset: usize,
+}
+
+words! {
+    /// Where a conversation came in.
+    pub enum Channel ("channel") {
+        /// A chat link (the preview included).
+        Link = "link",
+        Widget = "widget",
+        Hook = "hook",
+    }
+}
+
+impl Channel {
+    pub fn of(jid: &Jid) -> Channel {
+        match jid {
+            Jid::Web { .. } => Channel::Link,
+            Jid::Widget { .. } => Channel::Widget,
+            Jid::Hook { .. } => Channel::Hook,
+        }
+    }
 }
 
 /// One conversation as the inbox lists it.
@@ -42,21 +64,18 @@ pub struct ConversationSummary {
     pub agent: String,
     pub agent_name: String,
     pub jid: String,
-    /// `link`, `widget` or `hook`.
-    #[cfg_attr(feature = "ts", ts(type = "\"link\" | \"widget\" | \"hook\""))]
-    pub channel: &'static str,
+    pub channel: Channel,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub link_id: Option<i64>,
     pub link_label: Option<String>,
-    /// `open`, `handoff` or `resolved`.
-    pub state: String,
+    pub state: ConversationState,
     /// The owner answers; the agent stays quiet.
     pub taken_over: bool,
     pub created_at: String,
     pub updated_at: String,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub messages: i64,
-    pub last_role: Option<String>,
+    pub last_role: Option<Role>,
     /// The latest message, cut to 140 characters.
     pub last_message: Option<String>,
 }
@@ -73,8 +92,7 @@ pub struct ConversationDetail {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TranscriptMessage {
     pub id: String,
-    /// `user` (the visitor), `assistant` (the agent) or `owner`.
-    pub role: String,
+    pub role: Role,
     pub content: String,
     pub created_at: String,
 }
@@ -103,29 +121,17 @@ pub enum ExportScope {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExportFormat {
-    Json,
-    Csv,
-}
-
-impl ExportFormat {
-    pub fn parse(s: &str) -> Result<ExportFormat> {
-        match s.to_ascii_lowercase().as_str() {
-            "json" => Ok(ExportFormat::Json),
-            "csv" => Ok(ExportFormat::Csv),
-            other => Err(Error::invalid(format!(
-                "{other:?} is not an export format; use json or csv"
-            ))),
-        }
+words! {
+    pub enum ExportFormat ("export format") {
+        Json = "json",
+        Csv = "csv",
     }
 }
 
-pub(super) fn channel_of(jid: &str) -> &'static str {
-    match jid.split_once(':').map(|(kind, _)| kind) {
-        Some("widget") => "widget",
-        Some("hook") => "hook",
-        _ => "link",
+impl ExportFormat {
+    /// As the owner typed it or a file's extension says: any case.
+    pub fn parse(s: &str) -> Result<ExportFormat> {
+        s.to_ascii_lowercase().parse()
     }
 }
 
@@ -140,11 +146,11 @@ fn preview(text: &str) -> String {
 fn summary(row: InboxRow) -> ConversationSummary {
     let c = row.conversation;
     ConversationSummary {
-        channel: channel_of(&c.jid),
+        channel: Channel::of(&c.jid),
         id: c.id,
         agent: c.folder,
         agent_name: row.agent_name,
-        jid: c.jid,
+        jid: c.jid.to_string(),
         link_id: c.token_id,
         link_label: row.link_label,
         state: c.state,
@@ -152,27 +158,19 @@ fn summary(row: InboxRow) -> ConversationSummary {
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
         messages: row.messages,
-        last_role: row.last_role.map(|r| r.as_str().to_owned()),
+        last_role: row.last_role,
         last_message: row.last_message.as_deref().map(preview),
     }
 }
 
-fn transcript_message(m: HistoryRow) -> TranscriptMessage {
-    TranscriptMessage {
-        id: m.id,
-        role: m.role.as_str().to_owned(),
-        content: m.content,
-        created_at: rfc3339(m.created_at),
-    }
-}
-
-fn check_state(state: &str) -> Result<()> {
-    if matches!(state, "open" | "handoff" | "resolved") {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "{state:?} is not a conversation state; use open, handoff or resolved"
-        )))
+impl From<Message> for TranscriptMessage {
+    fn from(m: Message) -> Self {
+        TranscriptMessage {
+            id: m.id,
+            role: m.role,
+            content: m.content,
+            created_at: rfc3339(m.created_at),
+        }
     }
 }
 
@@ -208,10 +206,9 @@ impl App {
     /// Conversations from every channel, newest activity first.
     pub async fn inbox(&self, filter: InboxFilter) -> Result<Vec<ConversationSummary>> {
         let blank = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let state = blank(filter.state);
-        if let Some(state) = state.as_deref() {
-            check_state(state)?;
-        }
+        let state = blank(filter.state)
+            .map(|s| s.trim().parse::<ConversationState>())
+            .transpose()?;
         let query = InboxQuery {
             id: None,
             folder: blank(filter.agent),
@@ -237,7 +234,7 @@ impl App {
                     .store
                     .transcript(&id)?
                     .into_iter()
-                    .map(transcript_message)
+                    .map(Into::into)
                     .collect(),
             })
         })
@@ -248,7 +245,7 @@ impl App {
         &self,
         id: &str,
         owner: bool,
-        state: Option<&'static str>,
+        state: Option<ConversationState>,
     ) -> Result<ConversationSummary> {
         check_id(id)?;
         let id = id.to_owned();
@@ -271,12 +268,14 @@ impl App {
 
     /// The agent answers again; the conversation is open.
     pub async fn hand_back(&self, id: &str) -> Result<ConversationSummary> {
-        self.set_owner(id, false, Some("open")).await
+        self.set_owner(id, false, Some(ConversationState::Open))
+            .await
     }
 
     /// Done: resolved, and the agent answers if the visitor writes again.
     pub async fn resolve(&self, id: &str) -> Result<ConversationSummary> {
-        self.set_owner(id, false, Some("resolved")).await
+        self.set_owner(id, false, Some(ConversationState::Resolved))
+            .await
     }
 
     /// The owner's reply: stored, taken over, and sent at once to the visitor's open page or
@@ -284,8 +283,7 @@ impl App {
     pub async fn owner_reply(&self, id: &str, content: &str) -> Result<TranscriptMessage> {
         check_id(id)?;
         super::chat::check_message(content, self.0.limits.message_chars)?;
-        let content = content.trim().to_owned();
-        let (conversation_id, text) = (id.to_owned(), content.clone());
+        let (conversation_id, text) = (id.to_owned(), content.trim().to_owned());
         let written = self
             .blocking(move |i| i.store.owner_message(&conversation_id, &text))
             .await?;
@@ -293,12 +291,7 @@ impl App {
         self.0.hub.owner_event(OwnerEvent::Updated {
             conversation_id: id.to_owned(),
         });
-        Ok(TranscriptMessage {
-            id: written.message_id,
-            role: "owner".into(),
-            content,
-            created_at: rfc3339(written.created_at),
-        })
+        Ok(written.into())
     }
 
     /// Conversations started and visitor messages per day for the last `days` days (today
@@ -366,7 +359,7 @@ impl App {
                                 .store
                                 .transcript(&c.id)?
                                 .into_iter()
-                                .map(transcript_message)
+                                .map(Into::into)
                                 .collect(),
                         })
                     })
@@ -487,10 +480,10 @@ fn csv_of(details: &[ConversationDetail]) -> Result<String> {
                 c.id.as_str(),
                 &c.agent,
                 &c.jid,
-                c.channel,
-                &c.state,
+                c.channel.as_str(),
+                c.state.as_str(),
                 &m.id,
-                &m.role,
+                m.role.as_str(),
                 &m.created_at,
                 &cell(&m.content),
             ])

@@ -6,7 +6,8 @@ use super::{App, Inner};
 use crate::error::{Error, Result};
 use crate::hub::Switch;
 use crate::jid::{Jid, check_name};
-use crate::store::{NewToken, TokenRow, now_ms, rfc3339};
+use crate::model::{TokenKind, now_ms, rfc3339, words};
+use crate::store::{NewToken, TokenRow};
 use crate::token;
 
 pub const MAX_LABEL_CHARS: usize = 80;
@@ -42,6 +43,15 @@ impl IssueLink {
     }
 }
 
+words! {
+    /// Whether a link still opens.
+    pub enum LinkStatus ("link status") {
+        Live = "live",
+        Revoked = "revoked",
+        Expired = "expired",
+    }
+}
+
 /// A link as the owner sees it. `url` is present when the link is live and was asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -50,12 +60,11 @@ pub struct LinkInfo {
     pub id: i64,
     pub jid: String,
     pub folder: String,
-    pub kind: String,
+    pub kind: TokenKind,
     pub suffix: Option<String>,
     pub source: Option<String>,
     pub label: Option<String>,
-    /// `live`, `revoked` or `expired`.
-    pub status: &'static str,
+    pub status: LinkStatus,
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked_at: Option<String>,
@@ -68,41 +77,31 @@ pub struct LinkInfo {
     pub url: Option<String>,
 }
 
-fn status(row: &TokenRow, now: i64) -> &'static str {
+fn status(row: &TokenRow, now: i64) -> LinkStatus {
     if row.revoked_at.is_some() {
-        "revoked"
+        LinkStatus::Revoked
     } else if row.expires_at.is_some_and(|e| e <= now) {
-        "expired"
+        LinkStatus::Expired
     } else {
-        "live"
+        LinkStatus::Live
     }
 }
 
-fn path_for(kind: &str, token: &str) -> String {
-    if kind == "hook" {
-        format!("/hook/{token}")
-    } else {
-        format!("/chat/{token}/")
+fn path_for(kind: TokenKind, token: &str) -> String {
+    match kind {
+        TokenKind::Hook => format!("/hook/{token}"),
+        TokenKind::Web => format!("/chat/{token}/"),
     }
 }
 
 impl Inner {
-    fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
-        let messages = self.store.visitor_messages_of_token(row.id)?;
-        self.info_with(row, with_url, messages)
-    }
-
-    /// Many links at once, counted in one query.
     fn infos(&self, rows: &[TokenRow], with_url: bool) -> Result<Vec<LinkInfo>> {
-        let counts = self.store.visitor_messages_by_token()?;
-        rows.iter()
-            .map(|r| self.info_with(r, with_url, counts.get(&r.id).copied().unwrap_or(0)))
-            .collect()
+        rows.iter().map(|r| self.info(r, with_url)).collect()
     }
 
-    fn info_with(&self, row: &TokenRow, with_url: bool, messages: i64) -> Result<LinkInfo> {
+    fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
         let status = status(row, now_ms());
-        let url = if with_url && status == "live" {
+        let url = if with_url && status == LinkStatus::Live {
             let token = token::open(&self.keys, &row.sealed, &row.hash).map_err(|_| {
                 Error::SecretStore(
                     "this link was sealed with a key the secret store no longer holds; it still works, \
@@ -111,15 +110,15 @@ impl Inner {
                 )
             })?;
             let base = self.base_url.read().map(|u| u.clone()).unwrap_or_default();
-            Some(format!("{base}{}", path_for(&row.kind, token.expose())))
+            Some(format!("{base}{}", path_for(row.kind, token.expose())))
         } else {
             None
         };
         Ok(LinkInfo {
             id: row.id,
-            jid: row.jid.clone(),
+            jid: row.jid.to_string(),
             folder: row.folder.clone(),
-            kind: row.kind.clone(),
+            kind: row.kind,
             suffix: row.suffix.clone(),
             source: row.source.clone(),
             label: row.label.clone(),
@@ -128,7 +127,7 @@ impl Inner {
             expires_at: row.expires_at.map(rfc3339),
             revoked_at: row.revoked_at.map(rfc3339),
             last_used_at: row.last_used_at.map(rfc3339),
-            messages,
+            messages: row.visitor_messages,
             url,
         })
     }
@@ -143,10 +142,19 @@ impl Inner {
         let token = token::generate();
         let hash = token::hash(token.expose());
         let sealed = token::seal(&self.keys, &token)?;
+        let kind = match jid {
+            Jid::Hook { .. } => TokenKind::Hook,
+            Jid::Web { .. } => TokenKind::Web,
+            Jid::Widget { .. } => {
+                return Err(Error::invalid(format!(
+                    "{jid} belongs to a widget app, which has no links"
+                )));
+            }
+        };
         let new = NewToken {
             folder: jid.folder().to_owned(),
-            kind: jid.kind(),
-            jid: jid.to_string(),
+            kind,
+            jid: jid.clone(),
             suffix: jid.suffix().map(str::to_owned),
             source,
             label,
@@ -230,7 +238,7 @@ impl App {
     pub async fn links_of_jid(&self, jid: &str) -> Result<Vec<LinkInfo>> {
         let jid: Jid = jid.parse()?;
         self.blocking(move |i| {
-            let rows = i.store.tokens_of_jid(&jid.to_string())?;
+            let rows = i.store.tokens_of_jid(&jid)?;
             if rows.is_empty() {
                 return Err(Error::NotFound { what: "link" });
             }
@@ -244,7 +252,6 @@ impl App {
         let jid: Jid = jid.parse()?;
         let revoked = self
             .blocking(move |i| {
-                let jid = jid.to_string();
                 if i.store.tokens_of_jid(&jid)?.is_empty() {
                     return Err(Error::NotFound { what: "link" });
                 }
@@ -275,7 +282,7 @@ impl App {
         let info = self
             .blocking(move |i| {
                 let old = i.store.token(id)?;
-                let jid: Jid = old.jid.parse()?;
+                let jid = old.jid.clone();
                 let expires_at = old.expires_at.filter(|e| *e > now_ms());
                 let (new, _) =
                     i.new_token(&jid, old.source.clone(), old.label.clone(), expires_at)?;
@@ -293,18 +300,18 @@ impl App {
         self.blocking(move |i| {
             let row = i.store.token(id)?;
             let state = status(&row, now_ms());
-            if row.kind != "web" {
+            if row.kind != TokenKind::Web {
                 return Err(Error::invalid(format!(
                     "link {id} is a hook for another program, not a chat page to preview"
                 )));
             }
-            if state != "live" {
+            if state != LinkStatus::Live {
                 return Err(Error::invalid(format!(
                     "link {id} is {state}; only a live link opens"
                 )));
             }
             let token = token::open(&i.keys, &row.sealed, &row.hash)?;
-            Ok(path_for(&row.kind, token.expose()))
+            Ok(path_for(row.kind, token.expose()))
         })
         .await
     }
@@ -426,7 +433,10 @@ mod tests {
         assert_eq!(fresh.jid, a.jid);
         assert_eq!(fresh.label.as_deref(), Some("Counter flyer"));
         assert_ne!(fresh.url, a.url);
-        assert_eq!(app.link(a.id).await.expect("old").status, "revoked");
+        assert_eq!(
+            app.link(a.id).await.expect("old").status,
+            LinkStatus::Revoked
+        );
 
         let revoked = app.revoke_jid("web:demo/flyer").await.expect("revoke");
         assert_eq!(
@@ -438,7 +448,7 @@ mod tests {
                 .await
                 .expect("tombstones")
                 .iter()
-                .all(|l| l.status == "revoked" && l.url.is_none())
+                .all(|l| l.status == LinkStatus::Revoked && l.url.is_none())
         );
         assert_eq!(
             app.revoke_jid("web:demo/none")
@@ -553,7 +563,8 @@ mod tests {
         let png_path = dir.path().join("flyer.PNG");
         let written = app.save_link_qr(link.id, &png_path).await.expect("png");
         assert_eq!(written, png_path);
-        let text = crate::qr::tests::decode_png(&std::fs::read(&png_path).expect("read png"));
+        let text =
+            chatlink_test_support::decode_qr_png(&std::fs::read(&png_path).expect("read png"));
         assert_eq!(Some(text), link.url);
         let svg = dir.path().join("flyer.svg");
         app.save_link_qr(link.id, &svg).await.expect("svg");

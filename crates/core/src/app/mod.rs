@@ -18,16 +18,16 @@ pub use agents::{
 };
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
 pub use inbox::{
-    ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope, InboxFilter,
-    MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
+    Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
+    InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
 pub use limits::Limits;
-pub use links::{IssueLink, LinkInfo, LinkKind};
+pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use overview::Overview;
 pub use settings::ServerSettings;
 pub use widget::{
-    CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest, WidgetAppInfo,
-    WidgetEmbed, WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession,
+    AppStatus, CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest,
+    WidgetAppInfo, WidgetEmbed, WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession,
     looks_like_app_id, normalize_origin,
 };
 
@@ -42,8 +42,9 @@ use tokio_util::task::TaskTracker;
 use crate::agent::answers::AnswersAgent;
 use crate::error::{Error, Result};
 use crate::hub::{Hub, Switch};
+use crate::model::now_ms;
 use crate::secret::{Keys, SecretBackend, SecretStore, load_or_create_master_key, open_store};
-use crate::store::{Store, now_ms};
+use crate::store::Store;
 
 pub const DEFAULT_PORT: u16 = 8640;
 const DB_FILE: &str = "chatlink.db";

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::App;
 use crate::error::Result;
-use crate::store::now_ms;
+use crate::model::now_ms;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -67,7 +67,10 @@ mod tests {
             .expect("sse")
             .collect()
             .await;
-        assert_eq!(frames.last().map(|f| f.event), Some("done"));
+        assert_eq!(
+            frames.last().map(|f| f.event),
+            Some(crate::model::FrameEvent::Done)
+        );
     }
 
     #[tokio::test]

@@ -32,8 +32,9 @@ use crate::error::{Error, Result};
 use crate::hub::{FrameStream, Switch};
 use crate::jid::Jid;
 use crate::jwt;
+use crate::model::{EndUser, Role, now_ms, rfc3339, words};
 use crate::secret::Sensitive;
-use crate::store::{AppRow, EndUser, NewApp, now_ms, rfc3339};
+use crate::store::{AppRow, NewApp};
 use crate::token;
 
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
@@ -56,6 +57,14 @@ pub struct NewWidgetApp {
     pub token_ttl: Option<Duration>,
 }
 
+words! {
+    /// Whether a widget app still trades its secret for sessions.
+    pub enum AppStatus ("widget app status") {
+        Active = "active",
+        Revoked = "revoked",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WidgetAppInfo {
@@ -69,8 +78,7 @@ pub struct WidgetAppInfo {
     pub created_at: String,
     pub rotated_at: Option<String>,
     pub revoked_at: Option<String>,
-    /// `active` or `revoked`.
-    pub status: &'static str,
+    pub status: AppStatus,
 }
 
 /// A new app and its secret, which is shown to the owner once here (and on an explicit reveal).
@@ -129,11 +137,13 @@ pub struct WidgetMessage {
 pub struct WidgetHistoryMessage {
     pub id: String,
     pub turn_id: Option<String>,
-    pub role: &'static str,
+    pub role: Role,
     pub content: String,
     pub created_at: String,
 }
 
+// The widget's API spells its fields in camelCase, the chat page's in snake_case: the same
+// message, two wire names.
 impl From<HistoryMessageView> for WidgetHistoryMessage {
     fn from(m: HistoryMessageView) -> Self {
         WidgetHistoryMessage {
@@ -234,11 +244,15 @@ fn check_ttl(ttl: Duration) -> Result<i64> {
 
 fn app_info(row: AppRow) -> WidgetAppInfo {
     WidgetAppInfo {
-        jid: format!("widget:{}/{}", row.folder, row.id),
+        jid: Jid::Widget {
+            folder: row.folder.clone(),
+            app: row.id.clone(),
+        }
+        .to_string(),
         status: if row.revoked_at.is_some() {
-            "revoked"
+            AppStatus::Revoked
         } else {
-            "active"
+            AppStatus::Active
         },
         id: row.id,
         folder: row.folder,
@@ -328,7 +342,10 @@ impl Inner {
         }
         Ok(WidgetSession {
             entry: Entry {
-                jid: Jid::widget(&row.folder, &row.id)?.to_string(),
+                jid: Jid::Widget {
+                    folder: row.folder.clone(),
+                    app: row.id.clone(),
+                },
                 folder: row.folder,
                 token_id: None,
                 end_user: Some(EndUser {

@@ -177,8 +177,8 @@ pub(super) fn sse_response(frames: FrameStream) -> Response {
         Ok::<_, Infallible>(
             Event::default()
                 .id(f.seq.to_string())
-                .event(f.event)
-                .data(f.data),
+                .event(f.event.as_str())
+                .data(&*f.data),
         )
     });
     let mut res = Sse::new(events)

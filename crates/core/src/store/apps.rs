@@ -3,8 +3,9 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, folders, now_ms};
+use super::{Store, folders};
 use crate::error::{Error, Result};
+use crate::model::now_ms;
 
 #[derive(Debug, Clone)]
 pub struct NewApp {

@@ -7,25 +7,24 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Store, now_ms};
-use crate::agent::{HistoryMessage, Role};
+use super::Store;
 use crate::error::{Error, Result};
+use crate::jid::Jid;
+use crate::model::{
+    ConversationState, EncodedFrame, EndUser, FinishedTurn, Frame, HistoryMessage,
+    MAX_FRAMES_PER_TURN, Message, Outcome, Role, TurnStatus, now_ms,
+};
 use crate::token::random_id;
-
-/// A turn holds at most this many frames: its `done` frame's seq never exceeds
-/// `first_seq + MAX_FRAMES_PER_TURN`, which is where crash recovery puts it so that it sorts after
-/// anything a visitor may have seen live before the crash.
-pub const MAX_FRAMES_PER_TURN: i64 = 65_536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationRow {
     pub id: String,
     pub folder: String,
-    pub jid: String,
+    pub jid: Jid,
     pub token_id: Option<i64>,
     /// The widget end user this conversation belongs to, for widget conversations.
     pub end_user: Option<EndUser>,
-    pub state: String,
+    pub state: ConversationState,
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -34,35 +33,12 @@ pub struct ConversationRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryRow {
-    pub id: String,
-    pub turn_id: Option<String>,
-    pub role: Role,
-    pub content: String,
-    pub created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnRow {
     pub id: String,
     pub conversation_id: String,
     pub token_id: Option<i64>,
-    pub status: String,
+    pub status: TurnStatus,
     pub first_seq: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameRow {
-    pub seq: i64,
-    pub event: &'static str,
-    pub data: String,
-}
-
-/// A verified widget end user: the app that vouched for them and the id it gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndUser {
-    pub app_id: String,
-    pub id: String,
 }
 
 /// A visitor's message that starts a turn. Owned, because the write may run on whichever thread
@@ -72,7 +48,7 @@ pub struct NewTurn {
     /// Continue this conversation (it must belong to `jid`), or start a new one.
     pub conversation_id: Option<String>,
     pub folder: String,
-    pub jid: String,
+    pub jid: Jid,
     pub token_id: Option<i64>,
     /// For the widget: the end user's one conversation is found, or started, by this.
     pub end_user: Option<EndUser>,
@@ -93,17 +69,6 @@ pub struct TurnStart {
     pub new_conversation: bool,
     /// The owner has taken the conversation over: no agent answers this turn.
     pub taken_over: bool,
-}
-
-/// Everything a finished turn writes, in one transaction (owned, like [`NewTurn`]).
-#[derive(Debug, Clone)]
-pub struct TurnEnd {
-    pub turn_id: String,
-    pub conversation_id: String,
-    pub frames: Vec<FrameRow>,
-    /// The assistant's message: (id, content, created_at).
-    pub reply: Option<(String, String, i64)>,
-    pub status: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +99,26 @@ pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conver
     })
 }
 
+pub(super) const MESSAGE_COLUMNS: &str = "id, turn_id, role, content, created_at";
+
+pub(super) fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: r.get(0)?,
+        turn_id: r.get(1)?,
+        role: r.get(2)?,
+        content: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
+pub(super) fn frame_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EncodedFrame> {
+    Ok(EncodedFrame {
+        seq: r.get(0)?,
+        event: r.get(1)?,
+        data: r.get::<_, String>(2)?.into(),
+    })
+}
+
 pub fn conversation(conn: &Connection, id: &str) -> Result<Option<ConversationRow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ?1"
@@ -151,6 +136,7 @@ fn end_user_conversation(conn: &Connection, user: &EndUser) -> Result<Option<Con
 }
 
 pub(super) fn running_turn(conn: &Connection, conversation_id: &str) -> Result<Option<String>> {
+    // The status is written out, not bound: only a literal lets SQLite use the partial index.
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM turns WHERE conversation_id = ?1 AND status = 'running' LIMIT 1",
     )?;
@@ -162,24 +148,44 @@ pub(super) fn recent_messages(
     conn: &Connection,
     conversation_id: &str,
     limit: usize,
-) -> Result<Vec<HistoryRow>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, turn_id, role, content, created_at FROM messages
-         WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![conversation_id, limit as i64], |r| {
-        let role: String = r.get(2)?;
-        Ok(HistoryRow {
-            id: r.get(0)?,
-            turn_id: r.get(1)?,
-            role: Role::parse(&role).unwrap_or(Role::User),
-            content: r.get(3)?,
-            created_at: r.get(4)?,
-        })
-    })?;
-    let mut out: Vec<HistoryRow> = rows.collect::<rusqlite::Result<_>>()?;
+) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+         WHERE conversation_id = ?1 ORDER BY seq DESC LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![conversation_id, limit as i64], message_row)?;
+    let mut out: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
     out.reverse();
     Ok(out)
+}
+
+pub(super) fn insert_message(conn: &Connection, conversation_id: &str, m: &Message) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        m.id,
+        conversation_id,
+        m.turn_id,
+        m.role,
+        m.content,
+        m.created_at
+    ])?;
+    Ok(())
+}
+
+pub(super) fn insert_frame(
+    conn: &Connection,
+    conversation_id: &str,
+    turn_id: &str,
+    f: &EncodedFrame,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![conversation_id, f.seq, turn_id, f.event, &*f.data])?;
+    Ok(())
 }
 
 impl Store {
@@ -198,7 +204,7 @@ impl Store {
                 (None, None) => None,
             };
             let new_conversation = existing.is_none();
-            let (conversation_id, last_seq, history, taken_over) = match existing {
+            let (conversation_id, last_seq, history, taken_over, counted_link) = match existing {
                 Some(conv) => {
                     let id = conv.id.as_str();
                     if running_turn(tx, id)?.is_some() {
@@ -208,7 +214,7 @@ impl Store {
                         .into_iter()
                         .map(|m| HistoryMessage { role: m.role, content: m.content })
                         .collect();
-                    (conv.id, conv.last_seq, history, conv.taken_over_at.is_some())
+                    (conv.id, conv.last_seq, history, conv.taken_over_at.is_some(), conv.token_id)
                 }
                 None => {
                     let id = random_id();
@@ -218,17 +224,19 @@ impl Store {
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                         params![id, t.folder, t.jid, t.token_id, app_id, end_user, now],
                     )?;
-                    (id, 0, Vec::new(), false)
+                    (id, 0, Vec::new(), false, t.token_id)
                 }
             };
             let turn_id = random_id();
-            let message_id = random_id();
+            let message = Message {
+                id: random_id(),
+                turn_id: Some(turn_id.clone()),
+                role: Role::User,
+                content: t.content,
+                created_at: now,
+            };
             let first_seq = last_seq + 1;
-            tx.prepare_cached(
-                "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
-                 VALUES (?1, ?2, ?3, 'user', ?4, ?5)",
-            )?
-            .execute(params![message_id, conversation_id, turn_id, t.content, now])?;
+            insert_message(tx, &conversation_id, &message)?;
             tx.prepare_cached(
                 "INSERT INTO turns(id, conversation_id, token_id, first_seq, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
@@ -236,18 +244,26 @@ impl Store {
             // A visitor writing again reopens a resolved conversation.
             tx.prepare_cached(
                 "UPDATE conversations SET updated_at = ?2,
-                        state = CASE state WHEN 'resolved' THEN 'open' ELSE state END
+                        state = CASE state WHEN ?3 THEN ?4 ELSE state END
                   WHERE id = ?1",
             )?
-            .execute(params![conversation_id, now])?;
+            .execute(params![conversation_id, now, ConversationState::Resolved, ConversationState::Open])?;
             if let Some(token_id) = t.token_id {
                 tx.prepare_cached("UPDATE tokens SET last_used_at = ?2 WHERE id = ?1")?
                     .execute(params![token_id, now])?;
             }
+            // A link's message count is kept with the link (the links table must not count
+            // messages): it counts the conversations the link started, as retention uncounts them.
+            if let Some(token_id) = counted_link {
+                tx.prepare_cached(
+                    "UPDATE tokens SET visitor_messages = visitor_messages + 1 WHERE id = ?1",
+                )?
+                .execute([token_id])?;
+            }
             Ok(TurnStart {
                 turn_id,
                 conversation_id,
-                message_id,
+                message_id: message.id,
                 first_seq,
                 history,
                 new_conversation,
@@ -256,27 +272,19 @@ impl Store {
         })
     }
 
-    pub fn end_turn(&self, end: TurnEnd) -> Result<()> {
+    pub fn end_turn(&self, end: FinishedTurn) -> Result<()> {
         self.write_grouped(move |tx| {
             let now = now_ms();
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut last_seq = None;
             for f in &end.frames {
-                insert.execute(params![end.conversation_id, f.seq, end.turn_id, f.event, f.data])?;
-                last_seq = Some(f.seq);
+                insert_frame(tx, &end.conversation_id, &end.turn_id, f)?;
             }
-            if let Some((id, content, created_at)) = &end.reply {
-                tx.prepare_cached(
-                    "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
-                     VALUES (?1, ?2, ?3, 'assistant', ?4, ?5)",
-                )?
-                .execute(params![id, end.conversation_id, end.turn_id, content, created_at])?;
+            let last_seq = end.frames.last().map(|f| f.seq);
+            if let Some(reply) = &end.reply {
+                insert_message(tx, &end.conversation_id, reply)?;
             }
             tx.prepare_cached("UPDATE turns SET status = ?2, ended_at = ?3 WHERE id = ?1")?
                 .execute(params![end.turn_id, end.status, now])?;
-            let state = (end.status == "handoff").then_some("handoff");
+            let state = (end.status == TurnStatus::Handoff).then_some(ConversationState::Handoff);
             tx.prepare_cached(
                 "UPDATE conversations SET last_seq = max(last_seq, coalesce(?2, last_seq)),
                         state = coalesce(?3, state), updated_at = ?4 WHERE id = ?1",
@@ -320,20 +328,13 @@ impl Store {
         conversation_id: &str,
         turn_id: &str,
         after: i64,
-    ) -> Result<Vec<FrameRow>> {
+    ) -> Result<Vec<EncodedFrame>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, event, data FROM frames
                  WHERE conversation_id = ?1 AND seq > ?3 AND turn_id = ?2 ORDER BY seq",
             )?;
-            let rows = stmt.query_map(params![conversation_id, turn_id, after], |r| {
-                let event: String = r.get(1)?;
-                Ok(FrameRow {
-                    seq: r.get(0)?,
-                    event: intern_event(&event),
-                    data: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![conversation_id, turn_id, after], frame_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -343,7 +344,7 @@ impl Store {
         &self,
         conversation_id: &str,
         limit: usize,
-    ) -> Result<(Vec<HistoryRow>, Option<String>)> {
+    ) -> Result<(Vec<Message>, Option<String>)> {
         self.read(|c| {
             Ok((
                 recent_messages(c, conversation_id, limit)?,
@@ -354,26 +355,33 @@ impl Store {
 
     /// Ends every turn still marked running (the process that ran it is gone): status `error` and
     /// a `done` frame placed after any seq the turn could have used, so a visitor resuming from
-    /// the last frame they saw gets it.
+    /// the last frame they saw gets it. Running turns are found through their partial index, so
+    /// a start-up on a large history reads only them.
     pub fn recover_running_turns(&self, visitor_message: &str) -> Result<Vec<RecoveredTurn>> {
         self.write(|tx| {
-            let mut stmt = tx.prepare("SELECT id, conversation_id, first_seq FROM turns WHERE status = 'running'")?;
+            let mut stmt = tx.prepare(
+                "SELECT id, conversation_id, first_seq FROM turns INDEXED BY turns_running
+                  WHERE status = 'running'",
+            )?;
             let running = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let now = now_ms();
             let mut out = Vec::with_capacity(running.len());
             for (turn_id, conversation_id, first_seq) in running {
-                let seq = first_seq + MAX_FRAMES_PER_TURN;
-                let data = serde_json::json!({"turn_id": turn_id, "status": "error", "message": visitor_message});
+                let done = Frame::Done {
+                    turn_id: turn_id.clone(),
+                    outcome: Outcome::Error { visitor_message: visitor_message.to_owned() },
+                }
+                .encode(first_seq + MAX_FRAMES_PER_TURN);
+                insert_frame(tx, &conversation_id, &turn_id, &done)?;
                 tx.execute(
-                    "INSERT INTO frames(conversation_id, seq, turn_id, event, data) VALUES (?1, ?2, ?3, 'done', ?4)",
-                    params![conversation_id, seq, turn_id, data.to_string()],
+                    "UPDATE turns SET status = ?3, ended_at = ?2 WHERE id = ?1",
+                    params![turn_id, now, TurnStatus::Error],
                 )?;
-                tx.execute("UPDATE turns SET status = 'error', ended_at = ?2 WHERE id = ?1", params![turn_id, now])?;
                 tx.execute(
                     "UPDATE conversations SET last_seq = max(last_seq, ?2), updated_at = ?3 WHERE id = ?1",
-                    params![conversation_id, seq, now],
+                    params![conversation_id, done.seq, now],
                 )?;
                 out.push(RecoveredTurn { turn_id, conversation_id });
             }
@@ -382,26 +390,17 @@ impl Store {
     }
 }
 
-/// Frame event names are a closed set; keeping them `&'static str` saves an allocation per frame.
-pub fn intern_event(event: &str) -> &'static str {
-    match event {
-        "delta" => "delta",
-        "message" => "message",
-        "done" => "done",
-        _ => "unknown",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::test_util::temp_store;
     use super::*;
+    use crate::model::FrameEvent;
 
     fn new_turn(conv: Option<&str>, content: &str) -> NewTurn {
         NewTurn {
             conversation_id: conv.map(str::to_owned),
             folder: "acme".into(),
-            jid: "web:acme".into(),
+            jid: "web:acme".parse().expect("jid"),
             token_id: None,
             end_user: None,
             content: content.into(),
@@ -425,29 +424,40 @@ mod tests {
         assert_eq!(msgs.len(), 1);
         assert_eq!(running.as_deref(), Some(t.turn_id.as_str()));
 
+        let turn_id = || t.turn_id.clone();
+        let reply = Message {
+            id: "m2".into(),
+            turn_id: Some(turn_id()),
+            role: Role::Assistant,
+            content: "hi there".into(),
+            created_at: now_ms(),
+        };
         let frames = vec![
-            FrameRow {
-                seq: 1,
-                event: "delta",
-                data: "{}".into(),
-            },
-            FrameRow {
-                seq: 2,
-                event: "message",
-                data: "{}".into(),
-            },
-            FrameRow {
-                seq: 3,
-                event: "done",
-                data: "{}".into(),
-            },
+            Frame::Delta {
+                turn_id: turn_id(),
+                text: "hi there".into(),
+            }
+            .encode(1),
+            Frame::Message {
+                turn_id: turn_id(),
+                id: reply.id.clone(),
+                role: reply.role,
+                content: reply.content.clone(),
+                created_at: reply.created_at,
+            }
+            .encode(2),
+            Frame::Done {
+                turn_id: turn_id(),
+                outcome: Outcome::Handoff,
+            }
+            .encode(3),
         ];
-        s.end_turn(TurnEnd {
-            turn_id: t.turn_id.clone(),
+        s.end_turn(FinishedTurn {
+            turn_id: turn_id(),
             conversation_id: t.conversation_id.clone(),
             frames: frames.clone(),
-            reply: Some(("m2".into(), "hi there".into(), now_ms())),
-            status: "handoff",
+            reply: Some(reply),
+            status: TurnStatus::Handoff,
         })
         .expect("end");
         assert_eq!(
@@ -459,7 +469,7 @@ mod tests {
             .conversation(&t.conversation_id)
             .expect("conv")
             .expect("exists");
-        assert_eq!((conv.last_seq, conv.state.as_str()), (3, "handoff"));
+        assert_eq!((conv.last_seq, conv.state), (3, ConversationState::Handoff));
 
         let t2 = s
             .begin_turn(new_turn(Some(&t.conversation_id), "more"))
@@ -468,7 +478,7 @@ mod tests {
         assert_eq!(t2.history.len(), 2);
         assert_eq!(t2.history[1].content, "hi there");
         let other = NewTurn {
-            jid: "web:acme/other".into(),
+            jid: "web:acme/other".parse().expect("jid"),
             ..new_turn(Some(&t.conversation_id), "x")
         };
         assert_eq!(
@@ -489,8 +499,9 @@ mod tests {
             token_ttl_secs: 900,
         })
         .expect("app");
+        let widget: Jid = "widget:acme/app_1".parse().expect("jid");
         let user = |id: &str| NewTurn {
-            jid: "widget:acme/app_1".into(),
+            jid: widget.clone(),
             end_user: Some(EndUser {
                 app_id: "app_1".into(),
                 id: id.into(),
@@ -498,12 +509,12 @@ mod tests {
             ..new_turn(None, "hello")
         };
         let first = s.begin_turn(user("alice")).expect("first");
-        let end = |t: &TurnStart| TurnEnd {
+        let end = |t: &TurnStart| FinishedTurn {
             turn_id: t.turn_id.clone(),
             conversation_id: t.conversation_id.clone(),
             frames: vec![],
             reply: None,
-            status: "ok",
+            status: TurnStatus::Ok,
         };
         s.end_turn(end(&first)).expect("end");
         let again = s.begin_turn(user("alice")).expect("same user, no id");
@@ -521,7 +532,7 @@ mod tests {
             "not_found"
         );
         let link_into_alice = NewTurn {
-            jid: "widget:acme/app_1".into(),
+            jid: widget.clone(),
             ..new_turn(Some(&first.conversation_id), "x")
         };
         assert_eq!(
@@ -555,11 +566,19 @@ mod tests {
             .frames_after(&t.conversation_id, &t.turn_id, 500)
             .expect("frames");
         assert_eq!(frames.len(), 1);
-        assert_eq!(frames[0].event, "done");
+        assert_eq!(frames[0].event, FrameEvent::Done);
+        assert_eq!(
+            &*frames[0].data,
+            format!(
+                r#"{{"message":"sorry","status":"error","turn_id":"{}"}}"#,
+                t.turn_id
+            ),
+            "the recovered done frame has the wire's bytes"
+        );
         assert_eq!(frames[0].seq, 1 + MAX_FRAMES_PER_TURN);
         assert_eq!(
             s.turn(&t.turn_id).expect("turn").expect("exists").status,
-            "error"
+            TurnStatus::Error
         );
         assert!(s.recover_running_turns("sorry").expect("again").is_empty());
         // The next turn continues after the recovered done frame.

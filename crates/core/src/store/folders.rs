@@ -2,9 +2,10 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, now_ms};
-use crate::agent::Knowledge;
+use super::Store;
 use crate::error::{Error, Result};
+use crate::jid::Jid;
+use crate::model::{Knowledge, now_ms};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineRow {
@@ -35,7 +36,7 @@ pub struct FolderUpdate {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteRule {
-    pub jid: String,
+    pub jid: Jid,
     pub folder: String,
     pub persona: Option<String>,
     pub greeting: Option<String>,
@@ -88,7 +89,7 @@ pub fn knowledge(conn: &Connection, slug: &str) -> Result<Vec<Knowledge>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn route_rule(conn: &Connection, jid: &str) -> Result<Option<RouteRule>> {
+pub fn route_rule(conn: &Connection, jid: &Jid) -> Result<Option<RouteRule>> {
     Ok(conn
         .query_row(
             "SELECT jid, folder, persona, greeting FROM route_rules WHERE jid = ?1",
@@ -258,7 +259,7 @@ impl Store {
         })
     }
 
-    pub fn route_rule(&self, jid: &str) -> Result<Option<RouteRule>> {
+    pub fn route_rule(&self, jid: &Jid) -> Result<Option<RouteRule>> {
         self.read(|c| route_rule(c, jid))
     }
 
@@ -343,14 +344,14 @@ mod tests {
         );
 
         let rule = RouteRule {
-            jid: "web:acme/sales".into(),
+            jid: "web:acme/sales".parse().expect("jid"),
             folder: "acme".into(),
             persona: Some("Sell.".into()),
             greeting: None,
         };
         s.set_route_rule(&rule).expect("rule");
         assert_eq!(
-            s.read(|c| route_rule(c, "web:acme/sales")).expect("read"),
+            s.read(|c| route_rule(c, &rule.jid)).expect("read"),
             Some(rule)
         );
         assert_eq!(

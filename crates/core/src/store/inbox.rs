@@ -4,11 +4,12 @@
 use rusqlite::params;
 
 use super::chat::{
-    CONVERSATION_COLUMNS, conversation, conversation_row, intern_event, running_turn,
+    CONVERSATION_COLUMNS, MESSAGE_COLUMNS, conversation, conversation_row, frame_row, insert_frame,
+    insert_message, message_row, running_turn,
 };
-use super::{ConversationRow, FrameRow, HistoryRow, Store, now_ms};
-use crate::agent::Role;
+use super::{ConversationRow, Store};
 use crate::error::{Error, Result};
+use crate::model::{ConversationState, EncodedFrame, Frame, Message, Role, TurnStatus, now_ms};
 use crate::token::random_id;
 
 /// What the inbox lists; every field narrows, `None` does not.
@@ -18,7 +19,7 @@ pub struct InboxQuery {
     pub id: Option<String>,
     pub folder: Option<String>,
     pub jid: Option<String>,
-    pub state: Option<String>,
+    pub state: Option<ConversationState>,
     /// Words that must appear in one of the conversation's messages (case-insensitive).
     pub search: Option<String>,
     pub limit: usize,
@@ -34,13 +35,6 @@ pub struct InboxRow {
     pub messages: i64,
     pub last_role: Option<Role>,
     pub last_message: Option<String>,
-}
-
-/// An owner's message, as written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnerMessage {
-    pub message_id: String,
-    pub created_at: i64,
 }
 
 /// Conversations started and visitor messages sent on one day (days counted in the owner's time
@@ -66,17 +60,6 @@ fn like_pattern(words: &str) -> String {
     }
     out.push('%');
     out
-}
-
-fn message_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
-    let role: String = r.get(2)?;
-    Ok(HistoryRow {
-        id: r.get(0)?,
-        turn_id: r.get(1)?,
-        role: Role::parse(&role).unwrap_or(Role::User),
-        content: r.get(3)?,
-        created_at: r.get(4)?,
-    })
 }
 
 impl Store {
@@ -122,13 +105,12 @@ impl Store {
                     q.id
                 ],
                 |r| {
-                    let last_role: Option<String> = r.get(14)?;
                     Ok(InboxRow {
                         conversation: conversation_row(r)?,
                         agent_name: r.get(11)?,
                         link_label: r.get(12)?,
                         messages: r.get(13)?,
-                        last_role: last_role.as_deref().and_then(Role::parse),
+                        last_role: r.get(14)?,
                         last_message: r.get(15)?,
                     })
                 },
@@ -138,12 +120,11 @@ impl Store {
     }
 
     /// Every message of a conversation, oldest first.
-    pub fn transcript(&self, conversation_id: &str) -> Result<Vec<HistoryRow>> {
+    pub fn transcript(&self, conversation_id: &str) -> Result<Vec<Message>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, turn_id, role, content, created_at FROM messages
-                  WHERE conversation_id = ?1 ORDER BY seq",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?1 ORDER BY seq"
+            ))?;
             let rows = stmt.query_map([conversation_id], message_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
@@ -157,21 +138,14 @@ impl Store {
         conversation_id: &str,
         after: i64,
         limit: usize,
-    ) -> Result<Vec<FrameRow>> {
+    ) -> Result<Vec<EncodedFrame>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, event, data FROM frames
                   WHERE conversation_id = ?1 AND seq > ?2 AND event != 'delta'
                   ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![conversation_id, after, limit as i64], |r| {
-                let event: String = r.get(1)?;
-                Ok(FrameRow {
-                    seq: r.get(0)?,
-                    event: intern_event(&event),
-                    data: r.get(2)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![conversation_id, after, limit as i64], frame_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -182,7 +156,7 @@ impl Store {
         &self,
         conversation_id: &str,
         owner: bool,
-        state: Option<&'static str>,
+        state: Option<ConversationState>,
     ) -> Result<ConversationRow> {
         let id = conversation_id.to_owned();
         self.write(move |tx| {
@@ -206,7 +180,7 @@ impl Store {
     /// Writes the owner's message as a one-frame turn (so it has a seq in the conversation's
     /// stream, like every reply) and takes the conversation over. Refused with
     /// `turn_in_progress` while the agent is still answering: frames are numbered in order.
-    pub fn owner_message(&self, conversation_id: &str, content: &str) -> Result<OwnerMessage> {
+    pub fn owner_message(&self, conversation_id: &str, content: &str) -> Result<Message> {
         let id = conversation_id.to_owned();
         let content = content.to_owned();
         self.write(move |tx| {
@@ -217,42 +191,43 @@ impl Store {
                 return Err(Error::TurnInProgress);
             }
             let now = now_ms();
-            let (turn_id, message_id) = (random_id(), random_id());
-            let seq = conv.last_seq + 1;
-            let data = serde_json::json!({
-                "turn_id": turn_id,
-                "id": message_id,
-                "role": "owner",
-                "content": content,
-                "created_at": super::rfc3339(now),
-            })
-            .to_string();
+            let turn_id = random_id();
+            let message = Message {
+                id: random_id(),
+                turn_id: Some(turn_id.clone()),
+                role: Role::Owner,
+                content,
+                created_at: now,
+            };
+            let frame = Frame::Message {
+                turn_id: turn_id.clone(),
+                id: message.id.clone(),
+                role: message.role,
+                content: message.content.clone(),
+                created_at: now,
+            }
+            .encode(conv.last_seq + 1);
             tx.execute(
                 "INSERT INTO turns(id, conversation_id, status, first_seq, created_at, ended_at)
-                 VALUES (?1, ?2, 'ok', ?3, ?4, ?4)",
-                params![turn_id, id, seq, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![turn_id, id, TurnStatus::Ok, frame.seq, now],
             )?;
-            tx.execute(
-                "INSERT INTO messages(id, conversation_id, turn_id, role, content, created_at)
-                 VALUES (?1, ?2, ?3, 'owner', ?4, ?5)",
-                params![message_id, id, turn_id, content, now],
-            )?;
-            tx.execute(
-                "INSERT INTO frames(conversation_id, seq, turn_id, event, data)
-                 VALUES (?1, ?2, ?3, 'message', ?4)",
-                params![id, seq, turn_id, data],
-            )?;
+            insert_message(tx, &id, &message)?;
+            insert_frame(tx, &id, &turn_id, &frame)?;
             tx.execute(
                 "UPDATE conversations
                     SET last_seq = ?2, updated_at = ?3, taken_over_at = coalesce(taken_over_at, ?3),
-                        state = CASE state WHEN 'resolved' THEN 'open' ELSE state END
+                        state = CASE state WHEN ?4 THEN ?5 ELSE state END
                   WHERE id = ?1",
-                params![id, seq, now],
+                params![
+                    id,
+                    frame.seq,
+                    now,
+                    ConversationState::Resolved,
+                    ConversationState::Open
+                ],
             )?;
-            Ok(OwnerMessage {
-                message_id,
-                created_at: now,
-            })
+            Ok(message)
         })
     }
 
@@ -310,14 +285,29 @@ impl Store {
 
     /// Deletes resolved conversations with no activity since `cutoff` (ms); open ones (and those
     /// handed over, taken over or with a turn running) are never touched. Their messages, turns
-    /// and frames go with them. Returns how many were deleted.
+    /// and frames go with them, and their links' message counts go down by what they held.
+    /// Returns how many were deleted.
     pub fn delete_inactive_before(&self, cutoff: i64) -> Result<usize> {
+        // One rule for both statements, so the counts drop by exactly what is deleted.
+        const EXPIRED: &str = "c.updated_at < ?1 AND c.state = 'resolved' AND c.taken_over_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.conversation_id = c.id AND t.status = 'running')";
         self.write(move |tx| {
+            tx.execute(
+                &format!(
+                    "UPDATE tokens SET visitor_messages = visitor_messages - gone.n
+                       FROM (SELECT c.token_id AS id, COUNT(*) AS n
+                               FROM conversations c
+                               JOIN messages m ON m.conversation_id = c.id AND m.role = 'user'
+                              WHERE c.token_id IS NOT NULL AND {EXPIRED}
+                              GROUP BY c.token_id) AS gone
+                      WHERE tokens.id = gone.id"
+                ),
+                [cutoff],
+            )?;
             Ok(tx.execute(
-                "DELETE FROM conversations
-                  WHERE updated_at < ?1 AND state = 'resolved' AND taken_over_at IS NULL
-                    AND NOT EXISTS (SELECT 1 FROM turns t
-                                     WHERE t.conversation_id = conversations.id AND t.status = 'running')",
+                &format!(
+                    "DELETE FROM conversations WHERE id IN (SELECT c.id FROM conversations c WHERE {EXPIRED})"
+                ),
                 [cutoff],
             )?)
         })

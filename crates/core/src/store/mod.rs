@@ -15,20 +15,18 @@ mod schema;
 mod settings;
 mod stats;
 mod tokens;
+mod values;
 
 pub use apps::{AppRow, NewApp};
-pub use chat::{
-    ConversationRow, EndUser, FrameRow, HistoryRow, MAX_FRAMES_PER_TURN, NewTurn, RecoveredTurn,
-    TurnEnd, TurnRow, TurnStart,
-};
+pub use chat::{ConversationRow, NewTurn, RecoveredTurn, TurnRow, TurnStart};
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
-pub use inbox::{DayRow, InboxQuery, InboxRow, OwnerMessage};
+pub use inbox::{DayRow, InboxQuery, InboxRow};
 pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 
@@ -50,20 +48,6 @@ impl std::fmt::Debug for Store {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-/// Milliseconds since the Unix epoch: how every time is stored.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// RFC 3339 (UTC, milliseconds) for JSON answers.
-pub fn rfc3339(ms: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 fn configure(conn: &Connection) -> Result<()> {
@@ -181,11 +165,5 @@ mod tests {
             .expect_err("must fail");
         assert_eq!(err.code(), "invalid_input");
         assert_eq!(store.read(|c| settings::get(c, "k")).expect("read"), None);
-    }
-
-    #[test]
-    fn times_format_as_rfc3339() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert!(now_ms() > 1_700_000_000_000);
     }
 }

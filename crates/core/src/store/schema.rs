@@ -137,6 +137,15 @@ ALTER TABLE conversations ADD COLUMN taken_over_at INTEGER;
 -- Charts, exports and retention work by date.
 CREATE INDEX messages_by_created ON messages(created_at);
 "#,
+    r#"
+-- Visitor messages per link as a counter the turn path keeps (and retention lowers), so listing
+-- links reads one row each instead of counting every message. Filled once from the messages.
+ALTER TABLE tokens ADD COLUMN visitor_messages INTEGER NOT NULL DEFAULT 0;
+UPDATE tokens SET visitor_messages = (
+    SELECT COUNT(*) FROM conversations c
+      JOIN messages m ON m.conversation_id = c.id AND m.role = 'user'
+     WHERE c.token_id = tokens.id);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
@@ -148,6 +157,51 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SQL spells the model's words out (partial indexes need literals): every word the model
+    /// has must be one the table's CHECK accepts.
+    #[test]
+    fn every_model_word_fits_its_column() {
+        use crate::model::{ConversationState, Role, TurnStatus};
+        let (_d, store) = crate::store::test_util::temp_store();
+        store
+            .write(|tx| {
+                tx.execute(
+                    "INSERT INTO folders(slug, name, greeting, instructions, created_at, updated_at)
+                     VALUES ('f', 'F', '', '', 0, 0)",
+                    [],
+                )?;
+                for (i, state) in ConversationState::ALL.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO conversations(id, folder, jid, state, created_at, updated_at)
+                         VALUES (?1, 'f', 'web:f', ?2, 0, 0)",
+                        rusqlite::params![format!("c{i}"), state],
+                    )?;
+                }
+                for (i, role) in Role::ALL.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO messages(id, conversation_id, role, content, created_at)
+                         VALUES (?1, 'c0', ?2, '', 0)",
+                        rusqlite::params![format!("m{i}"), role],
+                    )?;
+                }
+                for (i, status) in TurnStatus::ALL.iter().enumerate() {
+                    tx.execute(
+                        "INSERT INTO turns(id, conversation_id, status, first_seq, created_at)
+                         VALUES (?1, 'c0', ?2, 1, 0)",
+                        rusqlite::params![format!("t{i}"), status],
+                    )?;
+                }
+                let refused = tx.execute(
+                    "INSERT INTO turns(id, conversation_id, status, first_seq, created_at)
+                     VALUES ('x', 'c0', 'paused', 1, 0)",
+                    [],
+                );
+                assert!(refused.is_err(), "a word the model lacks is refused");
+                Ok(())
+            })
+            .expect("every word is accepted");
+    }
 
     #[test]
     fn migrations_are_valid() {

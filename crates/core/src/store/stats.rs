@@ -1,6 +1,4 @@
-//! Counts for the owner's window: messages per link, and the Home screen's numbers.
-
-use std::collections::HashMap;
+//! Counts for the owner's window: the Home screen's numbers, each from an index.
 
 use super::Store;
 use crate::error::Result;
@@ -15,33 +13,6 @@ pub struct OverviewRow {
 }
 
 impl Store {
-    /// Visitor messages per link id, for every link with at least one (one pass, so a table of
-    /// hundreds of links costs one query, not one each).
-    pub fn visitor_messages_by_token(&self) -> Result<HashMap<i64, i64>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT c.token_id, COUNT(*) FROM conversations c
-                   JOIN messages m ON m.conversation_id = c.id AND m.role = 'user'
-                  WHERE c.token_id IS NOT NULL
-                  GROUP BY c.token_id",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
-    /// Visitor messages through one link.
-    pub fn visitor_messages_of_token(&self, token_id: i64) -> Result<i64> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT COUNT(*) FROM conversations c
-                   JOIN messages m ON m.conversation_id = c.id AND m.role = 'user'
-                  WHERE c.token_id = ?1",
-            )?
-            .query_row([token_id], |r| r.get(0))?)
-        })
-    }
-
     /// Links (live and all), conversations started at or after `since` (ms), and conversations
     /// whose agent handed over to a person.
     pub fn overview(&self, since: i64, now: i64) -> Result<OverviewRow> {

@@ -2,14 +2,16 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, folders, now_ms};
+use super::{Store, folders};
 use crate::error::{Error, Result};
+use crate::jid::Jid;
+use crate::model::{TokenKind, now_ms};
 
 #[derive(Debug, Clone)]
 pub struct NewToken {
     pub folder: String,
-    pub kind: &'static str,
-    pub jid: String,
+    pub kind: TokenKind,
+    pub jid: Jid,
     pub suffix: Option<String>,
     pub source: Option<String>,
     pub label: Option<String>,
@@ -22,8 +24,8 @@ pub struct NewToken {
 pub struct TokenRow {
     pub id: i64,
     pub folder: String,
-    pub kind: String,
-    pub jid: String,
+    pub kind: TokenKind,
+    pub jid: Jid,
     pub suffix: Option<String>,
     pub source: Option<String>,
     pub label: Option<String>,
@@ -33,10 +35,13 @@ pub struct TokenRow {
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub last_used_at: Option<i64>,
+    /// Visitor messages in the conversations this link started, kept as a counter (see
+    /// `Store::begin_turn`), so listing links never counts messages.
+    pub visitor_messages: i64,
 }
 
 const COLUMNS: &str = "id, folder, kind, jid, suffix, source, label, hash, sealed, created_at, \
-                       expires_at, revoked_at, last_used_at";
+                       expires_at, revoked_at, last_used_at, visitor_messages";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -53,6 +58,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         expires_at: r.get(10)?,
         revoked_at: r.get(11)?,
         last_used_at: r.get(12)?,
+        visitor_messages: r.get(13)?,
     })
 }
 
@@ -126,7 +132,7 @@ impl Store {
         })
     }
 
-    pub fn tokens_of_jid(&self, jid: &str) -> Result<Vec<TokenRow>> {
+    pub fn tokens_of_jid(&self, jid: &Jid) -> Result<Vec<TokenRow>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM tokens WHERE jid = ?1 ORDER BY id"
@@ -137,7 +143,7 @@ impl Store {
     }
 
     /// Revokes every live token of `jid`; returns the ids it revoked (empty when none was live).
-    pub fn revoke_jid(&self, jid: &str) -> Result<Vec<i64>> {
+    pub fn revoke_jid(&self, jid: &Jid) -> Result<Vec<i64>> {
         self.write(|tx| {
             let mut stmt = tx.prepare(
                 "UPDATE tokens SET revoked_at = ?2 WHERE jid = ?1 AND revoked_at IS NULL RETURNING id",
@@ -177,8 +183,8 @@ mod tests {
     fn new(jid: &str, n: u8) -> NewToken {
         NewToken {
             folder: "acme".into(),
-            kind: "web",
-            jid: jid.into(),
+            kind: TokenKind::Web,
+            jid: jid.parse().expect("jid"),
             suffix: None,
             source: None,
             label: None,
@@ -203,8 +209,9 @@ mod tests {
         );
 
         let since = now_ms();
-        assert_eq!(s.revoke_jid("web:acme").expect("revoke"), vec![a.id, b.id]);
-        assert!(s.revoke_jid("web:acme").expect("again").is_empty());
+        let acme: Jid = "web:acme".parse().expect("jid");
+        assert_eq!(s.revoke_jid(&acme).expect("revoke"), vec![a.id, b.id]);
+        assert!(s.revoke_jid(&acme).expect("again").is_empty());
         assert_eq!(s.revoked_since(since).expect("since"), vec![a.id, b.id]);
         assert!(
             s.token_by_hash(&[1; 32])
@@ -219,7 +226,7 @@ mod tests {
             .reissue_token(c.id, &new("web:acme/x", 4))
             .expect("reissue");
         assert!(old.revoked_at.is_some());
-        assert_eq!(fresh.jid, "web:acme/x");
+        assert_eq!(fresh.jid.to_string(), "web:acme/x");
         assert_eq!(s.tokens(Some("acme")).expect("list").len(), 4);
         assert_eq!(s.token(999).expect_err("missing").code(), "not_found");
     }
