@@ -14,7 +14,7 @@ DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 # The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
 TAURI_DRIVER_VERSION := ^2
 
-.PHONY: install ui build run test lint bench bundle clean
+.PHONY: install ui build run test lint bench bench-build bench-quick bench-quick-record bundle clean
 
 install:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -53,16 +53,34 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# One cargo invocation for every test, inside a private D-Bus session with a real GNOME Keyring.
+# One cargo invocation for every test, inside a private D-Bus session with a real GNOME Keyring;
+# then the quick bench, which fails when the code got slower.
 test: build lint
 	cd ui && npm run check && npm test
 	scripts/with-session.sh 1800 $(CARGO) test --workspace --all-targets
+	$(MAKE) bench-quick
 
-# Release build of the server (with the bench-only waiting agent) and the harness, then every
-# scenario against the bare-axum baseline; the table lands in bench/RESULTS.md.
-bench: install
+# Release build of the server (with the bench-only waiting agent and slowdown switch) and the
+# harness. Its own profile, so the debug build of `make build` is never rebuilt for it.
+bench-build: install
 	$(CARGO) build --release -p chatlink-cli -p chatlink-bench --features chatlink-cli/bench
+
+# Every scenario at full size against the bare-axum baseline; the table lands in bench/RESULTS.md.
+bench: bench-build
 	target/release/chatlink-bench --chatlink target/release/chatlink --out bench/RESULTS.md
+
+QUICK_BASELINE := bench/quick-baseline.json
+# The guard against slowdowns (about a minute): the quick sizes, compared with figures recorded
+# from quick runs; then proof that it can fail: the same guard, shown a bench build slowed down
+# on purpose (100 ms before each turn and before serving), must report the slowdown.
+bench-quick: bench-build
+	target/release/chatlink-bench --quick --check $(QUICK_BASELINE)
+	CHATLINK_BENCH_SLOWDOWN_MS=100 target/release/chatlink-bench --quick --only 1,4 --runs 1 \
+		--check $(QUICK_BASELINE) --expect-slowdown
+
+# Renews the quick baseline after a change meant to move its numbers (say why in the commit).
+bench-quick-record: bench-build
+	target/release/chatlink-bench --quick --record $(QUICK_BASELINE)
 
 # The installable .deb (and .rpm) of the desktop app: a release build, about 9 minutes clean.
 bundle: ui

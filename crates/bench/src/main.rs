@@ -5,6 +5,7 @@
 mod baseline;
 mod client;
 mod gate;
+mod guard;
 mod procs;
 mod scenarios;
 mod stats;
@@ -49,7 +50,23 @@ struct Args {
     /// Write the table into this Markdown file (between its bench markers)
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The quick bench of `make test`: 32 visitors, 1,000 streams, 100,000 messages, 2 s runs
+    /// (the sizes above are then ignored)
+    #[arg(long)]
+    quick: bool,
+    /// Fail (exit 2) when a guarded number is more than 2x worse than this file records
+    #[arg(long, value_name = "FILE")]
+    check: Option<PathBuf>,
+    /// Write this run's guarded numbers to this file as the new baseline
+    #[arg(long, value_name = "FILE", conflicts_with = "check")]
+    record: Option<PathBuf>,
+    /// With --check: succeed only if the check finds a slowdown (proves the guard can fail)
+    #[arg(long, requires = "check")]
+    expect_slowdown: bool,
 }
+
+/// Exit status of a run whose guard found a slowdown (errors exit 1).
+const SLOWER: i32 = 2;
 
 #[derive(Subcommand)]
 enum Role {
@@ -77,15 +94,25 @@ fn main() {
         match args.role {
             Some(Role::Baseline { ref pieces }) => {
                 let pieces: Vec<String> = serde_json::from_str(pieces)?;
-                serve_child(baseline::router(pieces)).await
+                serve_child(baseline::router(pieces)).await?;
+                Ok(Verdict::Pass)
             }
             None => bench(&args).await,
         }
     });
-    if let Err(e) = outcome {
-        eprintln!("error: {e}");
-        std::process::exit(1);
+    match outcome {
+        Ok(Verdict::Pass) => {}
+        Ok(Verdict::Slower) => std::process::exit(SLOWER),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
     }
+}
+
+enum Verdict {
+    Pass,
+    Slower,
 }
 
 async fn serve_child(router: axum::Router) -> Result<()> {
@@ -111,7 +138,7 @@ fn raise_fd_limit(want: u64) -> Result<()> {
     Ok(())
 }
 
-async fn bench(args: &Args) -> Result<()> {
+async fn bench(args: &Args) -> Result<Verdict> {
     raise_fd_limit(60_000)?;
     let (soft, _) = rlimit::Resource::NOFILE.get()?;
     if soft < (args.streams as u64) + 1000 {
@@ -125,17 +152,32 @@ async fn bench(args: &Args) -> Result<()> {
     if !args.chatlink.exists() {
         return Err(format!("{} is missing: build it with `cargo build --release -p chatlink-cli --features chatlink-cli/bench` (or run `make bench`)", args.chatlink.display()).into());
     }
-    let cfg = Config {
-        chatlink: args.chatlink.clone(),
-        runs: args.runs.max(1),
-        visitors: 64,
-        links: 16,
-        measure: Duration::from_secs(args.seconds.max(1)),
-        streams: args.streams,
-        revoke_streams: 1000,
-        conversations: args.conversations,
-        messages_per_conversation: 20,
-        token_links: args.links,
+    let cfg = if args.quick {
+        Config {
+            chatlink: args.chatlink.clone(),
+            runs: args.runs.max(1),
+            visitors: 32,
+            links: 8,
+            measure: Duration::from_secs(2),
+            streams: 1_000,
+            revoke_streams: 200,
+            conversations: 5_000,
+            messages_per_conversation: 20,
+            token_links: 1_000,
+        }
+    } else {
+        Config {
+            chatlink: args.chatlink.clone(),
+            runs: args.runs.max(1),
+            visitors: 64,
+            links: 16,
+            measure: Duration::from_secs(args.seconds.max(1)),
+            streams: args.streams,
+            revoke_streams: 1000,
+            conversations: args.conversations,
+            messages_per_conversation: 20,
+            token_links: args.links,
+        }
     };
     let started = Instant::now();
     let want = |n: u8| args.only.is_empty() || args.only.contains(&n);
@@ -170,7 +212,29 @@ async fn bench(args: &Args) -> Result<()> {
         write_results(out, &header, &stats::markdown_table(&rows))?;
         println!("written to {}", out.display());
     }
-    Ok(())
+    if let Some(path) = &args.record {
+        guard::record(path, &rows, &commit())?;
+        println!("guarded numbers recorded in {}", path.display());
+    }
+    let Some(path) = &args.check else {
+        return Ok(Verdict::Pass);
+    };
+    let problems = guard::check(&guard::load(path)?, &rows);
+    for p in &problems {
+        println!("SLOWER: {p}");
+    }
+    match (problems.is_empty(), args.expect_slowdown) {
+        (true, false) => {
+            println!("no slowdown against {}", path.display());
+            Ok(Verdict::Pass)
+        }
+        (false, false) => Ok(Verdict::Slower),
+        (false, true) => {
+            println!("the guard caught the slowdown it was shown, as it must");
+            Ok(Verdict::Pass)
+        }
+        (true, true) => Err("the guard was shown a slowdown and did not catch it".into()),
+    }
 }
 
 fn commit() -> String {

@@ -46,6 +46,25 @@ pub enum Target {
     RatioAtMost(f64),
 }
 
+/// Which way is better for a guarded number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    Higher,
+    Lower,
+}
+
+/// How the slowdown guard (`--check`) reads a row: under a stable key, either Chatlink's value
+/// or its ratio to the same run's baseline, and which way is better. `slack` is added to the
+/// allowed value of absolute times: a scheduler hiccup on a shared 2-core machine costs a few
+/// milliseconds whatever the code does, which would double a 5 ms figure on its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Guard {
+    pub key: &'static str,
+    pub ratio: bool,
+    pub better: Better,
+    pub slack: f64,
+}
+
 #[derive(Debug, Clone)]
 pub struct Row {
     pub scenario: String,
@@ -54,6 +73,10 @@ pub struct Row {
     pub baseline: Option<f64>,
     pub chatlink: f64,
     pub target: Target,
+    pub guard: Option<Guard>,
+    /// A correctness figure (exact replay, every stream delivered): its target must pass for a
+    /// guarded run to pass, whatever the baseline file says.
+    pub must_pass: bool,
 }
 
 impl Row {
@@ -72,7 +95,47 @@ impl Row {
             baseline,
             chatlink,
             target,
+            guard: None,
+            must_pass: false,
         }
+    }
+
+    /// Guards Chatlink's ratio to the same run's baseline.
+    pub fn guard_ratio(mut self, key: &'static str, better: Better) -> Row {
+        self.guard = Some(Guard {
+            key,
+            ratio: true,
+            better,
+            slack: 0.0,
+        });
+        self
+    }
+
+    /// Guards Chatlink's own value (a start-up or listing time), with `slack` in its unit.
+    pub fn guard_value(mut self, key: &'static str, slack: f64) -> Row {
+        self.guard = Some(Guard {
+            key,
+            ratio: false,
+            better: Better::Lower,
+            slack,
+        });
+        self
+    }
+
+    pub fn must_pass(mut self) -> Row {
+        self.must_pass = true;
+        self
+    }
+
+    /// The number the guard compares: the ratio or the value.
+    pub fn guarded(&self) -> Option<(Guard, f64)> {
+        let g = self.guard?;
+        let v = if g.ratio {
+            self.ratio()?
+        } else {
+            self.chatlink
+        };
+        v.is_finite().then_some((g, v))
     }
 
     pub fn ratio(&self) -> Option<f64> {

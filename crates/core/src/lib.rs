@@ -14,6 +14,8 @@ pub mod knowledge;
 pub mod model;
 pub mod qr;
 pub mod secret;
+#[cfg(feature = "bench")]
+mod slowdown;
 pub mod store;
 pub mod token;
 pub mod turn;

