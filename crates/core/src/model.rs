@@ -36,10 +36,15 @@ macro_rules! words {
     ($(#[$meta:meta])* $vis:vis enum $name:ident ($what:literal) { $($(#[$vmeta:meta])* $variant:ident = $word:literal,)+ }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, ::serde::Serialize, ::serde::Deserialize)]
-        #[serde(rename_all = "lowercase")]
         #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-        #[cfg_attr(feature = "ts", ts(rename_all = "lowercase"))]
-        $vis enum $name { $($(#[$vmeta])* $variant,)+ }
+        $vis enum $name {
+            $(
+                $(#[$vmeta])*
+                #[serde(rename = $word)]
+                #[cfg_attr(feature = "ts", ts(rename = $word))]
+                $variant,
+            )+
+        }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
@@ -199,6 +204,17 @@ struct DoneJson<'a> {
 }
 
 impl Frame {
+    /// The frame that carries a stored message of turn `turn_id` to the visitor.
+    pub fn message(turn_id: &str, m: &Message) -> Frame {
+        Frame::Message {
+            turn_id: turn_id.to_owned(),
+            id: m.id.clone(),
+            role: m.role,
+            content: m.content.clone(),
+            created_at: m.created_at,
+        }
+    }
+
     pub fn event(&self) -> FrameEvent {
         match self {
             Frame::Delta { .. } => FrameEvent::Delta,
@@ -367,9 +383,16 @@ mod tests {
         for s in ConversationState::ALL {
             assert_eq!(s.as_str().parse::<ConversationState>().ok(), Some(*s));
         }
-        for r in Role::ALL {
-            assert_eq!(serde_json::to_string(r).ok(), Some(format!("\"{r}\"")));
+        fn serde_is_the_word<T: Serialize + std::fmt::Display>(all: &[T]) {
+            for w in all {
+                assert_eq!(serde_json::to_string(w).ok(), Some(format!("\"{w}\"")));
+            }
         }
+        serde_is_the_word(Role::ALL);
+        serde_is_the_word(TurnStatus::ALL);
+        serde_is_the_word(ConversationState::ALL);
+        serde_is_the_word(FrameEvent::ALL);
+        serde_is_the_word(TokenKind::ALL);
         for e in FrameEvent::ALL {
             assert_eq!(e.as_str().parse::<FrameEvent>().ok(), Some(*e));
         }

@@ -97,13 +97,7 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
     let status = reply.outcome.status();
     let mut tail = Vec::with_capacity(2);
     if let Some(m) = &message {
-        tail.push(Frame::Message {
-            turn_id: turn_id.clone(),
-            id: m.id.clone(),
-            role: m.role,
-            content: m.content.clone(),
-            created_at: m.created_at,
-        });
+        tail.push(Frame::message(&turn_id, m));
     }
     tail.push(Frame::Done {
         turn_id: turn_id.clone(),

@@ -438,14 +438,7 @@ mod tests {
                 text: "hi there".into(),
             }
             .encode(1),
-            Frame::Message {
-                turn_id: turn_id(),
-                id: reply.id.clone(),
-                role: reply.role,
-                content: reply.content.clone(),
-                created_at: reply.created_at,
-            }
-            .encode(2),
+            Frame::message(&turn_id(), &reply).encode(2),
             Frame::Done {
                 turn_id: turn_id(),
                 outcome: Outcome::Handoff,

@@ -199,14 +199,7 @@ impl Store {
                 content,
                 created_at: now,
             };
-            let frame = Frame::Message {
-                turn_id: turn_id.clone(),
-                id: message.id.clone(),
-                role: message.role,
-                content: message.content.clone(),
-                created_at: now,
-            }
-            .encode(conv.last_seq + 1);
+            let frame = Frame::message(&turn_id, &message).encode(conv.last_seq + 1);
             tx.execute(
                 "INSERT INTO turns(id, conversation_id, status, first_seq, created_at, ended_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
