@@ -78,7 +78,8 @@ bench-quick: bench-build
 	CHATLINK_BENCH_SLOWDOWN_MS=100 target/release/chatlink-bench --quick --only 1,4 --runs 1 \
 		--check $(QUICK_BASELINE) --expect-slowdown
 
-# Renews the quick baseline after a change meant to move its numbers (say why in the commit).
+# Renews the quick baseline (the median of three quick suites, about 3 minutes) after a change
+# meant to move its numbers; say why in the commit.
 bench-quick-record: bench-build
 	target/release/chatlink-bench --quick --record $(QUICK_BASELINE)
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::procs::Result;
-use crate::stats::{Better, Row};
+use crate::stats::{Better, Row, median};
 
 /// How much worse than recorded a guarded number may get.
 pub const FACTOR: f64 = 2.0;
@@ -23,17 +23,21 @@ pub struct Recorded {
     pub values: BTreeMap<String, f64>,
 }
 
-/// Writes this run's guarded numbers as the new baseline.
-pub fn record(path: &Path, rows: &[Row], commit: &str) -> Result<()> {
-    let values = rows
-        .iter()
-        .filter_map(|r| r.guarded().map(|(g, v)| (g.key.to_owned(), v)))
-        .collect();
+/// Writes the guarded numbers of several whole suites, each key's median, as the new baseline.
+pub fn record(path: &Path, suites: &[Vec<Row>], commit: &str) -> Result<()> {
+    let mut seen: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for row in suites.iter().flatten() {
+        if let Some((g, v)) = row.guarded() {
+            seen.entry(g.key.to_owned()).or_default().push(v);
+        }
+    }
+    let values = seen.into_iter().map(|(k, v)| (k, median(&v))).collect();
     let recorded = Recorded {
         note: "Guarded figures of `chatlink-bench --quick` on this project's 2-core machines \
-               (ratios to the same run's bare-axum baseline, or ms). `make bench-quick` fails \
-               when a number is more than 2x worse. Renew with `make bench-quick-record` after \
-               a change that is meant to move them, and say why in the commit."
+               (ratios to the same run's bare-axum baseline, or ms), each the median of three \
+               suites. `make bench-quick` fails when a number is more than 2x worse. Renew \
+               with `make bench-quick-record` after a change that is meant to move them, and \
+               say why in the commit."
             .into(),
         commit: commit.to_owned(),
         values,

@@ -67,6 +67,8 @@ struct Args {
 
 /// Exit status of a run whose guard found a slowdown (errors exit 1).
 const SLOWER: i32 = 2;
+/// Whole suites a recorded baseline is the median of.
+const RECORD_SUITES: usize = 3;
 
 #[derive(Subcommand)]
 enum Role {
@@ -181,22 +183,40 @@ async fn bench(args: &Args) -> Result<Verdict> {
     };
     let started = Instant::now();
     let want = |n: u8| args.only.is_empty() || args.only.contains(&n);
-    let mut rows = Vec::new();
-    if want(1) {
-        scenarios::turns(&cfg, &mut rows).await?;
+    // A baseline is the median of several whole suites, so one noisy suite cannot set it.
+    let suites = if args.record.is_some() {
+        RECORD_SUITES
+    } else {
+        1
+    };
+    let mut all = Vec::new();
+    for _ in 0..suites {
+        let mut rows = Vec::new();
+        if want(1) {
+            scenarios::turns(&cfg, &mut rows).await?;
+        }
+        if want(2) {
+            scenarios::open_streams(&cfg, &mut rows).await?;
+        }
+        if want(3) {
+            scenarios::revocation(&cfg, &mut rows).await?;
+        }
+        if want(4) {
+            scenarios::scale(&cfg, &mut rows).await?;
+        }
+        if want(5) {
+            scenarios::weight(&cfg, &mut rows).await?;
+        }
+        all.push(rows);
     }
-    if want(2) {
-        scenarios::open_streams(&cfg, &mut rows).await?;
+    if let Some(path) = &args.record {
+        guard::record(path, &all, &commit())?;
+        println!(
+            "guarded numbers (median of {suites} suites) recorded in {}",
+            path.display()
+        );
     }
-    if want(3) {
-        scenarios::revocation(&cfg, &mut rows).await?;
-    }
-    if want(4) {
-        scenarios::scale(&cfg, &mut rows).await?;
-    }
-    if want(5) {
-        scenarios::weight(&cfg, &mut rows).await?;
-    }
+    let rows = all.pop().unwrap_or_default();
     let judged: Vec<bool> = rows.iter().filter_map(stats::Row::pass).collect();
     let passed = judged.iter().filter(|p| **p).count();
     let header = format!(
@@ -211,10 +231,6 @@ async fn bench(args: &Args) -> Result<Verdict> {
     if let Some(out) = &args.out {
         write_results(out, &header, &stats::markdown_table(&rows))?;
         println!("written to {}", out.display());
-    }
-    if let Some(path) = &args.record {
-        guard::record(path, &rows, &commit())?;
-        println!("guarded numbers recorded in {}", path.display());
     }
     let Some(path) = &args.check else {
         return Ok(Verdict::Pass);

@@ -127,7 +127,8 @@ impl Chatlink {
             .arg(self.dir.path())
             .args(["--secrets", "file", "--no-rate-limits"])
             .args(args)
-            .env("CHATLINK_LOG", "warn");
+            // Errors only: every process on a file store warns about it, thousands of times a run.
+            .env("CHATLINK_LOG", "error");
         cmd
     }
 
