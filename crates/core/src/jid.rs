@@ -90,14 +90,6 @@ impl Jid {
             Jid::Widget { .. } => None,
         }
     }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Jid::Web { .. } => "web",
-            Jid::Hook { .. } => "hook",
-            Jid::Widget { .. } => "widget",
-        }
-    }
 }
 
 impl fmt::Display for Jid {
@@ -155,7 +147,6 @@ mod tests {
         }
         let j: Jid = "web:acme/sales".parse().expect("parse");
         assert_eq!(j.suffix(), Some("sales"));
-        assert_eq!(j.kind(), "web");
     }
 
     #[test]

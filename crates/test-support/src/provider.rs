@@ -62,7 +62,7 @@ struct Mock {
 }
 
 /// One `chat.completion.chunk` carrying `content`, as the JSON of a `data:` line.
-pub fn chunk(content: &str) -> String {
+fn chunk(content: &str) -> String {
     json!({ "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }] })
         .to_string()
 }

@@ -135,6 +135,7 @@ impl Inner {
     fn new_token(
         &self,
         jid: &Jid,
+        kind: TokenKind,
         source: Option<String>,
         label: Option<String>,
         expires_at: Option<i64>,
@@ -142,15 +143,6 @@ impl Inner {
         let token = token::generate();
         let hash = token::hash(token.expose());
         let sealed = token::seal(&self.keys, &token)?;
-        let kind = match jid {
-            Jid::Hook { .. } => TokenKind::Hook,
-            Jid::Web { .. } => TokenKind::Web,
-            Jid::Widget { .. } => {
-                return Err(Error::invalid(format!(
-                    "{jid} belongs to a widget app, which has no links"
-                )));
-            }
-        };
         let new = NewToken {
             folder: jid.folder().to_owned(),
             kind,
@@ -166,18 +158,22 @@ impl Inner {
     }
 }
 
-fn validate(req: &IssueLink) -> Result<(Jid, Option<String>, Option<String>)> {
+/// A valid request's JID, token kind, hook source and label.
+type Valid = (Jid, TokenKind, Option<String>, Option<String>);
+
+fn validate(req: &IssueLink) -> Result<Valid> {
     let suffix = req
         .suffix
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let (jid, source) = match &req.kind {
-        LinkKind::Chat => (Jid::web(&req.folder, suffix)?, None),
+    let (jid, kind, source) = match &req.kind {
+        LinkKind::Chat => (Jid::web(&req.folder, suffix)?, TokenKind::Web, None),
         LinkKind::Hook { source } => {
             check_name("source", source)?;
             (
                 Jid::hook(&req.folder, source, suffix)?,
+                TokenKind::Hook,
                 Some(source.clone()),
             )
         }
@@ -199,12 +195,12 @@ fn validate(req: &IssueLink) -> Result<(Jid, Option<String>, Option<String>)> {
     if req.expires_at.is_some_and(|e| e <= now_ms()) {
         return Err(Error::invalid("the expiry must be in the future"));
     }
-    Ok((jid, source, label))
+    Ok((jid, kind, source, label))
 }
 
 pub(super) fn issue_blocking(inner: &Inner, req: &IssueLink) -> Result<LinkInfo> {
-    let (jid, source, label) = validate(req)?;
-    let (new, _) = inner.new_token(&jid, source, label, req.expires_at)?;
+    let (jid, kind, source, label) = validate(req)?;
+    let (new, _) = inner.new_token(&jid, kind, source, label, req.expires_at)?;
     let row = inner.store.insert_token(&new)?;
     inner.info(&row, true)
 }
@@ -284,8 +280,13 @@ impl App {
                 let old = i.store.token(id)?;
                 let jid = old.jid.clone();
                 let expires_at = old.expires_at.filter(|e| *e > now_ms());
-                let (new, _) =
-                    i.new_token(&jid, old.source.clone(), old.label.clone(), expires_at)?;
+                let (new, _) = i.new_token(
+                    &jid,
+                    old.kind,
+                    old.source.clone(),
+                    old.label.clone(),
+                    expires_at,
+                )?;
                 let (_, row) = i.store.reissue_token(id, &new)?;
                 i.info(&row, true)
             })

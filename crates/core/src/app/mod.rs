@@ -406,6 +406,54 @@ mod tests {
     use super::test_util::test_app;
     use super::*;
 
+    /// A server that just started does not delete while its first visitors arrive: the first
+    /// retention pass waits, and then deletes what the setting says.
+    #[tokio::test]
+    async fn retention_waits_after_start() {
+        use futures_util::StreamExt;
+        let (_dir, app) = test_app();
+        let url = app
+            .issue_link(IssueLink::chat("demo"))
+            .await
+            .expect("link")
+            .url
+            .expect("url");
+        let token = url.trim_end_matches('/').rsplit('/').next().expect("token");
+        let posted = app
+            .post_message(
+                token,
+                PostMessage {
+                    content: "hello".into(),
+                    conversation_id: None,
+                },
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            )
+            .await
+            .expect("post");
+        let _: Vec<_> = app
+            .subscribe(token, &posted.turn_id, None)
+            .await
+            .expect("sse")
+            .collect()
+            .await;
+        app.resolve(&posted.conversation_id).await.expect("resolve");
+        let store = app.0.store.clone();
+        store.set_setting("retention_days", "1").expect("setting");
+        store
+            .write(|tx| Ok(tx.execute("UPDATE conversations SET updated_at = 0", [])?))
+            .expect("age it");
+
+        app.start_serving().await.expect("serving");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let id = posted.conversation_id.clone();
+        assert!(
+            store.conversation(&id).expect("read").is_some(),
+            "nothing deleted at start"
+        );
+        assert_eq!(app.apply_retention().await.expect("retention"), 1);
+        assert!(store.conversation(&id).expect("read").is_none());
+    }
+
     #[tokio::test]
     async fn first_run_seeds_the_demo_once() {
         let (dir, app) = test_app();

@@ -203,6 +203,39 @@ mod tests {
             .expect("every word is accepted");
     }
 
+    /// Migration 5 counts the messages an older folder already holds into each link's counter.
+    #[test]
+    fn the_link_counter_starts_from_the_messages_already_there() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("old.db")).expect("open");
+        let migrations = Migrations::new(STEPS.iter().map(|s| M::up(s)).collect());
+        migrations
+            .to_version(&mut conn, 4)
+            .expect("the schema before the counter");
+        conn.execute_batch(
+            "INSERT INTO folders(slug, name, greeting, instructions, created_at, updated_at)
+                 VALUES ('f', 'F', '', '', 0, 0);
+             INSERT INTO tokens(id, folder, kind, jid, hash, sealed, created_at)
+                 VALUES (1, 'f', 'web', 'web:f', x'01', x'01', 0),
+                        (2, 'f', 'web', 'web:f/x', x'02', x'02', 0);
+             INSERT INTO conversations(id, folder, jid, token_id, created_at, updated_at)
+                 VALUES ('c1', 'f', 'web:f', 1, 0, 0), ('c2', 'f', 'web:f', 1, 0, 0);
+             INSERT INTO messages(id, conversation_id, role, content, created_at)
+                 VALUES ('m1', 'c1', 'user', 'a', 0), ('m2', 'c1', 'assistant', 'b', 0),
+                        ('m3', 'c2', 'user', 'c', 0), ('m4', 'c2', 'user', 'd', 0);",
+        )
+        .expect("an old folder's rows");
+        migrate(&mut conn).expect("up to date");
+        let counts: Vec<(i64, i64)> = conn
+            .prepare("SELECT id, visitor_messages FROM tokens ORDER BY id")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .expect("counts");
+        assert_eq!(counts, [(1, 3), (2, 0)], "visitor messages only, per link");
+    }
+
     #[test]
     fn migrations_are_valid() {
         let migrations = Migrations::new(STEPS.iter().map(|s| M::up(s)).collect());
