@@ -199,13 +199,18 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (!token || Date.now() >= token.expiresAt) await renew();
     const sent = token;
     const res = await authed(path, init, sent);
-    if (res.status !== 401) return res;
+    if (res.status !== 401) { sent.proven = true; return res; }
     // Another request's renewal failed while this one was in flight: the session has ended.
     if (state === 'expired') throw ENDED;
+    // A token that a 401's renewal just gave, refused before any request got through with it:
+    // that renewal failed, and renewing again would ask the site's backend in a loop.
+    if (sent.afterRefusal && !sent.proven) { expire(); throw ENDED; }
     // If someone renewed while this request was in flight, their token is the one to try.
-    if (token === sent) await renew();
-    const again = await authed(path, init, token);
+    if (token === sent) { await renew(); token.afterRefusal = true; }
+    const retried = token;
+    const again = await authed(path, init, retried);
     if (again.status === 401) { expire(); throw ENDED; }
+    retried.proven = true;
     return again;
   }
 
