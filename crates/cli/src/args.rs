@@ -30,6 +30,7 @@ pub struct Cli {
     /// Turn off the per-link and per-address message rate limits (load tests)
     #[arg(long, global = true, hide = true)]
     pub no_rate_limits: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -44,6 +45,10 @@ pub enum Command {
         /// The public origin links are built from (e.g. https://chat.example.com)
         #[arg(long)]
         public_url: Option<String>,
+        /// Override a limit for this run (`chatlink limits` lists them), e.g.
+        /// --limit idle_timeout=30s
+        #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
+        limits: Vec<(String, String)>,
     },
     /// Issue, list, show, revoke and reissue links
     #[command(subcommand)]
@@ -95,6 +100,12 @@ pub enum Command {
     /// Show or set how long resolved conversations are kept: a number of days, or `forever`.
     /// Open conversations and those waiting for you are never deleted.
     Retention { days: Option<String> },
+    /// Show the limits that protect the server (timeouts, caps, rates), or save one for the next
+    /// start
+    Limits {
+        #[command(subcommand)]
+        cmd: Option<LimitsCmd>,
+    },
     /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
     Qr {
         /// A JID (web:demo) or a URL
@@ -107,6 +118,20 @@ pub enum Command {
         #[arg(long, default_value_t = chatlink_core::qr::DEFAULT_SCALE)]
         scale: u32,
     },
+}
+
+fn parse_limit(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LimitsCmd {
+    /// Save a limit; a running server keeps its own until it restarts
+    Set { name: String, value: String },
+    /// Go back to a limit's default
+    Reset { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,9 @@ use chatlink_core::secret::{SecretBackend, Sensitive};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
 
-use args::{AgentCmd, AppCmd, Cli, Command, ConversationCmd, KnowledgeCmd, TokenCmd, TokenKind};
+use args::{
+    AgentCmd, AppCmd, Cli, Command, ConversationCmd, KnowledgeCmd, LimitsCmd, TokenCmd, TokenKind,
+};
 use output::Out;
 
 fn main() -> ExitCode {
@@ -67,12 +69,10 @@ fn open(cli: &Cli) -> Result<App> {
     }
     let mut config = AppConfig::new(data_dir, secrets);
     if cli.no_rate_limits {
-        config.limits.link_per_minute = u32::MAX;
-        config.limits.link_burst = u32::MAX;
-        config.limits.client_per_minute = u32::MAX;
-        config.limits.client_burst = u32::MAX;
-        config.limits.token_per_minute = u32::MAX;
-        config.limits.token_burst = u32::MAX;
+        config.limits = config.limits.without_rates();
+    }
+    if let Command::Serve { limits, .. } = &cli.command {
+        config.limit_overrides = limits.clone();
     }
     App::open(config)
 }
@@ -80,7 +80,9 @@ fn open(cli: &Cli) -> Result<App> {
 async fn run(cli: Cli, out: &Out) -> Result<()> {
     let app = open(&cli)?;
     match cli.command {
-        Command::Serve { bind, public_url } => serve(app, bind, public_url, out).await,
+        Command::Serve {
+            bind, public_url, ..
+        } => serve(app, bind, public_url, out).await,
         Command::Token(cmd) => token(app, cmd, out).await,
         Command::Agent(cmd) => agent(app, cmd, out).await,
         Command::App(cmd) => widget_app(app, cmd, out).await,
@@ -111,6 +113,18 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
             out: file,
         } => export(app, conversation, from, to, format, file, out).await,
         Command::Retention { days } => retention(app, days, out).await,
+        Command::Limits { cmd } => {
+            let saved = match cmd {
+                None => {
+                    out.limits(&app.limits_table(), false);
+                    return Ok(());
+                }
+                Some(LimitsCmd::Set { name, value }) => app.set_limit(&name, Some(&value)).await?,
+                Some(LimitsCmd::Reset { name }) => app.set_limit(&name, None).await?,
+            };
+            out.limits(&saved, true);
+            Ok(())
+        }
         Command::Qr {
             target,
             png,

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 
 use chatlink_core::Error;
 use chatlink_core::app::{
-    AgentInfo, ConversationDetail, ConversationSummary, EngineInfo, LinkInfo, TranscriptMessage,
-    WidgetAppInfo,
+    AgentInfo, ConversationDetail, ConversationSummary, EngineInfo, LimitInfo, LinkInfo,
+    TranscriptMessage, WidgetAppInfo,
 };
 use chatlink_core::model::Knowledge;
 use chatlink_core::secret::Sensitive;
@@ -312,6 +312,29 @@ impl Out {
         }
         if let Some(n) = deleted {
             println!("deleted now: {n}");
+        }
+    }
+
+    /// The limits table; `saved` after a change (what the next start uses).
+    pub fn limits(&self, rows: &[LimitInfo], saved: bool) {
+        if self.json {
+            return print_json(rows);
+        }
+        let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        for r in rows {
+            let note = if r.value == r.default {
+                String::new()
+            } else {
+                format!("  (default {})", r.default)
+            };
+            println!("{:width$}  {}{note}", r.name, r.value);
+        }
+        if saved {
+            println!("saved; a running server keeps its limits until it restarts");
+        } else {
+            println!(
+                "docs/limits.md says what each one bounds; `chatlink limits set NAME VALUE` saves one"
+            );
         }
     }
 }

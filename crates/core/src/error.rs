@@ -29,6 +29,9 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("too many requests; try again in {} s", retry_after.as_secs().max(1))]
     RateLimited { retry_after: Duration },
+    /// The client took longer than `body_read_timeout` to send its request.
+    #[error("the request took too long to arrive")]
+    RequestTimeout,
     #[error("too many open chats right now; try again in a moment")]
     TooManyStreams,
     #[error("a reply is still being written in this conversation; wait for it to finish")]
@@ -71,6 +74,7 @@ impl Error {
             Error::OriginNotAllowed => "origin_not_allowed",
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::RateLimited { .. } => "rate_limited",
+            Error::RequestTimeout => "request_timeout",
             Error::TooManyStreams => "too_many_streams",
             Error::TurnInProgress => "turn_in_progress",
             Error::KeyringUnavailable { .. } => "keyring_unavailable",

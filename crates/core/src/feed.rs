@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{FeedSlot, FrameStream, Hub, StreamSlot};
+use crate::hub::{FrameStream, Hub, SourceSlot, StreamSlot};
 use crate::model::EncodedFrame;
 use crate::store::Store;
 
@@ -30,7 +30,7 @@ struct Feed {
     cursor: i64,
     switch: CancellationToken,
     _slot: StreamSlot,
-    _feed: FeedSlot,
+    _feed: SourceSlot,
 }
 
 impl Drop for Feed {
@@ -47,7 +47,7 @@ pub fn subscribe(
     conversation_id: String,
     cursor: i64,
     switch: CancellationToken,
-    slot: (StreamSlot, FeedSlot),
+    slot: (StreamSlot, SourceSlot),
 ) -> FrameStream {
     // Watch before the first read: a commit between the read and the wait still wakes us.
     let rx = Some(hub.watch_conversation(&conversation_id));

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 use crate::model::{EncodedFrame, Frame, FrameEvent, MAX_FRAMES_PER_TURN};
+use crate::store::Store;
 
 /// The frames of one turn while it runs.
 #[derive(Debug)]
@@ -139,6 +140,8 @@ pub struct Hub {
     conversations: Mutex<HashMap<String, watch::Sender<u64>>>,
     /// Open conversation streams per link or app.
     feeds: Arc<Mutex<HashMap<Switch, usize>>>,
+    /// Open turn streams per link or app.
+    turn_streams: Arc<Mutex<HashMap<Switch, usize>>>,
     events: broadcast::Sender<OwnerEvent>,
     switches: Mutex<HashMap<Switch, CancellationToken>>,
     shutdown: CancellationToken,
@@ -164,6 +167,7 @@ impl Hub {
             turns: Mutex::new(HashMap::new()),
             conversations: Mutex::new(HashMap::new()),
             feeds: Arc::new(Mutex::new(HashMap::new())),
+            turn_streams: Arc::new(Mutex::new(HashMap::new())),
             // A window that falls this far behind reloads instead (`Lagged`).
             events: broadcast::Sender::new(256),
             switches: Mutex::new(HashMap::new()),
@@ -183,6 +187,11 @@ impl Hub {
 
     pub fn remove_turn(&self, turn_id: &str) {
         lock(&self.turns).remove(turn_id);
+    }
+
+    /// The ids of the turns this process is running.
+    pub fn running_turn_ids(&self) -> std::collections::HashSet<String> {
+        lock(&self.turns).keys().cloned().collect()
     }
 
     pub fn running_turns(&self) -> usize {
@@ -223,17 +232,13 @@ impl Hub {
     }
 
     /// Reserves one conversation stream for `source`, or `too_many_streams` when it holds `max`.
-    pub fn acquire_feed(&self, source: &Switch, max: usize) -> Result<FeedSlot> {
-        let mut feeds = lock(&self.feeds);
-        let n = feeds.entry(source.clone()).or_insert(0);
-        if *n >= max {
-            return Err(Error::TooManyStreams);
-        }
-        *n += 1;
-        Ok(FeedSlot {
-            feeds: self.feeds.clone(),
-            source: source.clone(),
-        })
+    pub fn acquire_feed(&self, source: &Switch, max: usize) -> Result<SourceSlot> {
+        acquire_source(&self.feeds, source, max)
+    }
+
+    /// Reserves one turn stream for `source`, or `too_many_streams` when it holds `max`.
+    pub fn acquire_turn_stream(&self, source: &Switch, max: usize) -> Result<SourceSlot> {
+        acquire_source(&self.turn_streams, source, max)
     }
 
     /// A counter that moves each time the conversation's stored frames grow.
@@ -272,14 +277,31 @@ impl Hub {
     }
 }
 
-/// One open conversation stream counted against its link's or app's cap; released on drop.
+fn acquire_source(
+    map: &Arc<Mutex<HashMap<Switch, usize>>>,
+    source: &Switch,
+    max: usize,
+) -> Result<SourceSlot> {
+    let mut counts = lock(map);
+    let n = counts.entry(source.clone()).or_insert(0);
+    if *n >= max {
+        return Err(Error::TooManyStreams);
+    }
+    *n += 1;
+    Ok(SourceSlot {
+        feeds: map.clone(),
+        source: source.clone(),
+    })
+}
+
+/// One open stream counted against its link's or app's cap; released on drop.
 #[derive(Debug)]
-pub struct FeedSlot {
+pub struct SourceSlot {
     feeds: Arc<Mutex<HashMap<Switch, usize>>>,
     source: Switch,
 }
 
-impl Drop for FeedSlot {
+impl Drop for SourceSlot {
     fn drop(&mut self) {
         let mut feeds = lock(&self.feeds);
         if let Some(n) = feeds.get_mut(&self.source) {
@@ -303,20 +325,28 @@ impl Drop for StreamSlot {
 
 pub type FrameStream = Pin<Box<dyn Stream<Item = EncodedFrame> + Send>>;
 
+/// Frames of a stored turn read per query.
+const PAGE: usize = 256;
+
 /// Where a subscription reads from.
 pub enum Source {
     Live(Arc<LiveTurn>),
-    /// A finished turn's stored frames after the cursor.
-    Stored(Vec<EncodedFrame>),
+    /// A finished turn's stored frames after the cursor, read a page at a time.
+    Stored {
+        store: Arc<Store>,
+        conversation_id: String,
+        turn_id: String,
+    },
 }
 
 struct Sub {
     live: Option<(Arc<LiveTurn>, watch::Receiver<u64>)>,
+    stored: Option<(Arc<Store>, String, String)>,
     pending: VecDeque<EncodedFrame>,
     cursor: i64,
     ended: bool,
     switch: CancellationToken,
-    _slot: StreamSlot,
+    _slot: (StreamSlot, SourceSlot),
 }
 
 /// The frames after `cursor`, then live ones until `done`, the link's switch or shutdown.
@@ -324,18 +354,23 @@ pub fn subscribe(
     source: Source,
     cursor: i64,
     switch: CancellationToken,
-    slot: StreamSlot,
+    slot: (StreamSlot, SourceSlot),
 ) -> FrameStream {
-    let (live, pending) = match source {
+    let (live, stored) = match source {
         Source::Live(turn) => {
             let rx = turn.version.subscribe();
-            (Some((turn, rx)), VecDeque::new())
+            (Some((turn, rx)), None)
         }
-        Source::Stored(frames) => (None, frames.into()),
+        Source::Stored {
+            store,
+            conversation_id,
+            turn_id,
+        } => (None, Some((store, conversation_id, turn_id))),
     };
     let sub = Sub {
         live,
-        pending,
+        stored,
+        pending: VecDeque::new(),
         cursor,
         ended: false,
         switch,
@@ -350,6 +385,33 @@ pub fn subscribe(
                 sub.cursor = frame.seq;
                 sub.ended = frame.event == FrameEvent::Done;
                 return Some((frame, sub));
+            }
+            if let Some((store, conversation_id, turn_id)) = sub.stored.clone() {
+                let after = sub.cursor;
+                let page = tokio::task::spawn_blocking(move || {
+                    store.turn_frames_page(&conversation_id, &turn_id, after, PAGE)
+                })
+                .await;
+                match page {
+                    Ok(Ok(frames)) => {
+                        if frames.len() < PAGE {
+                            sub.stored = None;
+                        }
+                        if frames.is_empty() {
+                            return None;
+                        }
+                        sub.pending.extend(frames);
+                        continue;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "turn stream: cannot read frames");
+                        return None;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "turn stream: read task failed");
+                        return None;
+                    }
+                }
             }
             let (turn, rx) = sub.live.as_mut()?;
             rx.borrow_and_update();
@@ -382,6 +444,14 @@ mod tests {
         Hub::new(CancellationToken::new(), max)
     }
 
+    fn slots(hub: &Hub) -> (StreamSlot, SourceSlot) {
+        (
+            hub.acquire_stream().expect("a stream slot"),
+            hub.acquire_turn_stream(&Switch::Link(99), usize::MAX)
+                .expect("a per-link slot"),
+        )
+    }
+
     fn delta(text: &str) -> Frame {
         Frame::Delta {
             turn_id: "t".into(),
@@ -408,7 +478,7 @@ mod tests {
             Source::Live(turn.clone()),
             5,
             hub.switch(Switch::Link(1)),
-            hub.acquire_stream().expect("slot"),
+            slots(&hub),
         );
         let writer = {
             let turn = turn.clone();
@@ -449,13 +519,13 @@ mod tests {
             Source::Live(turn.clone()),
             0,
             hub.switch(Switch::Link(1)),
-            hub.acquire_stream().expect("a"),
+            slots(&hub),
         );
         let mut b = subscribe(
             Source::Live(turn.clone()),
             0,
             hub.switch(Switch::Link(2)),
-            hub.acquire_stream().expect("b"),
+            slots(&hub),
         );
         hub.close(&Switch::Link(1));
         assert!(
@@ -480,19 +550,66 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stored_frames_replay_and_the_cap_holds() {
+    async fn stored_frames_replay_in_pages_and_the_caps_hold() {
+        use crate::model::{FinishedTurn, TurnStatus};
+        let (_d, store) = crate::store::test_util::temp_store();
+        store
+            .create_folder("acme", "Acme", "Hi", "")
+            .expect("folder");
+        let t = store
+            .begin_turn(crate::store::NewTurn {
+                conversation_id: None,
+                folder: "acme".into(),
+                jid: "web:acme".parse().expect("jid"),
+                token_id: None,
+                end_user: None,
+                content: "hi".into(),
+                history: 1,
+            })
+            .expect("begin");
+        // More than two pages of frames.
+        let n = PAGE * 2 + 10;
+        let mut frames: Vec<EncodedFrame> = (0..n as i64)
+            .map(|i| delta("x").encode(t.first_seq + i))
+            .collect();
+        frames.push(done().encode(t.first_seq + n as i64));
+        store
+            .end_turn(FinishedTurn {
+                turn_id: t.turn_id.clone(),
+                conversation_id: t.conversation_id.clone(),
+                frames: frames.clone(),
+                reply: None,
+                status: TurnStatus::Ok,
+            })
+            .expect("end");
+        let store = Arc::new(store);
         let hub = hub(1);
-        let frames = vec![done().encode(3)];
         let slot = hub.acquire_stream().expect("first");
         assert_eq!(
             hub.acquire_stream().expect_err("over the cap").code(),
             "too_many_streams"
         );
+        let per_link = hub
+            .acquire_turn_stream(&Switch::Link(1), 1)
+            .expect("link's first");
+        assert_eq!(
+            hub.acquire_turn_stream(&Switch::Link(1), 1)
+                .expect_err("over the link's cap")
+                .code(),
+            "too_many_streams"
+        );
+        hub.acquire_turn_stream(&Switch::Link(2), 1)
+            .expect("another link");
+        let source = || Source::Stored {
+            store: store.clone(),
+            conversation_id: t.conversation_id.clone(),
+            turn_id: t.turn_id.clone(),
+        };
         let got: Vec<_> = subscribe(
-            Source::Stored(frames.clone()),
-            2,
+            source(),
+            t.first_seq - 1,
             hub.switch(Switch::Link(1)),
-            slot,
+            (slot, per_link),
         )
         .collect()
         .await;
@@ -501,6 +618,15 @@ mod tests {
             hub.acquire_stream().is_ok(),
             "released after the stream ended"
         );
+        let rest: Vec<_> = subscribe(
+            source(),
+            frames[PAGE + 3].seq,
+            hub.switch(Switch::Link(1)),
+            slots(&hub),
+        )
+        .collect()
+        .await;
+        assert_eq!(rest, frames[PAGE + 4..].to_vec(), "a resume mid-page");
     }
 
     #[test]

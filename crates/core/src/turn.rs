@@ -1,8 +1,17 @@
 //! A turn's lifecycle after the visitor's message is on disk: run the agent, stream its deltas to
 //! the hub, write the reply and every frame in one transaction, publish `message` and `done`.
+//!
+//! Every turn ends, whatever its engine does: at its deadline or its reply-length cap the agent
+//! is dropped (which closes a provider's connection) and the turn ends with what was written,
+//! cut and marked, or as an error when nothing was. A final write that fails is retried; if it
+//! still fails the visitor is told the reply was lost and the turn is marked `error` on disk by a
+//! last small write, and the periodic sweep ends any turn left `running` past its deadline.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, AgentInput, Reply};
@@ -17,6 +26,24 @@ use crate::token::random_id;
 pub const INTERRUPTED: &str =
     "The reply was interrupted because the chat server restarted. Please send your message again.";
 
+/// What ends a reply that hit its length cap or deadline with text, so nobody takes it as whole.
+pub const CUT_MARK: &str = " […]";
+/// What a visitor sees when the reply took longer than the turn's deadline and nothing came.
+pub const TOO_SLOW: &str =
+    "Sorry, the reply took too long. Please try again, or ask a shorter question.";
+/// What a visitor sees when their reply could not be saved.
+pub const NOT_SAVED: &str =
+    "Sorry, something went wrong while saving the reply. Please send your message again.";
+/// Tries at the final write before the turn is given up as an error.
+const SAVE_TRIES: u32 = 3;
+
+/// How long and how long-winded a turn may be.
+#[derive(Debug, Clone, Copy)]
+pub struct TurnBounds {
+    pub deadline: Duration,
+    pub reply_chars: usize,
+}
+
 /// Everything a turn needs, owned so the task can outlive the request that started it.
 pub struct TurnJob {
     pub live: Arc<LiveTurn>,
@@ -29,23 +56,73 @@ pub struct TurnJob {
     pub message: String,
     /// The owner has the conversation: no agent answered, the visitor wrote to the owner.
     pub owner_answers: bool,
+    pub bounds: TurnBounds,
+}
+
+/// The reply as streamed so far, capped at `max` characters.
+struct Streamed {
+    text: std::sync::Mutex<String>,
+    chars: AtomicUsize,
+    max: usize,
+    full: AtomicBool,
+    cut: Notify,
+}
+
+impl Streamed {
+    /// Appends `piece` and returns the part of it that fits under the cap.
+    fn take<'a>(&self, piece: &'a str) -> &'a str {
+        if self.full.load(Ordering::Acquire) {
+            return "";
+        }
+        let room = self.max.saturating_sub(self.chars.load(Ordering::Acquire));
+        let fits = match piece.char_indices().nth(room) {
+            Some((at, _)) => {
+                self.full.store(true, Ordering::Release);
+                self.cut.notify_one();
+                &piece[..at]
+            }
+            None => piece,
+        };
+        self.chars.fetch_add(fits.chars().count(), Ordering::AcqRel);
+        if let Ok(mut t) = self.text.lock() {
+            t.push_str(fits);
+        }
+        fits
+    }
+
+    fn text(&self) -> String {
+        self.text.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// `text` cut to `max` characters and marked, when it is longer.
+fn capped(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+        text.push_str(CUT_MARK);
+    }
+    text
 }
 
 /// Runs the turn to its end. Never fails: whatever happens, the turn ends with a `done` frame.
 pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: CancellationToken) {
     let live = job.live.clone();
     let turn_id = live.turn_id.clone();
-    let streamed = Arc::new(std::sync::Mutex::new(String::new()));
+    let streamed = Arc::new(Streamed {
+        text: std::sync::Mutex::new(String::new()),
+        chars: AtomicUsize::new(0),
+        max: job.bounds.reply_chars,
+        full: AtomicBool::new(false),
+        cut: Notify::new(),
+    });
     let sink = {
         let live = live.clone();
         let turn_id = turn_id.clone();
         let streamed = streamed.clone();
         move |text: &str| {
+            let text = streamed.take(text);
             if text.is_empty() {
                 return;
-            }
-            if let Ok(mut s) = streamed.lock() {
-                s.push_str(text);
             }
             // Past the seq budget deltas are dropped: the `message` frame still carries all of it.
             let delta = Frame::Delta {
@@ -63,10 +140,32 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         history: &job.history,
         message: &job.message,
     };
+    let cut_short = |why: &str| {
+        let text = streamed.text();
+        tracing::warn!(turn_id, streamed = text.len(), "turn cut short: {why}");
+        if text.is_empty() {
+            Reply {
+                text,
+                outcome: Outcome::Error {
+                    visitor_message: TOO_SLOW.to_owned(),
+                },
+            }
+        } else {
+            Reply {
+                text: text + CUT_MARK,
+                outcome: Outcome::Ok,
+            }
+        }
+    };
     let reply = tokio::select! {
-        reply = job.agent.run(input, &sink) => reply,
+        reply = job.agent.run(input, &sink) => Reply {
+            text: capped(reply.text, job.bounds.reply_chars),
+            outcome: reply.outcome,
+        },
+        () = streamed.cut.notified() => cut_short("reply_chars"),
+        () = tokio::time::sleep(job.bounds.deadline) => cut_short("turn_deadline"),
         () = shutdown.cancelled() => Reply {
-            text: streamed.lock().map(|s| s.clone()).unwrap_or_default(),
+            text: streamed.text(),
             outcome: Outcome::Error { visitor_message: INTERRUPTED.to_owned() },
         },
     };
@@ -111,18 +210,49 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
         reply: message,
         status,
     };
-    let persisted = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || store.end_turn(end)).await
+    let mut tries = 0;
+    let tail = loop {
+        tries += 1;
+        let persisted = {
+            let (store, end) = (store.clone(), end.clone());
+            tokio::task::spawn_blocking(move || store.end_turn(end)).await
+        };
+        let error = match persisted {
+            Ok(Ok(())) => break tail,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("turn persistence task failed: {e}"),
+        };
+        tracing::error!(turn_id, tries, error, "could not store a finished turn");
+        if tries < SAVE_TRIES {
+            tokio::time::sleep(Duration::from_millis(100 << tries)).await;
+            continue;
+        }
+        break give_up(store, live, &turn_id).await;
     };
-    match persisted {
-        Ok(Ok(())) => {}
-        // The visitor still gets their `done`; the row stays `running` and the next start's
-        // recovery ends it as an error.
-        Ok(Err(e)) => tracing::error!(turn_id, error = %e, "could not store a finished turn"),
-        Err(e) => tracing::error!(turn_id, error = %e, "turn persistence task failed"),
-    }
     live.finish(tail);
+}
+
+/// The reply could not be stored: the visitor is told so, and the turn is marked `error` on
+/// disk by a last small write (or, failing that too, by the sweep), so it never stays `running`.
+async fn give_up(
+    store: &Arc<Store>,
+    live: &Arc<LiveTurn>,
+    turn_id: &str,
+) -> Vec<crate::model::EncodedFrame> {
+    let done = Frame::Done {
+        turn_id: turn_id.to_owned(),
+        outcome: Outcome::Error {
+            visitor_message: NOT_SAVED.to_owned(),
+        },
+    };
+    let (_, tail) = live.close_with(std::slice::from_ref(&done));
+    let (store, id) = (store.clone(), turn_id.to_owned());
+    match tokio::task::spawn_blocking(move || store.fail_turn(&id, NOT_SAVED)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(turn_id, error = %e, "could not mark the turn as failed"),
+        Err(e) => tracing::error!(turn_id, error = %e, "could not mark the turn as failed"),
+    }
+    tail
 }
 
 #[cfg(test)]
@@ -192,7 +322,138 @@ mod tests {
             history: vec![],
             owner_answers: false,
             message: "when are you open?".into(),
+            bounds: TurnBounds {
+                deadline: Duration::from_secs(30),
+                reply_chars: 8000,
+            },
         }
+    }
+
+    /// Writes `piece` every millisecond, forever.
+    struct Endless(&'static str);
+    impl Agent for Endless {
+        fn run<'a>(
+            &'a self,
+            _: AgentInput<'a>,
+            sink: &'a DeltaSink,
+        ) -> crate::agent::BoxFuture<'a, Reply> {
+            Box::pin(async move {
+                loop {
+                    sink(self.0);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        }
+    }
+
+    async fn bounded_run(agent: Arc<dyn Agent>, bounds: TurnBounds) -> (Vec<EncodedFrame>, String) {
+        let (_d, store) = temp_store();
+        let store = Arc::new(store);
+        let hub = Arc::new(Hub::new(CancellationToken::new(), 10));
+        let (live, conv) = start(&store);
+        let mut j = job(live.clone(), agent);
+        j.bounds = bounds;
+        tokio::time::timeout(
+            bounds.deadline + Duration::from_secs(5),
+            run(store.clone(), hub, j, CancellationToken::new()),
+        )
+        .await
+        .expect("the turn ends on its own");
+        let frames = store.frames_after(&conv, &live.turn_id, 0).expect("frames");
+        let (history, running) = store.history(&conv, 10).expect("history");
+        assert!(running.is_none(), "the conversation is free again");
+        let reply = history
+            .last()
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        (frames, reply)
+    }
+
+    #[tokio::test]
+    async fn an_endless_reply_is_cut_at_its_length_and_marked() {
+        let (frames, reply) = bounded_run(
+            Arc::new(Endless("ab")),
+            TurnBounds {
+                deadline: Duration::from_secs(30),
+                reply_chars: 101,
+            },
+        )
+        .await;
+        assert_eq!(reply, format!("{}a{CUT_MARK}", "ab".repeat(50)));
+        let done = frames.last().expect("done");
+        assert_eq!(done.event, FrameEvent::Done);
+        assert!(done.data.contains("\"ok\""), "{}", done.data);
+    }
+
+    #[tokio::test]
+    async fn a_turn_past_its_deadline_ends_with_what_it_wrote_or_as_an_error() {
+        let started = std::time::Instant::now();
+        let bounds = TurnBounds {
+            deadline: Duration::from_millis(300),
+            reply_chars: 1_000_000,
+        };
+        let (frames, reply) = bounded_run(Arc::new(Hang), bounds).await;
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(reply, format!("partial {CUT_MARK}"));
+        assert!(frames.last().expect("done").data.contains("\"ok\""));
+
+        struct Silent;
+        impl Agent for Silent {
+            fn run<'a>(
+                &'a self,
+                _: AgentInput<'a>,
+                _: &'a DeltaSink,
+            ) -> crate::agent::BoxFuture<'a, Reply> {
+                Box::pin(std::future::pending())
+            }
+        }
+        let (frames, reply) = bounded_run(Arc::new(Silent), bounds).await;
+        let done = frames.last().expect("done");
+        assert!(
+            done.data.contains("\"error\"") && done.data.contains("too long"),
+            "{}",
+            done.data
+        );
+        assert_eq!(
+            reply, "when are you open?",
+            "no reply message, only the visitor's"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sweep_ends_stale_running_turns_but_not_live_ones() {
+        let (_d, store) = temp_store();
+        let (live, conv) = start(&store);
+        let mut except = std::collections::HashSet::new();
+        let sweep = |except: &std::collections::HashSet<String>| {
+            store
+                .end_running_turns(
+                    NOT_SAVED,
+                    crate::store::Running::StartedBefore {
+                        before: now_ms() + 1000,
+                        except,
+                    },
+                )
+                .expect("sweep")
+        };
+        except.insert(live.turn_id.clone());
+        assert!(
+            sweep(&except).is_empty(),
+            "a turn this process runs is left alone"
+        );
+        except.clear();
+        let ended = sweep(&except);
+        assert_eq!(ended.len(), 1);
+        let (_, running) = store.history(&conv, 10).expect("history");
+        assert!(running.is_none());
+        let frames = store.frames_after(&conv, &live.turn_id, 0).expect("frames");
+        assert!(
+            frames
+                .last()
+                .expect("done")
+                .data
+                .contains("saving the reply")
+        );
     }
 
     #[tokio::test]
@@ -206,7 +467,11 @@ mod tests {
             Source::Live(live.clone()),
             0,
             hub.switch(crate::hub::Switch::Link(1)),
-            hub.acquire_stream().expect("slot"),
+            (
+                hub.acquire_stream().expect("slot"),
+                hub.acquire_turn_stream(&crate::hub::Switch::Link(1), 1)
+                    .expect("link slot"),
+            ),
         );
         run(
             store.clone(),

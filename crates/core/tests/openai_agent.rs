@@ -30,6 +30,7 @@ fn streaming(pieces: Vec<String>, end: End) -> Behaviour {
 
 fn agent(base_url: &str, key: Option<&str>) -> OpenAiAgent {
     let config = OpenAiConfig {
+        max_tokens: 300,
         base_url: base_url.to_owned(),
         model: "tiny-model".to_owned(),
         api_key: key.map(|k| Sensitive::new(k.to_owned())),
@@ -368,6 +369,7 @@ async fn no_key_means_no_authorization_and_a_default_persona() {
 #[test]
 fn config_debug_hides_the_key() {
     let config = OpenAiConfig {
+        max_tokens: 300,
         base_url: "http://localhost/v1".into(),
         model: "m".into(),
         api_key: Some(Sensitive::new("sk-very-secret".into())),

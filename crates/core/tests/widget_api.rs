@@ -197,22 +197,44 @@ async fn the_token_exchange_checks_credentials_and_end_user_ids() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
+/// The app's token budget is spent by right secrets only; wrong ones are limited per address
+/// (`bad_secret_*`), so a stranger guessing from the same page never causes the shop's 429.
 #[tokio::test]
 async fn the_token_endpoint_is_rate_limited() {
     let s = start_with(Limits {
         token_burst: 3,
         token_per_minute: 3,
+        bad_secret_burst: 2,
+        bad_secret_per_minute: 2,
         ..Limits::default()
     })
     .await;
     let app = s.widget_app("demo", &[], Duration::from_secs(60)).await;
+    let guess = json!({"appId": app.id, "appSecret": "guess", "endUserId": "u"});
+    for _ in 0..2 {
+        assert_eq!(
+            s.exchange(guess.clone()).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
     for _ in 0..3 {
         s.session(&app, "u").await;
     }
+    let res = s.exchange(guess).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "this address guessed too often"
+    );
+    assert_eq!(error_code(res).await, "rate_limited");
     let res = s
-        .exchange(json!({"appId": app.id, "appSecret": "guess", "endUserId": "u"}))
+        .exchange(json!({"appId": app.id, "appSecret": app.secret, "endUserId": "u"}))
         .await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the app's budget is spent"
+    );
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(error_code(res).await, "rate_limited");
 }

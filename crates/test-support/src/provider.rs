@@ -37,6 +37,10 @@ pub enum Behaviour {
     },
     /// A plain answer with this status and body.
     Status(StatusCode, String),
+    /// `content` in a chunk every `pause`, for ever: a model that never stops writing.
+    Endless { content: String, pause: Duration },
+    /// A 307 redirect to this URL.
+    Redirect(String),
 }
 
 /// What the provider saw of one request.
@@ -141,6 +145,21 @@ async fn handle(State(mock): State<Mock>, uri: Uri, headers: HeaderMap, body: By
     }
     match mock.behaviour {
         Behaviour::Status(status, text) => (status, text).into_response(),
+        Behaviour::Redirect(to) => {
+            (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response()
+        }
+        Behaviour::Endless { content, pause } => {
+            let event = Bytes::from(events(&[&content], "\n").concat());
+            let body = futures_util::stream::repeat(event).then(move |e| async move {
+                tokio::time::sleep(pause).await;
+                Ok::<_, std::io::Error>(e)
+            });
+            (
+                [("content-type", "text/event-stream")],
+                Body::from_stream(body),
+            )
+                .into_response()
+        }
         Behaviour::Stream { pieces, end, pause } => {
             let body = futures_util::stream::iter(pieces)
                 .then(move |piece| async move {

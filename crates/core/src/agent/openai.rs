@@ -31,13 +31,17 @@ pub struct OpenAiConfig {
     pub model: String,
     /// None for local servers that need no key.
     pub api_key: Option<Sensitive<String>>,
+    /// Sent with every request, so a model never writes without end on the owner's bill.
+    pub max_tokens: u32,
 }
 
 /// A client suited to long streamed replies: an overall timeout would cut long answers, so only
-/// connecting is bounded here and the agent bounds silence itself.
+/// connecting is bounded here and the agent bounds silence itself. Redirects are not followed:
+/// a 307 would re-send the visitor's words and the API key to wherever the provider points.
 pub fn default_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         // Building only fails when the TLS backend cannot start; `Client::new` then reports it.
         .unwrap_or_else(|_| reqwest::Client::new())
@@ -77,8 +81,8 @@ impl OpenAiAgent {
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
-        let body =
-            json!({ "model": self.config.model, "stream": true, "messages": messages(&input) });
+        let body = json!({ "model": self.config.model, "stream": true, "max_tokens": self.config.max_tokens,
+                    "messages": messages(&input) });
         let mut request = self
             .client
             .post(url)

@@ -109,6 +109,13 @@ fn engine_row(setting: &EngineSetting) -> Result<EngineRow> {
                     "the provider URL must start with http:// or https://",
                 ));
             }
+            // A password in the URL would be stored in the database and logged; keys belong in
+            // the secret store (`--api-key`).
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(Error::invalid(
+                    "the provider URL must not carry a user name or password; set the API key instead",
+                ));
+            }
             EngineRow::OpenAi {
                 base_url: url.as_str().trim_end_matches('/').to_owned(),
                 model: text("model name", model, 1, 200)?,

@@ -113,6 +113,15 @@ impl Entry {
         }
     }
 
+    /// What the per-conversation rate counts: the widget end user (one conversation each), or
+    /// the conversation the visitor continues (a new one has no history to flood yet).
+    fn rate_key(&self, conversation_id: Option<&str>) -> Option<String> {
+        match &self.end_user {
+            Some(u) => Some(format!("{}/{}", u.app_id, u.id)),
+            None => conversation_id.map(str::to_owned),
+        }
+    }
+
     /// Whether `conv` is this entry's to read and continue.
     fn owns(&self, conv: &ConversationRow) -> bool {
         conv.jid == self.jid && conv.end_user == self.end_user
@@ -176,14 +185,18 @@ impl Inner {
         }
         Ok(match &folder.engine {
             EngineRow::Answers => self.answers.clone(),
-            EngineRow::OpenAi { base_url, model } => Arc::new(OpenAiAgent::new(
-                OpenAiConfig {
-                    base_url: base_url.clone(),
-                    model: model.clone(),
-                    api_key: self.secrets.get(&self.api_key_name(&folder.slug))?,
-                },
-                self.http.clone(),
-            )),
+            EngineRow::OpenAi { base_url, model } => Arc::new(
+                OpenAiAgent::new(
+                    OpenAiConfig {
+                        base_url: base_url.clone(),
+                        model: model.clone(),
+                        api_key: self.secrets.get(&self.api_key_name(&folder.slug))?,
+                        max_tokens: self.limits.default_max_tokens,
+                    },
+                    self.http.clone(),
+                )
+                .with_idle_timeout(self.limits.provider_idle_timeout),
+            ),
         })
     }
 
@@ -228,6 +241,19 @@ impl Inner {
             conversation_id: start.conversation_id,
             message_id: start.message_id,
         };
+        // A hook's body may be far longer than a chat message; the agent reads as much as one.
+        let bound =
+            |text: &str| -> String { text.chars().take(self.limits.message_chars).collect() };
+        let history = start
+            .history
+            .into_iter()
+            .map(|mut h| {
+                if h.content.len() > self.limits.message_chars {
+                    h.content = bound(&h.content);
+                }
+                h
+            })
+            .collect();
         let job = TurnJob {
             live,
             agent,
@@ -235,9 +261,13 @@ impl Inner {
             persona,
             greeting,
             knowledge,
-            history: start.history,
-            message: content.to_owned(),
+            history,
+            message: bound(content),
             owner_answers,
+            bounds: turn::TurnBounds {
+                deadline: self.limits.turn_deadline,
+                reply_chars: self.limits.reply_chars,
+            },
         };
         Ok((posted, job))
     }
@@ -334,7 +364,8 @@ impl App {
         let (posted, job) = self
             .blocking(move |i| {
                 let entry = entry(i)?;
-                i.rates.check(&entry.switch, client)?;
+                let key = entry.rate_key(conversation_id.as_deref());
+                i.rates.check(&entry.switch, key.as_deref(), client)?;
                 i.begin(entry, &content, conversation_id.as_deref())
             })
             .await?;
@@ -374,7 +405,6 @@ impl App {
         turn_id: &str,
         last_event_id: Option<i64>,
     ) -> Result<FrameStream> {
-        let slot = self.0.hub.acquire_stream()?;
         let turn_id = turn_id.to_owned();
         let hub = self.0.hub.clone();
         let (entry, source, cursor) = self
@@ -394,20 +424,27 @@ impl App {
                 let cursor = last_event_id.unwrap_or(turn.first_seq - 1);
                 let source = match hub.turn(&turn_id) {
                     Some(live) => Source::Live(live),
-                    None => Source::Stored(i.store.frames_after(
-                        &turn.conversation_id,
-                        &turn_id,
-                        cursor,
-                    )?),
+                    None => Source::Stored {
+                        store: i.store.clone(),
+                        conversation_id: turn.conversation_id,
+                        turn_id,
+                    },
                 };
                 Ok((entry, source, cursor))
             })
             .await?;
+        // Slots are taken only once the link or session is known good: strangers with a bad
+        // token cannot fill them.
+        let slot = self.0.hub.acquire_stream()?;
+        let per_source = self
+            .0
+            .hub
+            .acquire_turn_stream(&entry.switch, self.0.limits.turn_streams_per_source)?;
         Ok(subscribe(
             source,
             cursor,
             self.0.hub.switch(entry.switch),
-            slot,
+            (slot, per_source),
         ))
     }
 
@@ -446,8 +483,8 @@ impl App {
         find: impl FnOnce(&Inner) -> Result<(Entry, ConversationRow)> + Send + 'static,
         last_event_id: Option<i64>,
     ) -> Result<FrameStream> {
-        let slot = self.0.hub.acquire_stream()?;
         let (entry, conv) = self.blocking(find).await?;
+        let slot = self.0.hub.acquire_stream()?;
         let feed = self
             .0
             .hub

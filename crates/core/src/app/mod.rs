@@ -21,7 +21,7 @@ pub use inbox::{
     Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
     InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
-pub use limits::Limits;
+pub use limits::{AddrList, ClientKey, LimitInfo, Limits};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use overview::Overview;
 pub use settings::ServerSettings;
@@ -59,6 +59,8 @@ pub struct AppConfig {
     pub limits: Limits,
     /// Create the demo agent and link when the data folder is new.
     pub seed_demo: bool,
+    /// `name=value` limits for this run only, over `limits` and the saved ones.
+    pub limit_overrides: Vec<(String, String)>,
 }
 
 impl AppConfig {
@@ -68,6 +70,7 @@ impl AppConfig {
             secrets,
             limits: Limits::default(),
             seed_demo: true,
+            limit_overrides: Vec::new(),
         }
     }
 
@@ -141,6 +144,7 @@ impl App {
         let base_url = store
             .setting("base_url")?
             .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
+        let limits = effective_limits(&store, config.limits, &config.limit_overrides)?;
         let shutdown = CancellationToken::new();
         let app = App(Arc::new(Inner {
             data_dir: config.data_dir,
@@ -148,9 +152,9 @@ impl App {
             secrets,
             keys,
             namespace,
-            hub: Arc::new(Hub::new(shutdown.clone(), config.limits.max_streams)),
-            rates: limits::RateLimits::new(&config.limits),
-            limits: config.limits,
+            hub: Arc::new(Hub::new(shutdown.clone(), limits.max_streams)),
+            rates: limits::RateLimits::new(&limits),
+            limits,
             answers: Arc::new(AnswersAgent::new()),
             http: crate::agent::openai::default_client(),
             tasks: TaskTracker::new(),
@@ -262,7 +266,41 @@ impl App {
             sweeps = sweeps.wrapping_add(1);
             if sweeps.is_multiple_of(120) {
                 self.0.rates.forget_idle();
+                self.sweep_stale_turns().await;
             }
+        }
+    }
+
+    /// Ends turns left `running` well past their deadline that no task here runs (a final
+    /// write and its fallback both failed): their visitors' conversations are freed.
+    async fn sweep_stale_turns(&self) {
+        let grace = self.0.limits.turn_deadline + Duration::from_secs(60);
+        let before = now_ms() - i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        let except = self.0.hub.running_turn_ids();
+        let swept = self
+            .blocking(move |i| {
+                i.store.end_running_turns(
+                    crate::turn::NOT_SAVED,
+                    crate::store::Running::StartedBefore {
+                        before,
+                        except: &except,
+                    },
+                )
+            })
+            .await;
+        match swept {
+            Ok(ended) => {
+                for t in &ended {
+                    self.0.hub.conversation_changed(&t.conversation_id);
+                }
+                if !ended.is_empty() {
+                    tracing::warn!(
+                        count = ended.len(),
+                        "ended turns left running past their deadline"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not sweep stale turns"),
         }
     }
 
@@ -305,6 +343,11 @@ impl App {
         }
     }
 
+    /// Counts one read (a page, a history, a stream) from `client` against its rate.
+    pub fn count_read(&self, client: std::net::IpAddr) -> Result<()> {
+        self.0.rates.check_read(client)
+    }
+
     pub fn open_streams(&self) -> usize {
         self.0.hub.open_streams()
     }
@@ -343,6 +386,53 @@ impl App {
         }
         store.set_setting("seeded", "1")?;
         Ok(())
+    }
+}
+
+const LIMIT_PREFIX: &str = "limit.";
+
+/// `base`, then the limits saved in the data folder, then this run's overrides. A saved value
+/// this version cannot read (a renamed limit) is skipped with a warning; a bad override is an
+/// error, since someone just typed it.
+fn effective_limits(store: &Store, base: Limits, overrides: &[(String, String)]) -> Result<Limits> {
+    let mut limits = base;
+    for (name, value) in store.settings_with_prefix(LIMIT_PREFIX)? {
+        if let Err(e) = limits.set(&name, &value) {
+            tracing::warn!(name, error = %e, "ignoring a saved limit");
+        }
+    }
+    for (name, value) in overrides {
+        limits.set(name, value)?;
+    }
+    Ok(limits)
+}
+
+impl App {
+    /// Every limit: its value in this process, its default and what it bounds.
+    pub fn limits_table(&self) -> Vec<LimitInfo> {
+        self.0.limits.table()
+    }
+
+    /// Saves a limit for every later start (a running server keeps its own until it restarts);
+    /// `None` goes back to the default. A bad name or value changes nothing.
+    pub async fn set_limit(&self, name: &str, value: Option<&str>) -> Result<Vec<LimitInfo>> {
+        let (name, value) = (name.to_owned(), value.map(str::to_owned));
+        self.blocking(move |i| {
+            let mut check = Limits::default();
+            match &value {
+                Some(v) => {
+                    check.set(&name, v)?;
+                    i.store
+                        .set_setting(&format!("{LIMIT_PREFIX}{name}"), v.trim())?;
+                }
+                None => {
+                    check.set(&name, &Limits::default().table_value(&name))?;
+                    i.store.delete_setting(&format!("{LIMIT_PREFIX}{name}"))?;
+                }
+            }
+            effective_limits(&i.store, Limits::default(), &[]).map(|l| l.table())
+        })
+        .await
     }
 }
 

@@ -506,13 +506,26 @@ impl App {
         client: IpAddr,
     ) -> Result<IssuedToken> {
         check_end_user(&req.end_user_id)?;
-        // Bound the key a stranger can make the limiter remember.
-        let limit_key: String = req.app_id.chars().take(40).collect();
-        self.0.rates.check_token(&limit_key, client)?;
-        if !looks_like_app_id(&req.app_id) {
-            return Err(Error::BadCredentials);
+        self.0.rates.check_token_client(client)?;
+        let app_id = req.app_id.clone();
+        let issued = if looks_like_app_id(&req.app_id) {
+            self.blocking(move |i| i.exchange(&req)).await
+        } else {
+            Err(Error::BadCredentials)
+        };
+        // Only a right secret spends the app's budget, so strangers who read the appId from a
+        // page can never cause a 429 for the shop's backend; wrong ones are counted per address.
+        match issued {
+            Err(Error::BadCredentials) => {
+                self.0.rates.bad_secret(client)?;
+                Err(Error::BadCredentials)
+            }
+            Ok(token) => {
+                self.0.rates.check_token_app(&app_id)?;
+                Ok(token)
+            }
+            Err(e) => Err(e),
         }
-        self.blocking(move |i| i.exchange(&req)).await
     }
 
     /// Checks a widget request's `Authorization: Bearer` JWT (and its `Origin` against the app's

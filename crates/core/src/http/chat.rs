@@ -1,17 +1,17 @@
 //! Handlers for chat links and hooks: each parses its request and makes one `App` call.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::Client;
 use super::error::ApiError;
 use super::{PING_INTERVAL, page};
 use crate::app::{App, PostMessage};
@@ -67,26 +67,26 @@ fn parse_message(headers: &HeaderMap, body: &[u8]) -> Result<PostMessage, Error>
 pub async fn post_message(
     State(app): State<App>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().chat_body).await?;
     let msg = parse_message(&headers, &body)?;
-    let posted = app.post_message(&token, msg, peer.ip()).await?;
+    let posted = app.post_message(&token, msg, client).await?;
     Ok((StatusCode::ACCEPTED, Json(posted)))
 }
 
 pub async fn post_hook(
     State(app): State<App>,
     Path(token): Path<String>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().hook_body).await?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| Error::invalid("the body must be UTF-8 text"))?;
-    let posted = app.post_hook(&token, text, peer.ip()).await?;
+    let posted = app.post_hook(&token, text, client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(

@@ -28,6 +28,7 @@ pub fn status(e: &Error) -> StatusCode {
         }
         Error::OriginNotAllowed => StatusCode::FORBIDDEN,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::TooManyStreams | Error::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
         Error::KeyringUnavailable { .. }

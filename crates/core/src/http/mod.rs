@@ -1,27 +1,93 @@
-//! `public_router(app)`: the HTTP surface visitors and customers' backends reach. Handlers are
-//! thin (parse, one `App` call, answer); rules live in `App`, status codes in `error`.
+//! `public_router(app)`: the HTTP surface visitors and customers' backends reach, and
+//! [`serve`], the listener that holds it up against slow, greedy and hostile clients. Handlers
+//! are thin (parse, one `App` call, answer); rules live in `App`, status codes in `error`.
 //!
-//! The client address used for rate limits is the TCP peer. Behind a reverse proxy every visitor
-//! shares the proxy's address, so raise `Limits::client_per_minute` there; forwarded headers are
-//! not trusted because anyone can send them.
+//! The client address used for limits is the TCP peer ([`Client`]). Behind a reverse proxy every
+//! visitor shares the proxy's address; the proxy's address goes in the `trusted_proxies` limit
+//! (exempt from the per-client connection cap), and [`Client`] is the one place that will read
+//! its forwarded header. Forwarded headers from anyone else are never trusted.
 
 mod chat;
 mod error;
 mod page;
+mod serve;
 mod widget;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Request, header};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, Request, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
+use crate::error::Error;
 
 pub use error::ApiError;
+pub use serve::{Caps, REFUSERS, STOP_GRACE};
+
+/// The visitor's address as the limits count it: the TCP peer.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| Client(peer.ip()))
+            .ok_or_else(|| ApiError(Error::Internal("no peer address on the request".into())))
+    }
+}
+
+/// Reads every request body whole within `body_read_timeout`, before any handler runs, so a
+/// client that dribbles its body holds no handler; 408 (and the connection closes) when it is
+/// too slow. At most the largest body any route takes (`hook_body`); routes check their own.
+async fn read_bodies_within(State(app): State<App>, req: Request<Body>, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let limits = app.limits();
+    let limit = limits.hook_body.max(limits.chat_body);
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(limits.body_read_timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => ApiError(Error::PayloadTooLarge { limit }).into_response(),
+        Err(_) => {
+            let mut res = ApiError(Error::RequestTimeout).into_response();
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            res
+        }
+    }
+}
+
+/// Counts pages, histories and streams per client address.
+async fn count_reads(
+    State(app): State<App>,
+    client: Client,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD)
+        && let Err(e) = app.count_read(client.0)
+    {
+        return ApiError(e).into_response();
+    }
+    next.run(req).await
+}
 
 /// SSE comment interval: under the 30–60 s idle timeouts of common proxies and phone networks.
 pub const PING_INTERVAL: Duration = Duration::from_secs(15);
@@ -57,6 +123,8 @@ pub fn public_router(app: App) -> Router {
         .route("/hook/{token}", post(chat::post_hook))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(chat::not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), count_reads))
+        .layer(middleware::from_fn_with_state(app.clone(), read_bodies_within))
         .with_state(app)
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
@@ -86,19 +154,14 @@ pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Resu
 
 /// Serves until `stop` is cancelled: the window moves its listener (another port, or the local
 /// network) by stopping one and serving another, without shutting the app down. Pass a child of
-/// [`App::shutdown_token`] so a shutdown also stops it.
+/// [`App::shutdown_token`] so a shutdown also stops it. Every bound of `App::limits` applies.
 pub async fn serve_until(
     app: App,
     listener: tokio::net::TcpListener,
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    let router = public_router(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.cancelled().await })
-    .await
+    let limits = app.limits().clone();
+    serve::run(public_router(app), listener, limits, stop).await
 }
 
 #[cfg(test)]

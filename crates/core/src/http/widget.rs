@@ -6,18 +6,18 @@
 //! `Origin`. The token endpoint sends no CORS headers at all: it is called by servers, and a
 //! browser calling it would mean an appSecret in a web page.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use super::Client;
 use super::chat::{SseQuery, last_event_id, read_body, sse_response};
 use super::error::ApiError;
 use crate::app::{App, TokenRequest, WidgetMessage, WidgetSession};
@@ -66,12 +66,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8], shape: &str) -> Resul
 
 pub async fn token(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     body: Body,
 ) -> ApiResult<Response> {
     let body = read_body(body, TOKEN_BODY_LIMIT).await?;
     let req: TokenRequest = parse_json(&body, r#"{"appId", "appSecret", "endUserId"}"#)?;
-    let issued = app.issue_widget_token(req, peer.ip()).await?;
+    let issued = app.issue_widget_token(req, client).await?;
     let mut res = Json(issued).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -81,12 +81,12 @@ pub async fn token(
 pub async fn post_message(
     State(app): State<App>,
     Session(session): Session,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(client): Client,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().chat_body).await?;
     let msg: WidgetMessage = parse_json(&body, r#"{"content": "…"}"#)?;
-    let posted = app.widget_post(&session, msg, peer.ip()).await?;
+    let posted = app.widget_post(&session, msg, client).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({

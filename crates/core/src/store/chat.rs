@@ -329,12 +329,26 @@ impl Store {
         turn_id: &str,
         after: i64,
     ) -> Result<Vec<EncodedFrame>> {
+        self.turn_frames_page(conversation_id, turn_id, after, usize::MAX)
+    }
+
+    /// At most `limit` of the turn's frames after seq `after`: a stored turn is replayed in
+    /// pages, never read whole per subscriber.
+    pub fn turn_frames_page(
+        &self,
+        conversation_id: &str,
+        turn_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<EncodedFrame>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, event, data FROM frames
-                 WHERE conversation_id = ?1 AND seq > ?3 AND turn_id = ?2 ORDER BY seq",
+                 WHERE conversation_id = ?1 AND seq > ?3 AND turn_id = ?2 ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![conversation_id, turn_id, after], frame_row)?;
+            let rows =
+                stmt.query_map(params![conversation_id, turn_id, after, limit], frame_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -358,14 +372,43 @@ impl Store {
     /// the last frame they saw gets it. Running turns are found through their partial index, so
     /// a start-up on a large history reads only them.
     pub fn recover_running_turns(&self, visitor_message: &str) -> Result<Vec<RecoveredTurn>> {
+        self.end_running_turns(visitor_message, Running::All)
+    }
+
+    /// Ends one running turn as an error (its reply could not be stored).
+    pub fn fail_turn(&self, turn_id: &str, visitor_message: &str) -> Result<()> {
+        self.end_running_turns(visitor_message, Running::One(turn_id))
+            .map(|_| ())
+    }
+
+    /// Ends `running` turns as errors with `visitor_message`: a `done` frame that sorts after
+    /// anything the turn wrote, the turn's status, the conversation's cursor.
+    pub fn end_running_turns(
+        &self,
+        visitor_message: &str,
+        which: Running<'_>,
+    ) -> Result<Vec<RecoveredTurn>> {
         self.write(|tx| {
             let mut stmt = tx.prepare(
-                "SELECT id, conversation_id, first_seq FROM turns INDEXED BY turns_running
+                "SELECT id, conversation_id, first_seq, created_at FROM turns INDEXED BY turns_running
                   WHERE status = 'running'",
             )?;
             let running = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?, r.get::<_, i64>(3)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
+            let running: Vec<(String, String, i64)> = running
+                .into_iter()
+                .filter(|(id, _, _, created_at)| match &which {
+                    Running::All => true,
+                    Running::One(one) => id == one,
+                    Running::StartedBefore { before, except } => {
+                        *created_at < *before && !except.contains(id)
+                    }
+                })
+                .map(|(id, conv, first, _)| (id, conv, first))
+                .collect();
             let now = now_ms();
             let mut out = Vec::with_capacity(running.len());
             for (turn_id, conversation_id, first_seq) in running {
@@ -388,6 +431,19 @@ impl Store {
             Ok(out)
         })
     }
+}
+
+/// Which running turns [`Store::end_running_turns`] ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Running<'a> {
+    /// Every one (a previous run's, at start).
+    All,
+    One(&'a str),
+    /// Those started before this time (ms) that no task of this process is running.
+    StartedBefore {
+        before: i64,
+        except: &'a std::collections::HashSet<String>,
+    },
 }
 
 #[cfg(test)]

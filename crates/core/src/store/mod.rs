@@ -18,7 +18,7 @@ mod tokens;
 mod values;
 
 pub use apps::{AppRow, NewApp};
-pub use chat::{ConversationRow, NewTurn, RecoveredTurn, TurnRow, TurnStart};
+pub use chat::{ConversationRow, NewTurn, RecoveredTurn, Running, TurnRow, TurnStart};
 pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use inbox::{DayRow, InboxQuery, InboxRow};
 pub use stats::OverviewRow;

@@ -30,6 +30,18 @@ impl super::Store {
         self.write(|tx| set(tx, key, value))
     }
 
+    /// Every setting whose key starts with `prefix`, the prefix cut off.
+    pub fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT substr(key, length(?1) + 1), value FROM settings
+                 WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+            )?;
+            let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     pub fn delete_setting(&self, key: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
