@@ -496,3 +496,45 @@ async fn a_provider_redirect_is_not_followed() {
     ]);
     assert!(err.contains("user name or password"), "{err}");
 }
+
+/// One token request from the loopback address `from`; returns its status.
+async fn exchange(base: &str, from: [u8; 4], app_id: &str, secret: &str) -> u16 {
+    let http = reqwest::Client::builder()
+        .local_address(IpAddr::from(from))
+        .build()
+        .expect("client");
+    http.post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"appId": app_id, "appSecret": secret, "endUserId": "u1"}))
+        .send()
+        .await
+        .expect("token request")
+        .status()
+        .as_u16()
+}
+
+/// token_per_minute and bad_secret_*: 200 wrong secrets from other addresses (more than the
+/// app's burst of 60) never spend the app's budget, so the shop's backend still gets its token;
+/// one address guessing again and again is the one that waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_wrong_secrets_leave_the_right_one_working() {
+    let data = Data::new();
+    let created = data.json(&["app", "create", "demo"]);
+    let app_id = created["app"]["id"].as_str().expect("appId").to_owned();
+    let secret = created["appSecret"].as_str().expect("appSecret").to_owned();
+    let (_server, addr) = serve(&data, &[]);
+    let base = format!("http://{addr}");
+    for i in 0..200u16 {
+        let from = [127, 0, 3 + (i / 250) as u8, 1 + (i % 250) as u8];
+        let status = exchange(&base, from, &app_id, &format!("guess-{i}")).await;
+        assert_eq!(status, 401, "guess {i}");
+    }
+    assert_eq!(exchange(&base, [127, 0, 0, 1], &app_id, &secret).await, 200);
+
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        statuses.push(exchange(&base, [127, 0, 9, 9], &app_id, &format!("again-{i}")).await);
+    }
+    assert_eq!(&statuses[..20], &[401; 20], "the burst of wrong secrets");
+    assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(exchange(&base, [127, 0, 0, 1], &app_id, &secret).await, 200);
+}
