@@ -70,6 +70,11 @@ pub async fn issue_link(desktop: State<'_, Desktop>, req: NewLink) -> Reply<Link
 }
 
 #[tauri::command]
+pub async fn pause_link(desktop: State<'_, Desktop>, id: i64, paused: bool) -> Reply<LinkInfo> {
+    Ok(desktop.app()?.pause_link(id, paused).await?)
+}
+
+#[tauri::command]
 pub async fn revoke_link(desktop: State<'_, Desktop>, id: i64) -> Reply<LinkInfo> {
     Ok(desktop.app()?.revoke_link(id).await?)
 }
@@ -153,6 +158,9 @@ pub async fn update_agent(
         greeting: Some(edit.greeting),
         instructions: Some(edit.instructions),
         engine: Some(engine),
+        max_tokens: edit.budget.map(|b| b.max_tokens),
+        daily_requests: edit.budget.map(|b| b.daily_requests),
+        daily_tokens: edit.budget.map(|b| b.daily_tokens),
     };
     Ok(desktop.app()?.update_agent(&slug, update).await?)
 }
@@ -375,6 +383,15 @@ pub async fn resolve_conversation(
     id: String,
 ) -> Reply<ConversationSummary> {
     Ok(desktop.app()?.resolve(&id).await?)
+}
+
+#[tauri::command]
+pub async fn block_conversation(
+    desktop: State<'_, Desktop>,
+    id: String,
+    blocked: bool,
+) -> Reply<ConversationSummary> {
+    Ok(desktop.app()?.block_conversation(&id, blocked).await?)
 }
 
 /// The owner's reply reaches the visitor's open page or widget at once.

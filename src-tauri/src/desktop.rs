@@ -102,11 +102,12 @@ fn data_dir_from_env() -> Result<PathBuf, Error> {
 pub fn log_file() -> Option<std::fs::File> {
     let dir = data_dir_from_env().ok()?;
     std::fs::create_dir_all(&dir).ok()?;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("desktop.log"))
-        .ok()
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    // The log names conversations and agents: the owner's account only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(dir.join("desktop.log")).ok()
 }
 
 fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {

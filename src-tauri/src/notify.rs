@@ -4,7 +4,13 @@
 //! Clicking a notification opens the conversation: the window comes back and gets an
 //! `open-conversation` event with the conversation's id. The notification plugin has no click
 //! callback on Linux, so there the notification goes through `notify-rust` (what the plugin uses
-//! underneath) with a default action, on a thread that waits for the click.
+//! underneath) with a default action, on a thread that waits for the click. At most
+//! [`CLICKABLE`] such threads wait at once, each for at most [`EXPIRES_MS`]; past that a
+//! notification is shown without a click action, so a flood of visitors cannot start a flood
+//! of threads.
+//!
+//! Visitors' words are shown as plain text: notification servers read a little markup in the
+//! body (`<b>`, `<a href>`), so `&`, `<` and `>` are escaped.
 
 use chatlink_core::hub::OwnerEvent;
 use tauri::{AppHandle, Emitter, Manager};
@@ -16,6 +22,26 @@ use tokio::sync::broadcast;
 use crate::desktop::Desktop;
 use crate::types::OwnerEventView;
 
+/// Notifications waiting for a click at once (Linux).
+pub const CLICKABLE: usize = 4;
+/// How long a clickable notification stays up (and its thread waits).
+pub const EXPIRES_MS: u32 = 10_000;
+
+/// `text` with the markup a notification server would read escaped.
+pub fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c if c.is_control() && c != '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The title and body of the notification an event deserves, given the settings
 /// (`(new conversations, handoffs)`), or `None`.
 pub fn notification_for(
@@ -24,8 +50,15 @@ pub fn notification_for(
     agent: &str,
     words: Option<&str>,
 ) -> Option<(String, String)> {
-    let words = words.unwrap_or("(no message)");
+    let words = plain(words.unwrap_or("(no message)"));
+    let words = words.as_str();
+    let agent = plain(agent);
     match event {
+        // Money: always said, whatever the settings.
+        OwnerEvent::BudgetSpent { .. } => Some((
+            format!("{agent} reached its daily budget"),
+            "Visitors get the built-in answers until tomorrow (UTC). Raise the budget in Agents if you expect more.".to_owned(),
+        )),
         OwnerEvent::Started { .. } if wanted.0 => {
             Some((format!("New conversation with {agent}"), words.to_owned()))
         }
@@ -61,13 +94,14 @@ pub fn forward(handle: AppHandle, mut events: broadcast::Receiver<OwnerEvent>) {
 async fn notify(handle: &AppHandle, event: &OwnerEvent) {
     let (OwnerEvent::Started { conversation_id }
     | OwnerEvent::Handoff { conversation_id }
-    | OwnerEvent::VisitorWrote { conversation_id }) = event
+    | OwnerEvent::VisitorWrote { conversation_id }
+    | OwnerEvent::BudgetSpent { conversation_id }) = event
     else {
         return;
     };
     let desktop = handle.state::<Desktop>();
     let wanted = desktop.notifications();
-    if wanted == (false, false) {
+    if wanted == (false, false) && !matches!(event, OwnerEvent::BudgetSpent { .. }) {
         return;
     }
     let Ok(app) = desktop.app() else { return };
@@ -102,24 +136,36 @@ fn open_conversation(handle: &AppHandle, conversation_id: &str) {
 }
 
 #[cfg(target_os = "linux")]
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[cfg(target_os = "linux")]
 fn show(handle: &AppHandle, title: String, body: String, conversation_id: String) {
+    use std::sync::atomic::Ordering;
+    let mut n = notify_rust::Notification::new();
+    n.appname("Chatlink")
+        .summary(&title)
+        .body(&body)
+        .timeout(notify_rust::Timeout::Milliseconds(EXPIRES_MS));
+    if WAITING.fetch_add(1, Ordering::AcqRel) >= CLICKABLE {
+        WAITING.fetch_sub(1, Ordering::AcqRel);
+        if let Err(e) = n.show() {
+            tracing::warn!(error = %e, "cannot show a notification");
+        }
+        return;
+    }
+    n.action("default", "Open");
     let handle = handle.clone();
-    // wait_for_action blocks until the notification is clicked or closed.
+    // wait_for_action blocks until the notification is clicked, closed or expires.
     std::thread::spawn(move || {
-        let shown = notify_rust::Notification::new()
-            .appname("Chatlink")
-            .summary(&title)
-            .body(&body)
-            .action("default", "Open")
-            .show();
-        match shown {
-            Ok(n) => n.wait_for_action(|action| {
+        match n.show() {
+            Ok(shown) => shown.wait_for_action(|action| {
                 if action == "default" {
                     open_conversation(&handle, &conversation_id);
                 }
             }),
             Err(e) => tracing::warn!(error = %e, "cannot show a notification"),
         }
+        WAITING.fetch_sub(1, Ordering::AcqRel);
     });
 }
 
@@ -172,5 +218,28 @@ mod tests {
         );
         assert!(notification_for(&wrote, (true, false), "R", None).is_none());
         assert!(notification_for(&updated, (true, true), "R", None).is_none());
+        let spent = OwnerEvent::BudgetSpent {
+            conversation_id: "c".into(),
+        };
+        let (title, _) = notification_for(&spent, (false, false), "R", None).expect("always");
+        assert_eq!(title, "R reached its daily budget");
+    }
+
+    #[test]
+    fn visitors_words_are_plain_text() {
+        let (_, body) = notification_for(
+            &OwnerEvent::Started {
+                conversation_id: "c".into(),
+            },
+            (true, true),
+            "A&B <Shop>",
+            Some("<b>hi</b> <a href=\"https://evil.example\">x</a> & \u{7}"),
+        )
+        .expect("wanted");
+        assert_eq!(
+            body,
+            "&lt;b&gt;hi&lt;/b&gt; &lt;a href=\"https://evil.example\"&gt;x&lt;/a&gt; &amp;  "
+        );
+        assert_eq!(plain("A&B <Shop>"), "A&amp;B &lt;Shop&gt;");
     }
 }

@@ -76,6 +76,17 @@ pub struct AgentEdit {
     pub greeting: String,
     pub instructions: String,
     pub engine: EngineForm,
+    /// The agent's own spending limits, when the owner changed one; `null` keeps them.
+    pub budget: Option<BudgetForm>,
+}
+
+/// A provider agent's spending limits, as the Agents screen edits them.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+pub struct BudgetForm {
+    pub max_tokens: u32,
+    pub daily_requests: u32,
+    #[ts(type = "number")]
+    pub daily_tokens: u64,
 }
 
 /// The "New widget app" form.
@@ -136,8 +147,9 @@ pub enum ExportForm {
 /// `owner-event`).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct OwnerEventView {
-    /// `started`, `updated`, `handoff` or `visitor_wrote` (in a conversation the owner has).
-    #[ts(type = "\"started\" | \"updated\" | \"handoff\" | \"visitor_wrote\"")]
+    /// `started`, `updated`, `handoff`, `visitor_wrote` (in a conversation the owner has) or
+    /// `budget_spent` (the conversation's agent is on built-in answers until tomorrow).
+    #[ts(type = "\"started\" | \"updated\" | \"handoff\" | \"visitor_wrote\" | \"budget_spent\"")]
     pub kind: &'static str,
     pub conversation_id: String,
 }
@@ -150,6 +162,7 @@ impl From<chatlink_core::hub::OwnerEvent> for OwnerEventView {
             OwnerEvent::Updated { conversation_id } => ("updated", conversation_id),
             OwnerEvent::Handoff { conversation_id } => ("handoff", conversation_id),
             OwnerEvent::VisitorWrote { conversation_id } => ("visitor_wrote", conversation_id),
+            OwnerEvent::BudgetSpent { conversation_id } => ("budget_spent", conversation_id),
         };
         OwnerEventView {
             kind,

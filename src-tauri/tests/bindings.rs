@@ -5,14 +5,15 @@
 use std::path::PathBuf;
 
 use chatlink_core::app::{
-    AgentInfo, AppStatus, Channel, ConversationDetail, ConversationSummary, DayActivity,
-    EngineInfo, LinkInfo, LinkStatus, Overview, RouteRuleInfo, ServerSettings, TestAnswer,
-    TranscriptMessage, WidgetAppInfo, WidgetEmbed,
+    AgentBudget, AgentInfo, AppStatus, Channel, ConversationDetail, ConversationSummary,
+    DayActivity, EngineInfo, LinkInfo, LinkStatus, Overview, RouteRuleInfo, ServerSettings,
+    TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::model::{ConversationState, Knowledge, Role, TokenKind};
 use chatlink_desktop::types::{
-    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
-    NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, RouteRuleForm, Status,
+    AgentEdit, BudgetForm, CommandError, CreatedWidgetAppView, EngineForm, ExportForm,
+    InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, RouteRuleForm,
+    Status,
 };
 use ts_rs::TS;
 
@@ -42,6 +43,8 @@ fn typescript_bindings_match_the_rust_types() {
         check::<LinkInfo>(),
         check::<AgentInfo>(),
         check::<EngineInfo>(),
+        check::<AgentBudget>(),
+        check::<BudgetForm>(),
         check::<Status>(),
         check::<CommandError>(),
         check::<NewLink>(),

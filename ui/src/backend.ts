@@ -135,6 +135,11 @@ export function issueLink(req: NewLink): Promise<LinkInfo> {
   return call<LinkInfo>('issue_link', { req });
 }
 
+/** Pauses (visitors get "back soon") or resumes a link; its URL stays the same. */
+export function pauseLink(id: number, paused: boolean): Promise<LinkInfo> {
+  return call<LinkInfo>('pause_link', { id, paused });
+}
+
 export function revokeLink(id: number): Promise<LinkInfo> {
   return call<LinkInfo>('revoke_link', { id });
 }
@@ -254,6 +259,11 @@ export function handBack(id: string): Promise<ConversationSummary> {
 /** Done; the agent answers if the visitor writes again. */
 export function resolveConversation(id: string): Promise<ConversationSummary> {
   return call<ConversationSummary>('resolve_conversation', { id });
+}
+
+/** Blocks (its visitor's messages are refused) or unblocks a conversation. */
+export function blockConversation(id: string, blocked: boolean): Promise<ConversationSummary> {
+  return call<ConversationSummary>('block_conversation', { id, blocked });
 }
 
 /** Sends the owner's reply to the visitor at once (and takes over). Rejects with

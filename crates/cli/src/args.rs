@@ -168,6 +168,10 @@ pub enum TokenCmd {
     },
     /// Replace a link by a new URL on the same JID (the old URL stops working)
     Reissue { id: i64 },
+    /// Pause a link: visitors see "back soon" until you resume it (the URL and QR codes stay)
+    Pause { id: i64 },
+    /// Resume a paused link
+    Resume { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +212,15 @@ pub enum AgentCmd {
         base_url: Option<String>,
         #[arg(long)]
         model: Option<String>,
+        /// The provider's max_tokens per reply (0: the server's default_max_tokens)
+        #[arg(long)]
+        max_tokens: Option<u32>,
+        /// Provider requests a day before built-in answers take over (0: the default)
+        #[arg(long)]
+        daily_requests: Option<u32>,
+        /// Provider tokens a day before built-in answers take over (0: the default)
+        #[arg(long)]
+        daily_tokens: Option<u64>,
     },
     /// Read the provider API key from stdin into the secret store (or --clear it)
     ApiKey {
@@ -263,6 +276,10 @@ pub enum ConversationCmd {
     HandBack { id: String },
     /// Mark it resolved (the agent answers if the visitor writes again)
     Resolve { id: String },
+    /// Refuse its visitor's messages from now on (abuse); nothing they send is written
+    Block { id: String },
+    /// Accept its visitor's messages again
+    Unblock { id: String },
 }
 
 #[derive(Debug, Subcommand)]

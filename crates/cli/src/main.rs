@@ -13,6 +13,7 @@ use chatlink_core::app::{
     AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LinkKind,
     NewAgent, NewWidgetApp,
 };
+use chatlink_core::files::Access;
 use chatlink_core::secret::{SecretBackend, Sensitive};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
@@ -203,6 +204,8 @@ async fn conversation(app: App, cmd: ConversationCmd, out: &Out) -> Result<()> {
         ConversationCmd::Reply { id, text } => out.reply(&app.owner_reply(&id, &text).await?),
         ConversationCmd::HandBack { id } => out.summary(&app.hand_back(&id).await?),
         ConversationCmd::Resolve { id } => out.summary(&app.resolve(&id).await?),
+        ConversationCmd::Block { id } => out.summary(&app.block_conversation(&id, true).await?),
+        ConversationCmd::Unblock { id } => out.summary(&app.block_conversation(&id, false).await?),
     }
     Ok(())
 }
@@ -378,6 +381,8 @@ async fn token(app: App, cmd: TokenCmd, out: &Out) -> Result<()> {
         } => out.revoked(&[app.revoke_link(id).await?]),
         TokenCmd::Revoke { .. } => return Err(Error::invalid("give either a JID or --id N")),
         TokenCmd::Reissue { id } => out.issued(&app.reissue_link(id).await?),
+        TokenCmd::Pause { id } => out.links(&[app.pause_link(id, true).await?]),
+        TokenCmd::Resume { id } => out.links(&[app.pause_link(id, false).await?]),
     }
     Ok(())
 }
@@ -411,6 +416,9 @@ async fn agent(app: App, cmd: AgentCmd, out: &Out) -> Result<()> {
             engine,
             base_url,
             model,
+            max_tokens,
+            daily_requests,
+            daily_tokens,
         } => {
             let engine = match engine.as_deref() {
                 None => None,
@@ -434,6 +442,9 @@ async fn agent(app: App, cmd: AgentCmd, out: &Out) -> Result<()> {
                         greeting,
                         instructions,
                         engine,
+                        max_tokens,
+                        daily_requests,
+                        daily_tokens,
                     },
                 )
                 .await?,
@@ -508,11 +519,11 @@ async fn qr(
         .transpose()?;
     let svg_text = svg.map(|_| chatlink_core::qr::svg(&url)).transpose()?;
     if let (Some(path), Some(bytes)) = (png, &png_bytes) {
-        chatlink_core::qr::write_atomically(path, bytes)?;
+        chatlink_core::files::write(path, bytes, Access::Shared)?;
         out.done(&format!("QR code for {url} saved to {}", path.display()));
     }
     if let (Some(path), Some(text)) = (svg, &svg_text) {
-        chatlink_core::qr::write_atomically(path, text.as_bytes())?;
+        chatlink_core::files::write(path, text.as_bytes(), Access::Shared)?;
         out.done(&format!("QR code for {url} saved to {}", path.display()));
     }
     Ok(())

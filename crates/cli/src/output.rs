@@ -263,7 +263,9 @@ impl Out {
         if self.json {
             return print_json(c);
         }
-        let who = if c.taken_over {
+        let who = if c.blocked {
+            "blocked: its visitor's messages are refused"
+        } else if c.taken_over {
             "you answer"
         } else {
             "the agent answers"

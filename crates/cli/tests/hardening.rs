@@ -538,3 +538,172 @@ async fn two_hundred_wrong_secrets_leave_the_right_one_working() {
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
     assert_eq!(exchange(&base, [127, 0, 0, 1], &app_id, &secret).await, 200);
 }
+
+/// Daily budget: a provider that reports `usage` spends a small budget in one reply; the next
+/// visitor gets the built-in answer from the agent's own knowledge, the provider is not asked
+/// again, and the agent shows the budget spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_daily_budget_falls_back_to_built_in_answers() {
+    use chatlink_test_support::provider::{Behaviour, End, events};
+    let mut pieces = events(&["Fresh ", "bread!"], "\n");
+    pieces.push("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":500,\"completion_tokens\":100,\"total_tokens\":600}}\n\n".into());
+    let provider = chatlink_test_support::FakeProvider::start(Behaviour::Stream {
+        pieces,
+        pause: Duration::ZERO,
+        end: End::Done,
+    })
+    .await;
+    let data = Data::new();
+    let link = provider_agent(&data, "paid", &provider.base_url);
+    data.ok(&["agent", "edit", "paid", "--daily-tokens", "500"]);
+    data.ok(&[
+        "agent",
+        "knowledge",
+        "add",
+        "paid",
+        "--question",
+        "When are you open?",
+        "--answer",
+        "Nine to five, every day.",
+    ]);
+    let (_server, addr) = serve(&data, &[]);
+    let link = format!("http://{addr}{}", chat_path(&link));
+
+    let (sse, _) = ask(&link, "When are you open?").await;
+    assert_eq!(reply_of(&sse), "Fresh bread!");
+    let spent = data.json(&["agent", "show", "paid"]);
+    let (sse, _) = ask(&link, "When are you open?").await;
+    assert_eq!(reply_of(&sse), "Nine to five, every day.", "{spent}");
+    assert_eq!(
+        provider.seen().len(),
+        1,
+        "the provider is not asked past the budget"
+    );
+    assert_eq!(
+        provider.seen()[0].body["stream_options"]["include_usage"],
+        true
+    );
+    let agent = data.json(&["agent", "show", "paid"]);
+    assert_eq!(agent["budget"]["today_tokens"], 600, "{agent}");
+    assert_eq!(agent["budget"]["today_requests"], 1, "{agent}");
+    assert_eq!(agent["budget"]["spent"], true, "{agent}");
+}
+
+/// Pause: the page says "back soon" with 503 and its messages are refused, until one resume;
+/// the same URL then works again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_link_shows_back_soon_and_comes_back() {
+    let data = Data::new();
+    let (_server, addr) = serve(&data, &[]);
+    let link = format!("http://{addr}{}", chat_path(&data.url_of("web:demo")));
+    let id = data.json(&["token", "list"])[0]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+    let http = reqwest::Client::new();
+
+    let paused = data.json(&["token", "pause", &id]);
+    assert_eq!(paused[0]["status"], "paused", "{paused}");
+    let page = http.get(&link).send().await.expect("page");
+    assert_eq!(page.status(), 503);
+    assert!(page.headers().contains_key("retry-after"));
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Back soon"), "{html}");
+    let post = http
+        .post(&link)
+        .json(&serde_json::json!({"content": "hello?"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(post.status(), 503);
+    let body: serde_json::Value = post.json().await.expect("json");
+    assert_eq!(body["code"], "link_paused");
+    assert_eq!(
+        data.json(&["inbox"]).as_array().map(Vec::len),
+        Some(0),
+        "nothing written"
+    );
+
+    let resumed = data.json(&["token", "resume", &id]);
+    assert_eq!(resumed[0]["status"], "live");
+    assert_eq!(http.get(&link).send().await.expect("page").status(), 200);
+    let (sse, _) = ask(&link, "When are you open on Sunday?").await;
+    assert!(sse.contains(r#""status":"ok""#), "{sse}");
+}
+
+/// Block: the conversation's next message is refused with 403 and writes nothing; unblocked,
+/// it is accepted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_conversations_message_is_refused_and_writes_nothing() {
+    let data = Data::new();
+    let (_server, addr) = serve(&data, &[]);
+    let link = format!("http://{addr}{}", chat_path(&data.url_of("web:demo")));
+    let http = reqwest::Client::new();
+    let post = |conversation: Option<String>| {
+        let (http, link) = (http.clone(), link.clone());
+        async move {
+            let mut body = serde_json::json!({"content": "spam spam spam"});
+            if let Some(c) = conversation {
+                body["conversation_id"] = c.into();
+            }
+            http.post(&link).json(&body).send().await.expect("post")
+        }
+    };
+    let first: serde_json::Value = post(None).await.json().await.expect("posted");
+    let conversation = first["conversation_id"].as_str().expect("id").to_owned();
+    // Let the first turn end, so the refusal below is the block's, not a running turn's.
+    ask(&link, "hello").await;
+    let blocked = data.json(&["conversation", "block", &conversation]);
+    assert_eq!(blocked["blocked"], true, "{blocked}");
+    let before = data.json(&["conversation", "show", &conversation]);
+
+    let refused = post(Some(conversation.clone())).await;
+    assert_eq!(refused.status(), 403);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["code"], "conversation_blocked");
+    assert_eq!(
+        data.json(&["conversation", "show", &conversation])["messages"],
+        before["messages"],
+        "nothing written"
+    );
+
+    data.ok(&["conversation", "unblock", &conversation]);
+    assert_eq!(post(Some(conversation)).await.status(), 202);
+}
+
+/// Exports hold visitors' words: the file is the owner's alone (0600), even over an existing
+/// world-readable one, and no temporary file is left beside it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_file_is_mode_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let data = Data::new();
+    let (server, addr) = serve(&data, &[]);
+    let link = format!("http://{addr}{}", chat_path(&data.url_of("web:demo")));
+    ask(
+        &link,
+        "Do you have gluten-free bread? My number is 555-0101",
+    )
+    .await;
+    drop(server);
+    let out = tempfile::tempdir().expect("out");
+    let path = out.path().join("visitors.csv");
+    std::fs::write(&path, "old").expect("an old file");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    data.ok(&[
+        "export",
+        "--from",
+        "1d",
+        "--out",
+        path.to_str().expect("utf-8 path"),
+    ]);
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains("555-0101"), "{text}");
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let names: Vec<_> = std::fs::read_dir(out.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(names, ["visitors.csv"]);
+}

@@ -17,6 +17,11 @@ pub enum Error {
     LinkRevoked,
     #[error("this link has expired")]
     LinkExpired,
+    /// The owner paused the link for now (unlike a revocation, it comes back).
+    #[error("this chat is paused for the moment; please come back soon")]
+    LinkPaused,
+    #[error("this conversation has been closed by the shop")]
+    ConversationBlocked,
     /// The token endpoint's answer for a wrong secret, an unknown app and a revoked app alike.
     #[error("the appId and appSecret do not match an active widget app")]
     BadCredentials,
@@ -69,6 +74,8 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::LinkRevoked => "link_revoked",
             Error::LinkExpired => "link_expired",
+            Error::LinkPaused => "link_paused",
+            Error::ConversationBlocked => "conversation_blocked",
             Error::BadCredentials => "bad_credentials",
             Error::InvalidSession => "invalid_session",
             Error::OriginNotAllowed => "origin_not_allowed",

@@ -133,6 +133,9 @@ pub enum OwnerEvent {
     Handoff { conversation_id: String },
     /// The visitor wrote in a conversation the owner has taken over.
     VisitorWrote { conversation_id: String },
+    /// The conversation's agent spent its daily provider budget: built-in answers reply for
+    /// the rest of the day. Sent once per agent and day.
+    BudgetSpent { conversation_id: String },
 }
 
 pub struct Hub {

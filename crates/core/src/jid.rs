@@ -170,4 +170,16 @@ mod tests {
         assert!(check_name("folder", &"a".repeat(41)).is_err());
         assert!(check_name("folder", "rosies-bakery_2").is_ok());
     }
+
+    proptest::proptest! {
+        /// Any text either is refused with `invalid_input` or is a JID that prints back as
+        /// itself.
+        #[test]
+        fn any_text_parses_to_a_round_tripping_jid_or_a_clear_error(text in "\\PC{0,80}|(web|hook|widget):[a-z0-9/_.:-]{0,40}") {
+            match text.parse::<Jid>() {
+                Ok(jid) => proptest::prop_assert_eq!(jid.to_string().parse::<Jid>().expect("again"), jid),
+                Err(e) => proptest::prop_assert_eq!(e.code(), "invalid_input"),
+            }
+        }
+    }
 }

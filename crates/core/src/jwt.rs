@@ -235,4 +235,32 @@ mod tests {
         assert!(verify(&k, "app_a", &tampered).is_err(), "tampered");
         assert!(claimed_app(&forge(json!({"alg": "none", "kid": "app_a"}), good, None)).is_err());
     }
+
+    proptest::proptest! {
+        /// Any string, and any one-byte change to a real token, is refused as a session and
+        /// nothing panics.
+        #[test]
+        fn garbage_and_tampered_tokens_are_refused(
+            junk in ".{0,300}",
+            at in 0usize..400,
+            byte in proptest::prelude::any::<u8>(),
+        ) {
+            let key = app_key(&keys(), "app_1", 1);
+            proptest::prop_assert!(verify(&key, "app_1", &junk).is_err());
+            let _ = claimed_app(&junk);
+            let (jwt, _) = issue(&key, "app_1", "u", now(), 60).expect("issue");
+            let mut bytes = jwt.clone().into_bytes();
+            let i = at % bytes.len();
+            if bytes[i] != byte {
+                bytes[i] = byte;
+                let tampered = String::from_utf8_lossy(&bytes).into_owned();
+                // A change inside base64 padding bits can decode to the same bytes: only a
+                // token that differs after decoding must fail.
+                if let Ok(claims) = verify(&key, "app_1", &tampered) {
+                    proptest::prop_assert_eq!(claims.app, "app_1");
+                    proptest::prop_assert_eq!(claims.sub, "u");
+                }
+            }
+        }
+    }
 }

@@ -227,4 +227,22 @@ mod tests {
         assert!(entry(Some(&"q".repeat(501)), "a").is_err());
         assert!(entry(None, &"a".repeat(20_001)).is_err());
     }
+
+    proptest::proptest! {
+        /// Any file, Markdown or CSV, gives entries within the bounds or a clear error.
+        #[test]
+        fn any_import_gives_bounded_entries_or_a_clear_error(text in "(\\PC|\n|#|,|\"){0,600}", csv in proptest::prelude::any::<bool>()) {
+            let format = if csv { Format::Csv } else { Format::Markdown };
+            match parse(&text, format) {
+                Ok(entries) => {
+                    for (q, a) in entries {
+                        proptest::prop_assert!(!a.trim().is_empty());
+                        proptest::prop_assert!(a.chars().count() <= MAX_ANSWER_CHARS);
+                        proptest::prop_assert!(q.is_none_or(|q| !q.is_empty() && q.chars().count() <= MAX_QUESTION_CHARS));
+                    }
+                }
+                Err(e) => proptest::prop_assert_eq!(e.code(), "invalid_input"),
+            }
+        }
+    }
 }

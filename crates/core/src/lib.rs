@@ -6,6 +6,7 @@ pub mod app;
 mod demo;
 pub mod error;
 pub mod feed;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod jid;

@@ -1,8 +1,5 @@
 //! Link → QR code as PNG or SVG bytes, for flyers, counters and websites.
 
-use std::io::Write as _;
-use std::path::Path;
-
 use qrcode::render::svg;
 use qrcode::types::QrError;
 use qrcode::{Color, EcLevel, QrCode};
@@ -113,30 +110,6 @@ fn encode(text: &str) -> Result<QrCode> {
         // or in qrcode, not the caller's fault.
         other => Error::Internal(format!("QR encoding failed: {other}")),
     })
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename: never a half-written file.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| Error::invalid(format!("{} is not a file name", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io(format!("cannot write {}", path.display()), e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -148,24 +148,28 @@ impl FileStore {
     }
 
     fn write(&self, map: &BTreeMap<String, String>) -> Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let tmp = self.path.with_extension("json.tmp");
-        let ctx = |what: &str| format!("{what} {}", tmp.display());
         let bytes = serde_json::to_vec_pretty(map).map_err(|e| Error::Internal(e.to_string()))?;
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
+        crate::files::write(&self.path, &bytes, crate::files::Access::Private)
+    }
+
+    /// Holds `secrets.lock` while a change is read, made and written: the CLI and the window
+    /// (two processes) may change secrets at once, and neither may lose the other's.
+    fn change(&self, edit: impl FnOnce(&mut BTreeMap<String, String>) -> bool) -> Result<()> {
+        let _g = lock(&self.guard)?;
+        let lock_path = self.path.with_file_name("secrets.lock");
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
             .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(|e| Error::io(ctx("creating"), e))?;
-        f.write_all(&bytes)
-            .map_err(|e| Error::io(ctx("writing"), e))?;
-        f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
-        // Rename is atomic: a crash leaves either the old file or the new one, never half of one.
-        std::fs::rename(&tmp, &self.path)
-            .map_err(|e| Error::io(format!("replacing {}", self.path.display()), e))
+            .open(&lock_path)
+            .map_err(|e| Error::io(format!("cannot open {}", lock_path.display()), e))?;
+        file.lock()
+            .map_err(|e| Error::io(format!("cannot lock {}", lock_path.display()), e))?;
+        let mut map = self.read()?;
+        if edit(&mut map) {
+            self.write(&map)?;
+        }
+        Ok(())
     }
 }
 
@@ -175,18 +179,13 @@ impl SecretStore for FileStore {
         Ok(self.read()?.remove(name).map(Sensitive))
     }
     fn set(&self, name: &str, value: &Sensitive<String>) -> Result<()> {
-        let _g = lock(&self.guard)?;
-        let mut map = self.read()?;
-        map.insert(name.to_owned(), value.0.clone());
-        self.write(&map)
+        self.change(|map| {
+            map.insert(name.to_owned(), value.0.clone());
+            true
+        })
     }
     fn delete(&self, name: &str) -> Result<()> {
-        let _g = lock(&self.guard)?;
-        let mut map = self.read()?;
-        if map.remove(name).is_some() {
-            self.write(&map)?;
-        }
-        Ok(())
+        self.change(|map| map.remove(name).is_some())
     }
     fn backend(&self) -> SecretBackend {
         SecretBackend::File
@@ -346,6 +345,34 @@ mod tests {
         assert!(!format!("{:?}", Some(&s)).contains("hunter2"));
     }
 
+    /// Two stores on one folder stand for the CLI and the window: each one's writes survive the
+    /// other's, as only the lock file orders them (each store's own mutex is its own).
+    #[test]
+    fn file_store_changes_from_two_processes_are_never_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stores = [
+            std::sync::Arc::new(FileStore::open(dir.path()).expect("a")),
+            std::sync::Arc::new(FileStore::open(dir.path()).expect("b")),
+        ];
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let store = stores[t % 2].clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        store
+                            .set(&format!("k{t}-{i}"), &Sensitive::new("v".into()))
+                            .expect("set");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(stores[0].read().expect("read").len(), 100, "no write lost");
+    }
+
+    #[cfg(unix)]
     #[test]
     fn file_store_round_trips_with_mode_0600() {
         use std::os::unix::fs::PermissionsExt as _;

@@ -140,4 +140,18 @@ mod tests {
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
     }
+
+    proptest::proptest! {
+        /// Route tokens a stranger types: only 43 URL-safe characters look like one, and
+        /// opening a sealed token with any bytes fails without panicking.
+        #[test]
+        fn strangers_tokens_and_sealed_bytes_never_panic(text in "\\PC{0,60}", sealed in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120)) {
+            if looks_like_token(&text) {
+                proptest::prop_assert_eq!(text.len(), 43);
+                proptest::prop_assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            }
+            let keys = crate::secret::load_or_create_master_key(&crate::secret::MemoryStore::default(), "t").expect("keys");
+            proptest::prop_assert!(open(&keys, &sealed, &hash(&text)).is_err());
+        }
+    }
 }

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, AgentInput, Reply};
 use crate::hub::{Hub, LiveTurn, OwnerEvent};
 use crate::model::{
-    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, now_ms,
+    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, now_ms, rfc3339,
 };
 use crate::store::Store;
 use crate::token::random_id;
@@ -56,6 +56,8 @@ pub struct TurnJob {
     pub message: String,
     /// The owner has the conversation: no agent answered, the visitor wrote to the owner.
     pub owner_answers: bool,
+    /// The agent whose daily provider budget this turn's tokens are counted against.
+    pub charge: Option<String>,
     pub bounds: TurnBounds,
 }
 
@@ -149,28 +151,48 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
                 outcome: Outcome::Error {
                     visitor_message: TOO_SLOW.to_owned(),
                 },
+                tokens: None,
             }
         } else {
             Reply {
                 text: text + CUT_MARK,
                 outcome: Outcome::Ok,
+                tokens: None,
             }
         }
     };
     let reply = tokio::select! {
         reply = job.agent.run(input, &sink) => Reply {
             text: capped(reply.text, job.bounds.reply_chars),
-            outcome: reply.outcome,
+            ..reply
         },
         () = streamed.cut.notified() => cut_short("reply_chars"),
         () = tokio::time::sleep(job.bounds.deadline) => cut_short("turn_deadline"),
         () = shutdown.cancelled() => Reply {
             text: streamed.text(),
             outcome: Outcome::Error { visitor_message: INTERRUPTED.to_owned() },
+            tokens: None,
         },
     };
     let handoff = matches!(reply.outcome, Outcome::Handoff);
     let owner_answers = job.owner_answers;
+    if let Some(folder) = job.charge {
+        // Without a reported usage, every character asked and answered counts as a token: a
+        // pessimistic count, so a budget is never overrun by a provider that reports nothing.
+        let used = reply.tokens.unwrap_or_else(|| {
+            (job.message.chars().count() + job.persona.chars().count() + reply.text.chars().count())
+                as u64
+        });
+        let store = store.clone();
+        let day = rfc3339(now_ms()).chars().take(10).collect::<String>();
+        let counted = tokio::task::spawn_blocking(move || {
+            store.add_usage_tokens(&folder, &day, i64::try_from(used).unwrap_or(i64::MAX))
+        })
+        .await;
+        if !matches!(counted, Ok(Ok(()))) {
+            tracing::warn!(turn_id, "could not count the turn's tokens");
+        }
+    }
     finish(&store, &live, reply).await;
     hub.remove_turn(&turn_id);
     hub.conversation_changed(&live.conversation_id);
@@ -321,6 +343,7 @@ mod tests {
             }]),
             history: vec![],
             owner_answers: false,
+            charge: None,
             message: "when are you open?".into(),
             bounds: TurnBounds {
                 deadline: Duration::from_secs(30),

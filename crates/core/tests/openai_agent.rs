@@ -110,9 +110,32 @@ async fn streams_deltas_in_order() {
         reply,
         Reply {
             text: "Hello, we open at 7.".into(),
-            outcome: Outcome::Ok
+            outcome: Outcome::Ok,
+            tokens: None,
         }
     );
+}
+
+/// With `stream_options.include_usage`, the last chunk carries `usage` and no choices.
+#[tokio::test]
+async fn reports_the_tokens_the_provider_used() {
+    let mut pieces = events(&["Fresh bread"], "\n");
+    pieces.push(
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":10,\"total_tokens\":60}}\n\n"
+            .into(),
+    );
+    let (url, provider) = start(Behaviour::Stream {
+        pieces,
+        end: End::Done,
+        pause: Duration::ZERO,
+    })
+    .await;
+    let sink = |_: &str| {};
+    let reply = agent(&url, None).run(input(&[], &[], "hi"), &sink).await;
+    assert_eq!(reply.tokens, Some(60), "{reply:?}");
+    let body = &provider.seen()[0].body;
+    assert_eq!(body["stream_options"]["include_usage"], true);
+    assert_eq!(body["max_tokens"], 300);
 }
 
 #[tokio::test]
@@ -154,7 +177,8 @@ async fn tolerates_crlf_keepalives_garbage_and_split_writes() {
         reply,
         Reply {
             text: "Fresh bread daily".into(),
-            outcome: Outcome::Ok
+            outcome: Outcome::Ok,
+            tokens: None,
         }
     );
 }
@@ -184,7 +208,8 @@ async fn finish_reason_then_close_without_done_is_accepted() {
         reply,
         Reply {
             text: "All done".into(),
-            outcome: Outcome::Ok
+            outcome: Outcome::Ok,
+            tokens: None,
         }
     );
 }
@@ -276,7 +301,8 @@ async fn keepalives_hold_a_slow_stream_open() {
         reply,
         Reply {
             text: "Ready".into(),
-            outcome: Outcome::Ok
+            outcome: Outcome::Ok,
+            tokens: None,
         }
     );
 }

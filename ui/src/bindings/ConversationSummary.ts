@@ -10,7 +10,11 @@ export type ConversationSummary = { id: string, agent: string, agent_name: strin
 /**
  * The owner answers; the agent stays quiet.
  */
-taken_over: boolean, created_at: string, updated_at: string, messages: number, last_role: Role | null, 
+taken_over: boolean, 
+/**
+ * The owner blocked it: its visitor's messages are refused.
+ */
+blocked: boolean, created_at: string, updated_at: string, messages: number, last_role: Role | null, 
 /**
  * The latest message, cut to 140 characters.
  */

@@ -3,4 +3,4 @@
 /**
  * Whether a link still opens.
  */
-export type LinkStatus = "live" | "revoked" | "expired";
+export type LinkStatus = "live" | "paused" | "revoked" | "expired";

@@ -6,6 +6,7 @@
  */
 export type OwnerEventView = { 
 /**
- * `started`, `updated`, `handoff` or `visitor_wrote` (in a conversation the owner has).
+ * `started`, `updated`, `handoff`, `visitor_wrote` (in a conversation the owner has) or
+ * `budget_spent` (the conversation's agent is on built-in answers until tomorrow).
  */
-kind: "started" | "updated" | "handoff" | "visitor_wrote", conversation_id: string, };
+kind: "started" | "updated" | "handoff" | "visitor_wrote" | "budget_spent", conversation_id: string, };

@@ -6,6 +6,7 @@ import {
   agentEdit,
   agentFields,
   agentProblems,
+  budgetLine,
   DEFAULT_BASE_URL,
   engineFields,
   engineForm,
@@ -26,6 +27,14 @@ function agent(over: Partial<AgentInfo> = {}): AgentInfo {
     instructions: 'Be brief.',
     engine: { kind: 'answers' },
     knowledge_count: 3,
+    budget: {
+      max_tokens: 1024,
+      daily_requests: 2000,
+      daily_tokens: 2_000_000,
+      today_requests: 12,
+      today_tokens: 3400,
+      spent: false,
+    },
     created_at: '2025-03-01T10:00:00Z',
     updated_at: '2025-03-01T10:00:00Z',
     ...over,
@@ -72,7 +81,34 @@ describe('engine form <-> EngineForm', () => {
 describe('agentEdit / agentDirty', () => {
   it('trims the texts', () => {
     const f: AgentFields = { ...agentFields(agent()), name: '  Acme  ', greeting: ' Hello ', instructions: '\nBe kind.\n' };
-    expect(agentEdit(f)).toEqual({ name: 'Acme', greeting: 'Hello', instructions: 'Be kind.', engine: { kind: 'answers' } });
+    expect(agentEdit(f)).toEqual({
+      name: 'Acme',
+      greeting: 'Hello',
+      instructions: 'Be kind.',
+      engine: { kind: 'answers' },
+      budget: null,
+    });
+  });
+
+  it('sends the spending limits only when one changed, and checks them', () => {
+    const a = agent({ engine: openai });
+    const f = agentFields(a);
+    expect(agentEdit(f, a).budget).toBeNull();
+    expect(agentDirty(a, f)).toBe(false);
+    f.budget.daily_requests = ' 50 ';
+    expect(agentDirty(a, f)).toBe(true);
+    expect(agentEdit(f, a).budget).toEqual({ max_tokens: 1024, daily_requests: 50, daily_tokens: 2_000_000 });
+    expect(agentProblems(f)).toEqual({});
+    for (const bad of ['0', '-1', '1.5', 'lots', '', '2000000']) {
+      f.budget.max_tokens = bad;
+      expect(agentProblems(f).max_tokens, bad).toMatch(/whole number from 1 to 1,000,000/);
+    }
+    f.budget.max_tokens = '1000000';
+    expect(agentProblems(f)).toEqual({});
+  });
+
+  it('says what was spent today', () => {
+    expect(budgetLine(agent())).toBe('Today (UTC): 12 of 2,000 requests · 3,400 of 2,000,000 tokens');
   });
 
   it('is clean for the saved values, whitespace included', () => {

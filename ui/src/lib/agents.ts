@@ -23,9 +23,25 @@ export type EngineKind = EngineForm['kind'];
  * forth does not lose what was typed. */
 export type EngineFields = { kind: EngineKind; base_url: string; model: string };
 
-export type AgentFields = { name: string; greeting: string; instructions: string; engine: EngineFields };
+/** A provider agent's spending limits as typed (whole numbers); see `AgentBudget`. */
+export type BudgetFields = { max_tokens: string; daily_requests: string; daily_tokens: string };
 
-export type AgentField = 'name' | 'greeting' | 'instructions' | 'base_url' | 'model';
+export type AgentFields = {
+  name: string;
+  greeting: string;
+  instructions: string;
+  engine: EngineFields;
+  budget: BudgetFields;
+};
+
+export type AgentField = 'name' | 'greeting' | 'instructions' | 'base_url' | 'model' | keyof BudgetFields;
+
+/** The most each limit accepts (the server's own checks are the same). */
+export const BUDGET_MAX: Record<keyof BudgetFields, number> = {
+  max_tokens: 1_000_000,
+  daily_requests: 1_000_000_000,
+  daily_tokens: 1_000_000_000_000,
+};
 export type AgentProblems = Partial<Record<AgentField, string>>;
 
 /** Characters as the server counts them (code points, not UTF-16 units). */
@@ -50,34 +66,70 @@ export function engineLabel(engine: EngineInfo | EngineForm): string {
   return engine.kind === 'openai' ? `OpenAI-compatible · ${engine.model}` : 'Built-in answers';
 }
 
+export function budgetFields(agent: AgentInfo): BudgetFields {
+  return {
+    max_tokens: String(agent.budget.max_tokens),
+    daily_requests: String(agent.budget.daily_requests),
+    daily_tokens: String(agent.budget.daily_tokens),
+  };
+}
+
 export function agentFields(agent: AgentInfo): AgentFields {
   return {
     name: agent.name,
     greeting: agent.greeting,
     instructions: agent.instructions,
     engine: engineFields(agent.engine),
+    budget: budgetFields(agent),
   };
 }
 
-export function agentEdit(fields: AgentFields): AgentEdit {
+function whole(text: string): number {
+  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+}
+
+/** What `update_agent` takes. The spending limits are sent only when one was changed, so an
+ * agent that never had its own keeps following the server's defaults. */
+export function agentEdit(fields: AgentFields, agent?: AgentInfo): AgentEdit {
+  const budgetChanged =
+    agent !== undefined && JSON.stringify(trimmed(fields.budget)) !== JSON.stringify(trimmed(budgetFields(agent)));
   return {
     name: fields.name.trim(),
     greeting: fields.greeting.trim(),
     instructions: fields.instructions.trim(),
     engine: engineForm(fields.engine),
+    budget: budgetChanged
+      ? {
+          max_tokens: whole(fields.budget.max_tokens),
+          daily_requests: whole(fields.budget.daily_requests),
+          daily_tokens: whole(fields.budget.daily_tokens),
+        }
+      : null,
   };
+}
+
+function trimmed(b: BudgetFields): BudgetFields {
+  return { max_tokens: b.max_tokens.trim(), daily_requests: b.daily_requests.trim(), daily_tokens: b.daily_tokens.trim() };
 }
 
 /** Whether saving `fields` would change `agent` (the server trims, so whitespace does not count). */
 export function agentDirty(agent: AgentInfo, fields: AgentFields): boolean {
-  const saved = agentEdit(agentFields(agent));
-  const edit = agentEdit(fields);
+  const saved = agentEdit(agentFields(agent), agent);
+  const edit = agentEdit(fields, agent);
   return (
     saved.name !== edit.name ||
     saved.greeting !== edit.greeting ||
     saved.instructions !== edit.instructions ||
-    JSON.stringify(saved.engine) !== JSON.stringify(edit.engine)
+    JSON.stringify(saved.engine) !== JSON.stringify(edit.engine) ||
+    edit.budget !== null
   );
+}
+
+/** "12 of 2,000 requests · 3,400 of 2,000,000 tokens today", for a provider agent. */
+export function budgetLine(agent: AgentInfo): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const b = agent.budget;
+  return `Today (UTC): ${n(b.today_requests)} of ${n(b.daily_requests)} requests · ${n(b.today_tokens)} of ${n(b.daily_tokens)} tokens`;
 }
 
 function urlProblem(text: string): string | null {
@@ -114,6 +166,12 @@ export function agentProblems(fields: AgentFields): AgentProblems {
     const model = fields.engine.model.trim();
     if (model === '') problems.model = 'Enter the model name.';
     else if (chars(model) > MODEL_MAX) problems.model = `Use at most ${MODEL_MAX} characters.`;
+    for (const key of Object.keys(BUDGET_MAX) as (keyof BudgetFields)[]) {
+      const value = whole(fields.budget[key]);
+      if (!(value >= 1 && value <= BUDGET_MAX[key])) {
+        problems[key] = `Enter a whole number from 1 to ${BUDGET_MAX[key].toLocaleString('en-US')}.`;
+      }
+    }
   }
   return problems;
 }

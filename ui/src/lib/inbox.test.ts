@@ -43,6 +43,7 @@ function conv(id: string, over: Partial<ConversationSummary> = {}): Conversation
     link_label: null,
     state: 'open',
     taken_over: false,
+    blocked: false,
     created_at: '2025-03-12T09:00:00Z',
     updated_at: '2025-03-12T10:00:00Z',
     messages: 2,
@@ -138,7 +139,7 @@ describe('words', () => {
   });
 
   it('has a toast for every action', () => {
-    expect(Object.keys(ACTION_TOASTS).sort()).toEqual(['hand-back', 'reply', 'resolve', 'take-over']);
+    expect(Object.keys(ACTION_TOASTS).sort()).toEqual(['block', 'hand-back', 'reply', 'resolve', 'take-over', 'unblock']);
     for (const t of Object.values(ACTION_TOASTS)) expect(t.length).toBeGreaterThan(0);
   });
 });

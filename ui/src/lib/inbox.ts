@@ -155,6 +155,8 @@ export const ACTION_TOASTS = {
   'take-over': "You're answering now; the agent stays quiet here",
   'hand-back': 'Handed back to the agent',
   resolve: 'Marked resolved',
+  block: 'Blocked: this visitor\'s messages are refused',
+  unblock: 'Unblocked',
   reply: 'Reply sent',
 } as const;
 

@@ -3,7 +3,7 @@
 import type { DayActivity } from '../bindings/DayActivity';
 import { fileSlug, withFileExtension } from './format';
 
-export type LinkAction = 'copy' | 'open' | 'preview' | 'qr' | 'copy-qr' | 'save-qr' | 'revoke' | 'reissue';
+export type LinkAction = 'copy' | 'open' | 'preview' | 'qr' | 'copy-qr' | 'save-qr' | 'pause' | 'resume' | 'revoke' | 'reissue';
 export type ConfirmAction = 'revoke' | 'reissue';
 
 /** The confirmations, word for word: the owner must know what the visitor will see. */

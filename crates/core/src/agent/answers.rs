@@ -96,6 +96,7 @@ fn answer(input: &AgentInput<'_>) -> Reply {
     let ok = |text: &str| Reply {
         text: text.to_string(),
         outcome: Outcome::Ok,
+        tokens: None,
     };
     match small_talk(input.message, input.name) {
         Some(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {
@@ -130,6 +131,7 @@ fn answer(input: &AgentInput<'_>) -> Reply {
              who will reply here as soon as they can."
         ),
         outcome: Outcome::Handoff,
+        tokens: None,
     }
 }
 

@@ -36,6 +36,9 @@ pub struct AgentInput<'a> {
 pub struct Reply {
     pub text: String,
     pub outcome: Outcome,
+    /// Tokens the provider reported using (`usage.total_tokens`); `None` when it reported none
+    /// or no provider was asked.
+    pub tokens: Option<u64>,
 }
 
 /// Receives the reply as it is produced, one piece at a time.

@@ -76,13 +76,20 @@ impl OpenAiAgent {
         input: AgentInput<'_>,
         sink: &DeltaSink,
         text: &mut String,
+        tokens: &mut Option<u64>,
     ) -> Result<(), Failure> {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
-        let body = json!({ "model": self.config.model, "stream": true, "max_tokens": self.config.max_tokens,
-                    "messages": messages(&input) });
+        // `include_usage` asks for the tokens used in a last chunk, for the agent's daily budget.
+        let body = json!({
+            "model": self.config.model,
+            "stream": true,
+            "stream_options": { "include_usage": true },
+            "max_tokens": self.config.max_tokens,
+            "messages": messages(&input),
+        });
         let mut request = self
             .client
             .post(url)
@@ -126,6 +133,9 @@ impl OpenAiAgent {
                     continue;
                 }
             };
+            if let Some(usage) = chunk.usage.as_ref().and_then(|u| u.total_tokens) {
+                *tokens = Some(usage);
+            }
             if let Some(error) = chunk.error {
                 // Ollama and others report mid-stream failures in-band, then close.
                 return Err(Failure::Provider(self.loggable(&error.to_string())));
@@ -166,7 +176,8 @@ impl Agent for OpenAiAgent {
     fn run<'a>(&'a self, input: AgentInput<'a>, sink: &'a DeltaSink) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
             let mut text = String::new();
-            let result = match self.stream(input, sink, &mut text).await {
+            let mut tokens = None;
+            let result = match self.stream(input, sink, &mut text, &mut tokens).await {
                 Ok(()) if text.is_empty() => Err(Failure::Empty),
                 other => other,
             };
@@ -180,7 +191,11 @@ impl Agent for OpenAiAgent {
                     }
                 }
             };
-            Reply { text, outcome }
+            Reply {
+                text,
+                outcome,
+                tokens,
+            }
         })
     }
 }
@@ -289,6 +304,13 @@ struct Chunk {
     #[serde(default)]
     choices: Vec<Choice>,
     error: Option<Value>,
+    /// The last chunk's, with `stream_options.include_usage`.
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    total_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]

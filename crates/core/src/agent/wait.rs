@@ -48,6 +48,7 @@ impl Agent for WaitAgent {
             Reply {
                 text: "go".into(),
                 outcome: Outcome::Ok,
+                tokens: None,
             }
         })
     }

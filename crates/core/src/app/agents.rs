@@ -8,7 +8,7 @@ use crate::jid::{Jid, check_name};
 use crate::knowledge::{self, Format};
 use crate::model::{Knowledge, Outcome, TurnStatus, rfc3339};
 use crate::secret::Sensitive;
-use crate::store::{EngineRow, FolderRow, FolderUpdate, RouteRule};
+use crate::store::{Ceilings, EngineRow, FolderRow, FolderUpdate, RouteRule};
 
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_GREETING_CHARS: usize = 500;
@@ -35,6 +35,67 @@ pub struct AgentUpdate {
     pub greeting: Option<String>,
     pub instructions: Option<String>,
     pub engine: Option<EngineSetting>,
+    /// The provider's `max_tokens` per reply; `Some(0)` goes back to the server's default.
+    pub max_tokens: Option<u32>,
+    /// Provider requests a day before built-in answers take over; `Some(0)`: the default.
+    pub daily_requests: Option<u32>,
+    /// Provider tokens a day (characters when it reports none); `Some(0)`: the default.
+    pub daily_tokens: Option<u64>,
+}
+
+/// An agent's ceilings on its provider (its own or the server's defaults) and what it spent
+/// today (UTC). Past either daily ceiling, visitors get built-in answers until tomorrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AgentBudget {
+    pub max_tokens: u32,
+    pub daily_requests: u32,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub daily_tokens: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub today_requests: u64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub today_tokens: u64,
+    /// Today's ceiling is reached.
+    pub spent: bool,
+}
+
+impl AgentBudget {
+    pub(super) fn of(
+        ceilings: &Ceilings,
+        limits: &super::Limits,
+        today: (i64, i64),
+    ) -> AgentBudget {
+        let max_tokens = ceilings.max_tokens.unwrap_or(limits.default_max_tokens);
+        let daily_requests = ceilings
+            .daily_requests
+            .unwrap_or(limits.default_daily_requests);
+        let daily_tokens = ceilings
+            .daily_tokens
+            .and_then(|t| u64::try_from(t).ok())
+            .unwrap_or(limits.default_daily_tokens);
+        let today = (
+            u64::try_from(today.0).unwrap_or(0),
+            u64::try_from(today.1).unwrap_or(0),
+        );
+        AgentBudget {
+            max_tokens,
+            daily_requests,
+            daily_tokens,
+            today_requests: today.0,
+            today_tokens: today.1,
+            spent: today.0 >= u64::from(daily_requests) || today.1 >= daily_tokens,
+        }
+    }
+}
+
+const MAX_REPLY_TOKENS: u64 = 1_000_000;
+const MAX_DAILY_REQUESTS: u64 = 1_000_000_000;
+const MAX_DAILY_TOKENS: u64 = 1_000_000_000_000;
+
+/// Budgets are counted per UTC day: the same day for every process on the data folder.
+pub(super) fn usage_day(now: i64) -> String {
+    rfc3339(now).chars().take(10).collect()
 }
 
 /// The engine as the owner sees it: the API key only as set / not set.
@@ -62,6 +123,7 @@ pub struct AgentInfo {
     pub knowledge_count: i64,
     pub created_at: String,
     pub updated_at: String,
+    pub budget: AgentBudget,
 }
 
 /// What an agent answered to the owner's test question.
@@ -138,7 +200,12 @@ impl Inner {
                 api_key_set: self.secrets.get(&self.api_key_name(&row.slug))?.is_some(),
             },
         };
+        let today = self
+            .store
+            .usage(&row.slug, &usage_day(crate::model::now_ms()))?;
+        let budget = AgentBudget::of(&row.ceilings, &self.limits, today);
         Ok(AgentInfo {
+            budget,
             slug: row.slug,
             name: row.name,
             greeting: row.greeting,
@@ -185,6 +252,25 @@ impl App {
 
     pub async fn update_agent(&self, slug: &str, update: AgentUpdate) -> Result<AgentInfo> {
         let slug = slug.to_owned();
+        for (what, value, max) in [
+            (
+                "max tokens",
+                update.max_tokens.map(u64::from),
+                MAX_REPLY_TOKENS,
+            ),
+            (
+                "daily requests",
+                update.daily_requests.map(u64::from),
+                MAX_DAILY_REQUESTS,
+            ),
+            ("daily tokens", update.daily_tokens, MAX_DAILY_TOKENS),
+        ] {
+            if value.is_some_and(|v| v > max) {
+                return Err(Error::invalid(format!(
+                    "the {what} must be at most {max} (0 goes back to the server's default)"
+                )));
+            }
+        }
         let update = FolderUpdate {
             name: update
                 .name
@@ -202,6 +288,11 @@ impl App {
                 .map(|s| text("instructions", s, 0, MAX_INSTRUCTIONS_CHARS))
                 .transpose()?,
             engine: update.engine.as_ref().map(engine_row).transpose()?,
+            max_tokens: update.max_tokens,
+            daily_requests: update.daily_requests,
+            daily_tokens: update
+                .daily_tokens
+                .map(|t| i64::try_from(t).unwrap_or(i64::MAX)),
         };
         self.blocking(move |i| i.agent_info(i.store.update_folder(&slug, &update)?))
             .await

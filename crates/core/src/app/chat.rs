@@ -83,6 +83,7 @@ impl Agent for OwnerAnswers {
             Reply {
                 text: String::new(),
                 outcome: Outcome::Handoff,
+                tokens: None,
             }
         })
     }
@@ -157,6 +158,9 @@ impl Inner {
         if row.expires_at.is_some_and(|e| e <= now_ms()) {
             return Err(Error::LinkExpired);
         }
+        if row.paused_at.is_some() {
+            return Err(Error::LinkPaused);
+        }
         Ok(row)
     }
 
@@ -191,13 +195,51 @@ impl Inner {
                         base_url: base_url.clone(),
                         model: model.clone(),
                         api_key: self.secrets.get(&self.api_key_name(&folder.slug))?,
-                        max_tokens: self.limits.default_max_tokens,
+                        max_tokens: folder
+                            .ceilings
+                            .max_tokens
+                            .unwrap_or(self.limits.default_max_tokens),
                     },
                     self.http.clone(),
                 )
                 .with_idle_timeout(self.limits.provider_idle_timeout),
             ),
         })
+    }
+
+    /// Counts one provider request against the agent's daily budget; `false` once it is spent
+    /// (the owner hears of it once a day, in the log and the window). Built-in answers cost
+    /// nothing and are always within it.
+    fn within_budget(&self, folder: &store::FolderRow, conversation_id: &str) -> Result<bool> {
+        if !matches!(folder.engine, EngineRow::OpenAi { .. }) {
+            return Ok(true);
+        }
+        let budget = super::agents::AgentBudget::of(&folder.ceilings, &self.limits, (0, 0));
+        let day = super::agents::usage_day(now_ms());
+        let within = self.store.spend_request(
+            &folder.slug,
+            &day,
+            i64::from(budget.daily_requests),
+            i64::try_from(budget.daily_tokens).unwrap_or(i64::MAX),
+        )?;
+        if !within {
+            let first = self
+                .budget_told
+                .lock()
+                .map(|mut told| told.insert(format!("{}/{day}", folder.slug)))
+                .unwrap_or(false);
+            if first {
+                tracing::warn!(
+                    agent = folder.slug,
+                    day,
+                    "the agent's daily provider budget is spent; built-in answers reply until tomorrow (UTC)"
+                );
+                self.hub.owner_event(OwnerEvent::BudgetSpent {
+                    conversation_id: conversation_id.to_owned(),
+                });
+            }
+        }
+        Ok(within)
     }
 
     /// Writes the visitor's message and a running turn, and prepares the turn's job.
@@ -219,10 +261,16 @@ impl Inner {
             history: self.limits.context_messages,
         })?;
         let owner_answers = start.taken_over;
+        let mut charge = None;
         let agent: Arc<dyn Agent> = if owner_answers {
             Arc::new(OwnerAnswers)
-        } else {
+        } else if self.within_budget(&folder, &start.conversation_id)? {
+            if matches!(folder.engine, EngineRow::OpenAi { .. }) {
+                charge = Some(folder.slug.clone());
+            }
             self.agent_for(&folder)?
+        } else {
+            self.answers.clone()
         };
         let live = Arc::new(LiveTurn::new(
             start.turn_id.clone(),
@@ -264,6 +312,7 @@ impl Inner {
             history,
             message: bound(content),
             owner_answers,
+            charge,
             bounds: turn::TurnBounds {
                 deadline: self.limits.turn_deadline,
                 reply_chars: self.limits.reply_chars,

@@ -71,6 +71,8 @@ pub struct ConversationSummary {
     pub state: ConversationState,
     /// The owner answers; the agent stays quiet.
     pub taken_over: bool,
+    /// The owner blocked it: its visitor's messages are refused.
+    pub blocked: bool,
     pub created_at: String,
     pub updated_at: String,
     #[cfg_attr(feature = "ts", ts(type = "number"))]
@@ -155,6 +157,7 @@ fn summary(row: InboxRow) -> ConversationSummary {
         link_label: row.link_label,
         state: c.state,
         taken_over: c.taken_over_at.is_some(),
+        blocked: c.blocked_at.is_some(),
         created_at: rfc3339(c.created_at),
         updated_at: rfc3339(c.updated_at),
         messages: row.messages,
@@ -278,6 +281,23 @@ impl App {
             .await
     }
 
+    /// Blocks a conversation (its visitor's next messages are refused with 403 and write
+    /// nothing) or unblocks it. For the abuse a rate limit cannot stop: one visitor, all day.
+    pub async fn block_conversation(&self, id: &str, blocked: bool) -> Result<ConversationSummary> {
+        check_id(id)?;
+        let id = id.to_owned();
+        let summary = self
+            .blocking(move |i| {
+                i.store.set_conversation_blocked(&id, blocked)?;
+                i.summary_of(&id)
+            })
+            .await?;
+        self.0.hub.owner_event(crate::hub::OwnerEvent::Updated {
+            conversation_id: summary.id.clone(),
+        });
+        Ok(summary)
+    }
+
     /// The owner's reply: stored, taken over, and sent at once to the visitor's open page or
     /// widget as a `message` frame with role `owner`.
     pub async fn owner_reply(&self, id: &str, content: &str) -> Result<TranscriptMessage> {
@@ -389,7 +409,8 @@ impl App {
         let text = self.export(scope, format).await?;
         let path = path.to_owned();
         self.blocking(move |_| {
-            crate::qr::write_atomically(&path, text.as_bytes())?;
+            // Visitors' words: the owner's account only.
+            crate::files::write(&path, text.as_bytes(), crate::files::Access::Private)?;
             Ok(path)
         })
         .await

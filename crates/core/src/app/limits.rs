@@ -209,6 +209,12 @@ limits! {
     provider_idle_timeout: Duration = Duration::from_secs(60),
     /// `max_tokens` of a provider request, for agents that set none.
     default_max_tokens: u32 = 1024,
+    /// Provider requests per agent per UTC day, for agents that set none; past it visitors get
+    /// built-in answers until the next day.
+    default_daily_requests: u32 = 2000,
+    /// Provider tokens (as its `usage` reports; characters when it reports none) per agent per
+    /// UTC day, for agents that set none.
+    default_daily_tokens: u64 = 2_000_000,
 }
 
 impl Limits {
@@ -462,6 +468,16 @@ mod tests {
         assert_ne!(ClientKey::of(a), ClientKey::of(c));
         let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("mapped");
         assert_eq!(ClientKey::of(mapped), ClientKey::of([192, 0, 2, 7].into()));
+    }
+
+    /// docs/limits.md is the table owners read: every limit is in it, with its default.
+    #[test]
+    fn limits_doc_lists_every_limit() {
+        let doc = include_str!("../../../../docs/limits.md");
+        for row in Limits::default().table() {
+            let line = format!("| `{}` | {} |", row.name, row.default);
+            assert!(doc.contains(&line), "docs/limits.md lacks {line}");
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ words! {
     /// Whether a link still opens.
     pub enum LinkStatus ("link status") {
         Live = "live",
+        Paused = "paused",
         Revoked = "revoked",
         Expired = "expired",
     }
@@ -82,6 +83,8 @@ fn status(row: &TokenRow, now: i64) -> LinkStatus {
         LinkStatus::Revoked
     } else if row.expires_at.is_some_and(|e| e <= now) {
         LinkStatus::Expired
+    } else if row.paused_at.is_some() {
+        LinkStatus::Paused
     } else {
         LinkStatus::Live
     }
@@ -101,7 +104,7 @@ impl Inner {
 
     fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
         let status = status(row, now_ms());
-        let url = if with_url && status == LinkStatus::Live {
+        let url = if with_url && matches!(status, LinkStatus::Live | LinkStatus::Paused) {
             let token = token::open(&self.keys, &row.sealed, &row.hash).map_err(|_| {
                 Error::SecretStore(
                     "this link was sealed with a key the secret store no longer holds; it still works, \
@@ -272,6 +275,18 @@ impl App {
         Ok(info)
     }
 
+    /// Pauses link `id` (visitors get "back soon", 503, and its open streams end) or resumes it.
+    /// Unlike a revocation it comes back with one click: the URL and QR codes stay valid.
+    pub async fn pause_link(&self, id: i64, paused: bool) -> Result<LinkInfo> {
+        let info = self
+            .blocking(move |i| i.info(&i.store.set_token_paused(id, paused)?, true))
+            .await?;
+        if paused {
+            self.0.hub.close(&Switch::Link(id));
+        }
+        Ok(info)
+    }
+
     /// Revokes link `id` and issues a new one on the same JID, label and expiry: a new URL for
     /// the same place.
     pub async fn reissue_link(&self, id: i64) -> Result<LinkInfo> {
@@ -351,7 +366,7 @@ impl App {
         };
         let path = path.to_owned();
         self.blocking(move |_| {
-            crate::qr::write_atomically(&path, &bytes)?;
+            crate::files::write(&path, &bytes, crate::files::Access::Shared)?;
             Ok(path)
         })
         .await

@@ -14,7 +14,8 @@ mod settings;
 mod widget;
 
 pub use agents::{
-    AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent, RouteRuleInfo, TestAnswer,
+    AgentBudget, AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent, RouteRuleInfo,
+    TestAnswer,
 };
 pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
 pub use inbox::{
@@ -111,6 +112,8 @@ struct Inner {
     shutdown: CancellationToken,
     base_url: RwLock<String>,
     serve_lock: std::sync::Mutex<Option<File>>,
+    /// `agent/day` of the budgets the owner was told are spent, so they hear it once.
+    budget_told: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl App {
@@ -161,6 +164,7 @@ impl App {
             shutdown,
             base_url: RwLock::new(base_url),
             serve_lock: std::sync::Mutex::new(None),
+            budget_told: std::sync::Mutex::new(std::collections::HashSet::new()),
         }));
         if config.seed_demo {
             app.seed_demo()?;

@@ -118,11 +118,13 @@ pub struct SseQuery {
 }
 
 pub(super) fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Option<i64>, Error> {
-    let raw = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| query.last_event_id.clone());
+    let bad = || Error::invalid("Last-Event-ID must be an event id this server sent");
+    // A header that is not visible ASCII is a bad id, not a missing one (which would replay
+    // the whole turn).
+    let raw = match headers.get("last-event-id") {
+        Some(v) => Some(v.to_str().map_err(|_| bad())?.to_owned()),
+        None => query.last_event_id.clone(),
+    };
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => s
@@ -130,7 +132,7 @@ pub(super) fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Opt
             .ok()
             .filter(|n| *n >= 0)
             .map(Some)
-            .ok_or_else(|| Error::invalid("Last-Event-ID must be an event id this server sent")),
+            .ok_or_else(bad),
     }
 }
 
@@ -188,4 +190,45 @@ pub(super) fn sse_response(frames: FrameStream) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// `Last-Event-ID` from a header or the query: a non-negative number this server could
+        /// have sent, or a clear `invalid_input`; never a panic.
+        #[test]
+        fn last_event_id_is_a_number_or_a_clear_error(raw in "\\PC{0,30}|[0-9]{1,25}|-[0-9]{1,5}", in_header in proptest::prelude::any::<bool>()) {
+            let mut headers = HeaderMap::new();
+            let mut query = SseQuery { last_event_id: None };
+            if in_header {
+                match HeaderValue::from_str(&raw) {
+                    Ok(v) => { headers.insert("last-event-id", v); }
+                    Err(_) => return Ok(()),
+                }
+            } else {
+                query.last_event_id = Some(raw.clone());
+            }
+            match last_event_id(&headers, &query) {
+                Ok(Some(n)) => proptest::prop_assert_eq!(raw.trim().parse::<i64>().ok(), Some(n)),
+                Ok(None) => proptest::prop_assert!(raw.trim().is_empty()),
+                Err(e) => proptest::prop_assert_eq!(e.code(), "invalid_input"),
+            }
+        }
+
+        /// Any body with any content type is a message or a clear `invalid_input`.
+        #[test]
+        fn any_body_is_a_message_or_a_clear_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), json in "\\{(\"content\": ?\"\\PC{0,20}\"|\"conversation_id\": ?(null|1|\"x\"))?\\}", kind in 0..3usize) {
+            let ctype = ["application/json", "application/x-www-form-urlencoded; charset=utf-8", "text/plain"][kind];
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+            for b in [body.as_slice(), json.as_bytes()] {
+                if let Err(e) = parse_message(&headers, b) {
+                    proptest::prop_assert_eq!(e.code(), "invalid_input");
+                }
+            }
+        }
+    }
 }

@@ -26,7 +26,8 @@ pub fn status(e: &Error) -> StatusCode {
         Error::LinkRevoked | Error::LinkExpired | Error::BadCredentials | Error::InvalidSession => {
             StatusCode::UNAUTHORIZED
         }
-        Error::OriginNotAllowed => StatusCode::FORBIDDEN,
+        Error::OriginNotAllowed | Error::ConversationBlocked => StatusCode::FORBIDDEN,
+        Error::LinkPaused => StatusCode::SERVICE_UNAVAILABLE,
         Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -42,7 +43,12 @@ pub fn status(e: &Error) -> StatusCode {
 
 /// The message a visitor may see: the error's own for client errors, a generic one otherwise.
 pub fn public_message(e: &Error) -> String {
-    if status(e).is_server_error() && !matches!(e, Error::TooManyStreams | Error::ShuttingDown) {
+    if status(e).is_server_error()
+        && !matches!(
+            e,
+            Error::TooManyStreams | Error::ShuttingDown | Error::LinkPaused
+        )
+    {
         tracing::error!(code = e.code(), error = %e, "request failed");
         "Something went wrong on the chat server. Please try again in a moment.".to_owned()
     } else {
@@ -58,6 +64,7 @@ pub fn retry_after(e: &Error) -> Option<HeaderValue> {
             HeaderValue::from_str(&secs.max(1).to_string()).ok()
         }
         Error::TooManyStreams | Error::ShuttingDown => Some(HeaderValue::from_static("5")),
+        Error::LinkPaused => Some(HeaderValue::from_static("300")),
         _ => None,
     }
 }

@@ -138,6 +138,10 @@ pub fn error(e: &Error) -> Response {
             "This chat link doesn't exist",
             "Check that the whole link was copied, including every character after /chat/.",
         ),
+        Error::LinkPaused => (
+            "Back soon",
+            "This chat is paused for the moment. Please come back a little later.",
+        ),
         Error::RateLimited { .. } | Error::TooManyStreams | Error::ShuttingDown => {
             ("The chat is busy", "Please try again in a moment.")
         }
@@ -156,7 +160,11 @@ pub fn error(e: &Error) -> Response {
     if status.is_server_error() {
         super::error::public_message(e);
     }
-    with_headers(status, html, error_csp())
+    let mut res = with_headers(status, html, error_csp());
+    if let Some(v) = super::error::retry_after(e) {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
+    res
 }
 
 #[cfg(test)]

@@ -470,6 +470,53 @@ async fn connection(
 mod tests {
     use super::*;
 
+    /// The deadlines one connection lives by: idle from accept, header from the first byte,
+    /// none while a request is answered unless a write stalls, idle again after.
+    #[test]
+    fn watch_deadlines_follow_the_connection() {
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(30),
+            ..Limits::default()
+        };
+        // The deadline is `kind`, `timeout` after a moment between `before` and now.
+        let expect = |watch: &Watch, before: Instant, timeout: Duration, kind: Expiry| {
+            let (at, got) = watch.deadline(&limits).expect("a deadline");
+            assert_eq!(got, kind);
+            assert!(
+                at >= before + timeout && at <= Instant::now() + timeout,
+                "{kind:?}"
+            );
+        };
+        let before = Instant::now();
+        let watch = Watch::new();
+        expect(&watch, before, limits.idle_timeout, Expiry::Idle);
+        let before = Instant::now();
+        watch.bytes_read();
+        expect(&watch, before, limits.header_read_timeout, Expiry::Head);
+        let request = watch.request_started();
+        assert_eq!(
+            watch.deadline(&limits),
+            None,
+            "busy: no idle or header deadline"
+        );
+        watch.bytes_read();
+        assert_eq!(
+            watch.deadline(&limits),
+            None,
+            "body bytes start no header timer"
+        );
+        let before = Instant::now();
+        watch.write_pending(true);
+        expect(&watch, before, limits.send_timeout, Expiry::Send);
+        watch.write_pending(false);
+        assert_eq!(watch.deadline(&limits), None, "the client read again");
+        let before = Instant::now();
+        drop(request);
+        expect(&watch, before, limits.idle_timeout, Expiry::Idle);
+    }
+
     #[test]
     fn caps_count_in_all_and_per_client_and_exempt_trusted_proxies() {
         let mut limits = Limits {

@@ -152,3 +152,23 @@ pub async fn script() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// A token request or a widget message from any bytes: parsed or a clear `invalid_input`.
+        #[test]
+        fn widget_bodies_parse_or_fail_clearly(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200), json in "\\{(\"appId\": ?\"\\PC{0,10}\", ?\"appSecret\": ?\"x\", ?\"endUserId\": ?(\"u\"|1|null)|\"content\": ?(\"hi\"|\\[\\]))?\\}") {
+            for b in [body.as_slice(), json.as_bytes()] {
+                if let Err(e) = parse_json::<TokenRequest>(b, "{}") {
+                    proptest::prop_assert_eq!(e.code(), "invalid_input");
+                }
+                if let Err(e) = parse_json::<WidgetMessage>(b, "{}") {
+                    proptest::prop_assert_eq!(e.code(), "invalid_input");
+                }
+            }
+        }
+    }
+}

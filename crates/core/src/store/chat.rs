@@ -30,6 +30,8 @@ pub struct ConversationRow {
     pub updated_at: i64,
     /// When the owner took the conversation over; `None` while the agent answers.
     pub taken_over_at: Option<i64>,
+    /// When the owner blocked it: its visitor's messages are refused.
+    pub blocked_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +80,7 @@ pub struct RecoveredTurn {
 }
 
 pub(super) const CONVERSATION_COLUMNS: &str = "id, folder, jid, token_id, app_id, end_user, state, \
-     last_seq, created_at, updated_at, taken_over_at";
+     last_seq, created_at, updated_at, taken_over_at, blocked_at";
 
 pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
     let app_id: Option<String> = r.get(4)?;
@@ -96,6 +98,7 @@ pub(super) fn conversation_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Conver
         created_at: r.get(8)?,
         updated_at: r.get(9)?,
         taken_over_at: r.get(10)?,
+        blocked_at: r.get(11)?,
     })
 }
 
@@ -207,6 +210,9 @@ impl Store {
             let (conversation_id, last_seq, history, taken_over, counted_link) = match existing {
                 Some(conv) => {
                     let id = conv.id.as_str();
+                    if conv.blocked_at.is_some() {
+                        return Err(Error::ConversationBlocked);
+                    }
                     if running_turn(tx, id)?.is_some() {
                         return Err(Error::TurnInProgress);
                     }
@@ -296,6 +302,18 @@ impl Store {
 
     pub fn conversation(&self, id: &str) -> Result<Option<ConversationRow>> {
         self.read(|c| conversation(c, id))
+    }
+
+    /// Blocks (`true`) or unblocks a conversation.
+    pub fn set_conversation_blocked(&self, id: &str, blocked: bool) -> Result<ConversationRow> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE conversations SET blocked_at = CASE WHEN ?2 THEN coalesce(blocked_at, ?3) END,
+                        updated_at = ?3 WHERE id = ?1",
+                params![id, blocked, now_ms()],
+            )?;
+            conversation(tx, id)?.ok_or(Error::NotFound { what: "conversation" })
+        })
     }
 
     /// The widget end user's conversation, if they have written before.

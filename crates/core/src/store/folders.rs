@@ -23,6 +23,15 @@ pub struct FolderRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub knowledge_count: i64,
+    pub ceilings: Ceilings,
+}
+
+/// An agent's own ceilings on its provider's use; `None` takes the server's default limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ceilings {
+    pub max_tokens: Option<u32>,
+    pub daily_requests: Option<u32>,
+    pub daily_tokens: Option<i64>,
 }
 
 /// Fields to change; `None` keeps the stored value.
@@ -32,6 +41,10 @@ pub struct FolderUpdate {
     pub greeting: Option<String>,
     pub instructions: Option<String>,
     pub engine: Option<EngineRow>,
+    /// Each `Some(0)` goes back to the default; `None` keeps the stored value.
+    pub max_tokens: Option<u32>,
+    pub daily_requests: Option<u32>,
+    pub daily_tokens: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +56,8 @@ pub struct RouteRule {
 }
 
 const FOLDER_COLUMNS: &str = "slug, name, greeting, instructions, engine, openai_base_url, openai_model, \
-     created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug)";
+     created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug), \
+     max_tokens, daily_requests, daily_tokens";
 
 fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
     let engine: String = r.get(4)?;
@@ -63,7 +77,23 @@ fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
         knowledge_count: r.get(9)?,
+        ceilings: Ceilings {
+            max_tokens: r.get(10)?,
+            daily_requests: r.get(11)?,
+            daily_tokens: r.get(12)?,
+        },
     })
+}
+
+fn usage(conn: &Connection, folder: &str, day: &str) -> Result<(i64, i64)> {
+    Ok(conn
+        .query_row(
+            "SELECT requests, tokens FROM usage WHERE folder = ?1 AND day = ?2",
+            params![folder, day],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((0, 0)))
 }
 
 pub fn get(conn: &Connection, slug: &str) -> Result<Option<FolderRow>> {
@@ -155,6 +185,28 @@ impl Store {
             let cur = require(tx, slug)?;
             let engine = update.engine.as_ref().unwrap_or(&cur.engine);
             let (engine, base_url, model) = engine_columns(engine);
+            let ceiling = |new: Option<i64>, cur: Option<i64>| match new {
+                None => cur,
+                Some(0) => None,
+                Some(n) => Some(n),
+            };
+            let c = cur.ceilings;
+            tx.execute(
+                "UPDATE folders SET max_tokens = ?2, daily_requests = ?3, daily_tokens = ?4
+                 WHERE slug = ?1",
+                params![
+                    slug,
+                    ceiling(
+                        update.max_tokens.map(i64::from),
+                        c.max_tokens.map(i64::from)
+                    ),
+                    ceiling(
+                        update.daily_requests.map(i64::from),
+                        c.daily_requests.map(i64::from)
+                    ),
+                    ceiling(update.daily_tokens, c.daily_tokens)
+                ],
+            )?;
             tx.execute(
                 "UPDATE folders SET name = ?2, greeting = ?3, instructions = ?4, engine = ?5,
                         openai_base_url = ?6, openai_model = ?7, updated_at = ?8
@@ -172,6 +224,46 @@ impl Store {
             )?;
             require(tx, slug)
         })
+    }
+
+    /// Counts one provider request for `folder` on `day` unless its ceilings for that day are
+    /// reached; `false` means spent (nothing is counted).
+    pub fn spend_request(
+        &self,
+        folder: &str,
+        day: &str,
+        max_requests: i64,
+        max_tokens: i64,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let (requests, tokens) = usage(tx, folder, day)?;
+            if requests >= max_requests || tokens >= max_tokens {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO usage(folder, day, requests) VALUES (?1, ?2, 1)
+                 ON CONFLICT(folder, day) DO UPDATE SET requests = requests + 1",
+                params![folder, day],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Adds the tokens a finished provider turn used.
+    pub fn add_usage_tokens(&self, folder: &str, day: &str, tokens: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO usage(folder, day, tokens) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(folder, day) DO UPDATE SET tokens = tokens + excluded.tokens",
+                params![folder, day, tokens],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Requests and tokens `folder` used on `day`.
+    pub fn usage(&self, folder: &str, day: &str) -> Result<(i64, i64)> {
+        self.read(|c| usage(c, folder, day))
     }
 
     pub fn knowledge(&self, slug: &str) -> Result<Vec<Knowledge>> {

@@ -65,6 +65,8 @@ fn like_pattern(words: &str) -> String {
 impl Store {
     /// Conversations, newest activity first.
     pub fn inbox(&self, q: &InboxQuery) -> Result<Vec<InboxRow>> {
+        // The inbox's own columns follow the conversation's.
+        let n = CONVERSATION_COLUMNS.split(", ").count();
         let columns = CONVERSATION_COLUMNS
             .split(", ")
             .map(|c| format!("c.{c}"))
@@ -107,11 +109,11 @@ impl Store {
                 |r| {
                     Ok(InboxRow {
                         conversation: conversation_row(r)?,
-                        agent_name: r.get(11)?,
-                        link_label: r.get(12)?,
-                        messages: r.get(13)?,
-                        last_role: r.get(14)?,
-                        last_message: r.get(15)?,
+                        agent_name: r.get(n)?,
+                        link_label: r.get(n + 1)?,
+                        messages: r.get(n + 2)?,
+                        last_role: r.get(n + 3)?,
+                        last_message: r.get(n + 4)?,
                     })
                 },
             )?;

@@ -19,7 +19,7 @@ mod values;
 
 pub use apps::{AppRow, NewApp};
 pub use chat::{ConversationRow, NewTurn, RecoveredTurn, Running, TurnRow, TurnStart};
-pub use folders::{EngineRow, FolderRow, FolderUpdate, RouteRule};
+pub use folders::{Ceilings, EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use inbox::{DayRow, InboxQuery, InboxRow};
 pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};

@@ -146,6 +146,24 @@ UPDATE tokens SET visitor_messages = (
       JOIN messages m ON m.conversation_id = c.id AND m.role = 'user'
      WHERE c.token_id = tokens.id);
 "#,
+    r#"
+-- The owner's brakes. A paused link answers "back soon" (503) until resumed; a blocked
+-- conversation's messages are refused.
+ALTER TABLE tokens ADD COLUMN paused_at INTEGER;
+ALTER TABLE conversations ADD COLUMN blocked_at INTEGER;
+-- Per-agent ceilings on a provider's use (NULL: the server's default), and what each agent
+-- spent per UTC day: requests, and tokens as the provider reports them (characters if none).
+ALTER TABLE folders ADD COLUMN max_tokens INTEGER;
+ALTER TABLE folders ADD COLUMN daily_requests INTEGER;
+ALTER TABLE folders ADD COLUMN daily_tokens INTEGER;
+CREATE TABLE usage (
+    folder   TEXT NOT NULL REFERENCES folders(slug) ON DELETE CASCADE,
+    day      TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    tokens   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (folder, day)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -38,10 +38,12 @@ pub struct TokenRow {
     /// Visitor messages in the conversations this link started, kept as a counter (see
     /// `Store::begin_turn`), so listing links never counts messages.
     pub visitor_messages: i64,
+    /// Paused by the owner: visitors get "back soon" until it is resumed.
+    pub paused_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, folder, kind, jid, suffix, source, label, hash, sealed, created_at, \
-                       expires_at, revoked_at, last_used_at, visitor_messages";
+                       expires_at, revoked_at, last_used_at, visitor_messages, paused_at";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -59,6 +61,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked_at: r.get(11)?,
         last_used_at: r.get(12)?,
         visitor_messages: r.get(13)?,
+        paused_at: r.get(14)?,
     })
 }
 
@@ -164,11 +167,30 @@ impl Store {
         })
     }
 
-    /// Ids of tokens revoked at or after `since_ms`: how `serve` learns of a revocation made by
-    /// another process (the CLI) and closes that link's streams.
+    /// Pauses (`true`) or resumes a live token; a revoked one is refused.
+    pub fn set_token_paused(&self, id: i64, paused: bool) -> Result<TokenRow> {
+        self.write(|tx| {
+            let row = by_id(tx, id)?;
+            if row.revoked_at.is_some() {
+                return Err(crate::error::Error::Conflict(
+                    "this link is revoked; issue a new one instead".into(),
+                ));
+            }
+            tx.execute(
+                "UPDATE tokens SET paused_at = CASE WHEN ?2 THEN coalesce(paused_at, ?3) END WHERE id = ?1",
+                params![id, paused, now_ms()],
+            )?;
+            by_id(tx, id)
+        })
+    }
+
+    /// Ids of tokens revoked or paused at or after `since_ms`: how `serve` learns of a
+    /// revocation made by another process (the CLI) and closes that link's streams.
     pub fn revoked_since(&self, since_ms: i64) -> Result<Vec<i64>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT id FROM tokens WHERE revoked_at >= ?1")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM tokens WHERE revoked_at >= ?1 OR paused_at >= ?1",
+            )?;
             let ids = stmt.query_map([since_ms], |r| r.get(0))?;
             Ok(ids.collect::<rusqlite::Result<_>>()?)
         })
