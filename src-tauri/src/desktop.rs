@@ -215,12 +215,11 @@ impl Desktop {
         let app = self.app()?;
         let settings = app.server_settings().await?;
         let wanted = env_bind.unwrap_or_else(|| listen_addr(&settings));
-        let listener = match TcpListener::bind(wanted).await {
+        let listener = match chatlink_core::http::bind(wanted) {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(%wanted, error = %e, "port taken; serving on a free port instead");
-                TcpListener::bind(SocketAddr::new(wanted.ip(), 0))
-                    .await
+                chatlink_core::http::bind(SocketAddr::new(wanted.ip(), 0))
                     .map_err(|e| io_error(format!("cannot listen on {}", wanted.ip()), e))?
             }
         };
@@ -325,7 +324,7 @@ impl Desktop {
 async fn bind_soon(addr: SocketAddr, retry: bool) -> std::io::Result<TcpListener> {
     let mut attempts = if retry { 20 } else { 1 };
     loop {
-        match TcpListener::bind(addr).await {
+        match chatlink_core::http::bind(addr) {
             Ok(l) => return Ok(l),
             Err(e) if attempts > 1 && e.kind() == std::io::ErrorKind::AddrInUse => {
                 attempts -= 1;

@@ -700,3 +700,70 @@ async fn the_owners_reply_appears_on_the_open_page_without_a_reload() {
     browser.close().await;
     server.stop().await;
 }
+
+/// A paused link: an open page keeps the visitor's words and says the chat is paused; a reload
+/// shows "Back soon" (503); after the owner resumes, the same URL chats again.
+#[tokio::test]
+async fn a_paused_link_says_back_soon_and_comes_back() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    let link = server
+        .app
+        .links_of_jid("web:demo")
+        .await
+        .expect("list the demo links")
+        .into_iter()
+        .next()
+        .expect("the demo link");
+    server.app.pause_link(link.id, true).await.expect("pause");
+
+    send(&browser, "Hello?").await;
+    let status = browser
+        .client
+        .wait()
+        .at_most(SHORT)
+        .for_element(Locator::Css("#status"))
+        .await
+        .expect("the status line");
+    let mut said = String::new();
+    for _ in 0..50 {
+        said = status.text().await.expect("status text");
+        if said.contains("paused") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(said.contains("paused"), "{said}");
+    let kept = browser
+        .js("return document.getElementById('input').value", vec![])
+        .await;
+    assert_eq!(kept, json!("Hello?"), "the visitor's words are kept");
+
+    browser.client.refresh().await.expect("reload the page");
+    assert_eq!(error_code(&browser).await, "link_paused");
+    let heading = browser
+        .client
+        .find(Locator::Css("#link-error h1"))
+        .await
+        .expect("the error heading")
+        .text()
+        .await
+        .expect("heading text");
+    assert_eq!(heading, "Back soon");
+    screenshot(&browser.client, "link-paused").await;
+    let (status, _) = http_get(&server.demo_url).await;
+    assert_eq!(status, 503);
+
+    server.app.pause_link(link.id, false).await.expect("resume");
+    open_chat(&browser, &server.demo_url).await;
+    send(&browser, "When are you open on Sunday?").await;
+    browser.wait_state("idle", SHORT).await;
+    let last = browser
+        .js(
+            "const m = document.querySelectorAll('#messages .msg.assistant'); return m[m.length - 1]?.textContent ?? ''",
+            vec![],
+        )
+        .await;
+    assert!(last.as_str().is_some_and(|t| t.contains("8am")), "{last}");
+}

@@ -130,6 +130,17 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
         "the saved QR code carries the URL"
     );
 
+    // Pause: visitors get "back soon" (503) on the same URL, until one click on Resume.
+    click(&app, &format!("{row} [data-testid=pause]")).await;
+    link_status(&app, "web:demo/flyer", "paused").await;
+    let (status, page) = http_get(&url).await;
+    assert_eq!(status, 503, "the paused link answers 503");
+    assert!(page.contains("Back soon"), "{page}");
+    app.screenshot("desktop-links-paused").await;
+    click(&app, &format!("{row} [data-testid=resume]")).await;
+    link_status(&app, "web:demo/flyer", "live").await;
+    assert_eq!(http_get(&url).await.0, 200, "resumed on the same URL");
+
     click(&app, &format!("{row} [data-testid=revoke]")).await;
     let confirm = text(&app, "[data-testid=confirm]").await;
     assert!(
@@ -138,17 +149,22 @@ async fn a_link_made_in_the_window_works_copies_and_stops_when_revoked() {
     );
     app.screenshot("desktop-links-revoke-confirm").await;
     click(&app, "[data-testid=confirm-yes]").await;
-    find(
-        &app,
-        "[data-testid=link-row][data-jid='web:demo/flyer'][data-status=revoked]",
-    )
-    .await;
+    link_status(&app, "web:demo/flyer", "revoked").await;
     let (status, _) = http_get(&url).await;
     assert_eq!(status, 401, "the revoked link answers 401");
     app.close().await;
 }
 
 /// A visitor in Chromium types `text` on the chat page and sends it once the button allows.
+/// Waits until the links table shows `jid`'s row with `status`.
+async fn link_status(app: &DesktopApp, jid: &str, status: &str) {
+    find(
+        app,
+        &format!("[data-testid=link-row][data-jid='{jid}'][data-status={status}]"),
+    )
+    .await;
+}
+
 async fn visitor_says(browser: &chatlink_e2e::Browser, text: &str) {
     browser
         .client
@@ -234,6 +250,17 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
     click(&app, "[data-testid=knowledge-add]").await;
     wait_text(&app, "[data-testid=knowledge-entry]", "10am sharp").await;
     app.screenshot("desktop-agents").await;
+    // The provider engine brings its spending limits, filled with the server's defaults; the
+    // agent stays on built-in answers (nothing is saved).
+    click(&app, "[data-testid=engine-openai]").await;
+    let daily = find(&app, "[data-testid=budget-daily_requests]")
+        .await
+        .prop("value")
+        .await
+        .expect("the field's value");
+    assert_eq!(daily.as_deref(), Some("2000"));
+    app.screenshot("desktop-agent-budget").await;
+    click(&app, "[data-testid=engine-answers]").await;
 
     nav(&app, "Links").await;
     click(&app, "[data-testid=new-link]").await;
@@ -680,6 +707,41 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     assert_eq!(exported[0]["messages"].as_array().map(Vec::len), Some(4));
     click(&app, "[data-testid=resolve]").await;
     wait_text(&app, "[data-testid=conversation-state]", "esolved").await;
+
+    // Block: the visitor's next message is refused (their text stays in the composer), until
+    // the owner unblocks.
+    click(&app, "[data-testid=block]").await;
+    wait_text(&app, "[data-testid=toast]", "Blocked").await;
+    find(&app, "[data-testid=conversation-blocked]").await;
+    find(&app, "[data-testid=unblock]").await;
+    browser.wait_state("idle", SHORT).await;
+    visitor_says(&browser, "Hello again").await;
+    wait_for(
+        || async {
+            let status = browser
+                .client
+                .find(Locator::Css("#status"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            status.contains("closed by the shop").then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the visitor is told the conversation is closed");
+    wait_text(&app, "[data-testid=transcript]", "Great, see you then!").await;
+    assert!(
+        !text(&app, "[data-testid=transcript]")
+            .await
+            .contains("Hello again"),
+        "a blocked visitor's message is not written"
+    );
+    app.screenshot("desktop-inbox-blocked").await;
+    click(&app, "[data-testid=unblock]").await;
+    find(&app, "[data-testid=block]").await;
 
     // Both notifications named the shop and carried the visitor's words (the clicked one closed at
     // once, the other after dunst's timeout).

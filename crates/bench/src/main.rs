@@ -44,7 +44,7 @@ struct Args {
     /// Links in scenario 4
     #[arg(long, default_value_t = 10_000)]
     links: usize,
-    /// Only these scenarios (1–5), comma-separated
+    /// Only these scenarios (1–6), comma-separated
     #[arg(long, value_delimiter = ',')]
     only: Vec<u8>,
     /// Write the table into this Markdown file (between its bench markers)
@@ -166,6 +166,7 @@ async fn bench(args: &Args) -> Result<Verdict> {
             conversations: 5_000,
             messages_per_conversation: 20,
             token_links: 1_000,
+            hostile: 2_000,
         }
     } else {
         Config {
@@ -179,6 +180,7 @@ async fn bench(args: &Args) -> Result<Verdict> {
             conversations: args.conversations,
             messages_per_conversation: 20,
             token_links: args.links,
+            hostile: 10_000,
         }
     };
     let started = Instant::now();
@@ -206,6 +208,9 @@ async fn bench(args: &Args) -> Result<Verdict> {
         }
         if want(5) {
             scenarios::weight(&cfg, &mut rows).await?;
+        }
+        if want(6) {
+            scenarios::hostile(&cfg, &mut rows).await?;
         }
         all.push(rows);
     }

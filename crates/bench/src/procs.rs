@@ -157,9 +157,19 @@ impl Chatlink {
         Ok(String::from_utf8(out.stdout)?)
     }
 
-    /// A command line for `serve` on `bind`.
+    /// A command line for `serve` on `bind`. Every bench client comes from one or a few
+    /// loopback addresses, so the connection caps are raised: the bench weighs the server, and
+    /// `crates/cli/tests/hardening.rs` shows the caps.
     pub fn serve_command(&self, bind: &str) -> Command {
-        self.command(&["serve", "--bind", bind])
+        self.command(&[
+            "serve",
+            "--bind",
+            bind,
+            "--limit",
+            "connections_per_client=100000",
+            "--limit",
+            "max_connections=100000",
+        ])
     }
 
     /// Starts `serve` on a free port and waits for its address and demo link.

@@ -43,6 +43,8 @@ pub struct Config {
     pub conversations: usize,
     pub messages_per_conversation: usize,
     pub token_links: usize,
+    /// Slow or idle clients per round in scenario 6.
+    pub hostile: usize,
 }
 
 // ---------------------------------------------------------------- 1. turns
@@ -981,5 +983,137 @@ pub async fn weight(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
     );
     baseline.stop();
     server.stop();
+    Ok(())
+}
+
+// ---------------------------------------------------------------- 6. hostile clients
+
+/// Waves of hostile clients in scenario 6.
+const HOSTILE_ROUNDS: usize = 5;
+/// Chatlink's RSS after the last wave, at most this many times the bare-axum baseline's after
+/// the same waves. Under glibc both climb from wave to wave: its arenas keep freed memory and
+/// tokio moves connections between threads, so each wave may land in other arenas
+/// (docs/benchmarks.md has the measurements, and the allocators tried).
+const HOSTILE_VS_BASELINE: f64 = 1.6;
+
+/// Opens `n` connections from 50 loopback addresses (so the per-client cap is not what stops
+/// them): every other one sends half a header and stalls, the rest send nothing. They are held
+/// until the last is open, then all closed. Returns how long a visitor at another address
+/// waited for `/healthz` meanwhile.
+async fn hostile_round(addr: std::net::SocketAddr, n: usize) -> Result<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gate = Arc::new(Semaphore::new(512));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let gate = gate.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.ok()?;
+            let socket = tokio::net::TcpSocket::new_v4().ok()?;
+            let from = std::net::Ipv4Addr::new(127, 1, (i % 50) as u8, 1);
+            socket.bind((from, 0).into()).ok()?;
+            let mut stream = socket.connect(addr).await.ok()?;
+            if i % 2 == 0 {
+                stream
+                    .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                    .await
+                    .ok()?;
+            }
+            Some(stream)
+        }));
+    }
+    let mut held = Vec::with_capacity(n);
+    for t in tasks {
+        if let Ok(Some(s)) = t.await {
+            held.push(s);
+        }
+    }
+    if held.len() < n * 9 / 10 {
+        return Err(format!("only {} of {n} hostile connections opened", held.len()).into());
+    }
+    let start = Instant::now();
+    let mut visitor = tokio::net::TcpStream::connect(addr).await?;
+    visitor
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), visitor.read_to_end(&mut answer)).await??;
+    let waited = start.elapsed();
+    // Any answer is served (the baseline has no /healthz and says 404).
+    if !answer.starts_with(b"HTTP/1.1 ") {
+        return Err(format!("the visitor got {:?}", String::from_utf8_lossy(&answer)).into());
+    }
+    drop(held);
+    Ok(waited)
+}
+
+/// [`HOSTILE_ROUNDS`] waves of `n` hostile clients against `server`: its RSS after each (KiB)
+/// and the slowest wait of a visitor meanwhile.
+async fn hostile_rounds(server: &Proc, n: usize, who: &str) -> Result<(Vec<f64>, Duration)> {
+    let addr: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .map_err(|e| format!("{who}'s address: {e}"))?;
+    let mut rss = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for round in 0..HOSTILE_ROUNDS {
+        let waited = hostile_round(addr, n).await?;
+        slowest = slowest.max(waited);
+        // Let the server notice every close before it is weighed.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        rss.push(server.rss_kib()? as f64);
+        eprintln!(
+            "hostile round {round} {who}: {n} slow or idle clients came and went; RSS {:.1} MiB, a visitor waited {:.1} ms",
+            rss[round] / 1024.0,
+            ms(waited)
+        );
+    }
+    Ok((rss, slowest))
+}
+
+pub async fn hostile(cfg: &Config, rows: &mut Vec<Row>) -> Result<()> {
+    let n = cfg.hostile;
+    let baseline = bench_child("baseline", &["baseline", "--pieces", "[]"])?;
+    let (base_rss, base_wait) = hostile_rounds(&baseline, n, "baseline").await?;
+    baseline.stop();
+    let chatlink = Chatlink::new(&cfg.chatlink)?;
+    let server = chatlink.serve()?;
+    let (rss, wait) = hostile_rounds(&server, n, "chatlink").await?;
+    server.stop();
+    let s = format!("6. hostile clients ({n} per wave)");
+    for i in 0..HOSTILE_ROUNDS {
+        rows.push(Row::new(
+            &s,
+            &format!("RSS after wave {}", i + 1),
+            "MiB",
+            Some(base_rss[i] / 1024.0),
+            rss[i] / 1024.0,
+            Target::None,
+        ));
+    }
+    rows.push(Row::new(
+        &s,
+        "RSS growth, wave 2 to the last",
+        "MiB",
+        Some((base_rss[HOSTILE_ROUNDS - 1] - base_rss[1]) / 1024.0),
+        (rss[HOSTILE_ROUNDS - 1] - rss[1]) / 1024.0,
+        Target::None,
+    ));
+    rows.push(Row::new(
+        &s,
+        "RSS after the last wave",
+        "MiB",
+        Some(base_rss[HOSTILE_ROUNDS - 1] / 1024.0),
+        rss[HOSTILE_ROUNDS - 1] / 1024.0,
+        Target::RatioAtMost(HOSTILE_VS_BASELINE),
+    ));
+    rows.push(Row::new(
+        &s,
+        "a visitor's request during a wave (slowest)",
+        "ms",
+        Some(ms(base_wait)),
+        ms(wait),
+        Target::AtMost(1000.0),
+    ));
     Ok(())
 }

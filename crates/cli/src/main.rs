@@ -149,8 +149,7 @@ async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out
         Ok(n) => tracing::debug!(limit = n, "open files"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
-    let listener = tokio::net::TcpListener::bind(bind)
-        .await
+    let listener = chatlink_core::http::bind(bind)
         .map_err(|e| Error::io(format!("cannot listen on {bind} (is another server using that port? try --bind 127.0.0.1:0)"), e))?;
     let local = listener
         .local_addr()

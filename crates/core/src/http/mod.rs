@@ -146,6 +146,24 @@ pub fn public_router(app: App) -> Router {
         ))
 }
 
+/// Pending connections the kernel may queue while the server accepts: a flood of connections
+/// fills a short queue, and a visitor whose SYN is dropped waits a whole second to retry.
+pub const BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a [`BACKLOG`]-long queue (the kernel may cap it, e.g. Linux's
+/// `net.core.somaxconn`).
+pub fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std's TcpListener::bind does: a restarted server may take its port back at once.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// Serves `app` on `listener` until the app shuts down; every open stream ends then.
 pub async fn serve(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let shutdown = app.shutdown_token();
