@@ -104,10 +104,16 @@ pub fn log_file() -> Option<std::fs::File> {
     std::fs::create_dir_all(&dir).ok()?;
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);
-    // The log names conversations and agents: the owner's account only.
+    // The log names conversations and agents: the owner's account only, an older log too.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(dir.join("desktop.log")).ok()
+    let file = options.open(dir.join("desktop.log")).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+    }
+    Some(file)
 }
 
 fn config_from_env() -> Result<(PathBuf, SecretBackend), Error> {

@@ -5,12 +5,14 @@
 //! `open-conversation` event with the conversation's id. The notification plugin has no click
 //! callback on Linux, so there the notification goes through `notify-rust` (what the plugin uses
 //! underneath) with a default action, on a thread that waits for the click. At most
-//! [`CLICKABLE`] such threads wait at once, each for at most [`EXPIRES_MS`]; past that a
+//! [`CLICKABLE`] such threads wait at once; each notification asks to expire after
+//! [`EXPIRES_MS`] (a server may keep it longer, and its thread with it). Past that a
 //! notification is shown without a click action, so a flood of visitors cannot start a flood
 //! of threads.
 //!
-//! Visitors' words are shown as plain text: notification servers read a little markup in the
-//! body (`<b>`, `<a href>`), so `&`, `<` and `>` are escaped.
+//! Visitors' words are shown as plain text: freedesktop notification servers read a little
+//! markup in the body (`<b>`, `<a href>`), so there `&`, `<` and `>` are escaped. Titles are
+//! plain text by the spec, and other systems show bodies as plain text.
 
 use chatlink_core::hub::OwnerEvent;
 use tauri::{AppHandle, Emitter, Manager};
@@ -50,9 +52,7 @@ pub fn notification_for(
     agent: &str,
     words: Option<&str>,
 ) -> Option<(String, String)> {
-    let words = plain(words.unwrap_or("(no message)"));
-    let words = words.as_str();
-    let agent = plain(agent);
+    let words = words.unwrap_or("(no message)");
     match event {
         // Money: always said, whatever the settings.
         OwnerEvent::BudgetSpent { .. } => Some((
@@ -144,7 +144,7 @@ fn show(handle: &AppHandle, title: String, body: String, conversation_id: String
     let mut n = notify_rust::Notification::new();
     n.appname("Chatlink")
         .summary(&title)
-        .body(&body)
+        .body(&plain(&body))
         .timeout(notify_rust::Timeout::Milliseconds(EXPIRES_MS));
     if WAITING.fetch_add(1, Ordering::AcqRel) >= CLICKABLE {
         WAITING.fetch_sub(1, Ordering::AcqRel);
@@ -227,19 +227,13 @@ mod tests {
 
     #[test]
     fn visitors_words_are_plain_text() {
-        let (_, body) = notification_for(
-            &OwnerEvent::Started {
-                conversation_id: "c".into(),
-            },
-            (true, true),
-            "A&B <Shop>",
-            Some("<b>hi</b> <a href=\"https://evil.example\">x</a> & \u{7}"),
-        )
-        .expect("wanted");
         assert_eq!(
-            body,
+            plain("<b>hi</b> <a href=\"https://evil.example\">x</a> & \u{7}"),
             "&lt;b&gt;hi&lt;/b&gt; &lt;a href=\"https://evil.example\"&gt;x&lt;/a&gt; &amp;  "
         );
-        assert_eq!(plain("A&B <Shop>"), "A&amp;B &lt;Shop&gt;");
+        assert_eq!(
+            plain("A&B <Shop>\nline two"),
+            "A&amp;B &lt;Shop&gt;\nline two"
+        );
     }
 }

@@ -536,6 +536,11 @@ async fn two_hundred_wrong_secrets_leave_the_right_one_working() {
     }
     assert_eq!(&statuses[..20], &[401; 20], "the burst of wrong secrets");
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
+    assert_eq!(
+        exchange(&base, [127, 0, 9, 9], &app_id, &secret).await,
+        429,
+        "a guessing address waits, whatever it sends: guessing stays slow"
+    );
     assert_eq!(exchange(&base, [127, 0, 0, 1], &app_id, &secret).await, 200);
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -162,9 +163,22 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         }
     };
     let reply = tokio::select! {
-        reply = job.agent.run(input, &sink) => Reply {
-            text: capped(reply.text, job.bounds.reply_chars),
-            ..reply
+        // A panicking engine must still end its turn (and free the conversation).
+        reply = std::panic::AssertUnwindSafe(job.agent.run(input, &sink)).catch_unwind() => match reply {
+            Ok(reply) => Reply {
+                text: capped(reply.text, job.bounds.reply_chars),
+                ..reply
+            },
+            Err(_) => {
+                tracing::error!(turn_id, "the agent panicked; the turn ends as an error");
+                Reply {
+                    text: streamed.text(),
+                    outcome: Outcome::Error {
+                        visitor_message: crate::agent::openai::VISITOR_MESSAGE.to_owned(),
+                    },
+                    tokens: None,
+                }
+            }
         },
         () = streamed.cut.notified() => cut_short("reply_chars"),
         () = tokio::time::sleep(job.bounds.deadline) => cut_short("turn_deadline"),
@@ -177,11 +191,15 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
     let handoff = matches!(reply.outcome, Outcome::Handoff);
     let owner_answers = job.owner_answers;
     if let Some(folder) = job.charge {
-        // Without a reported usage, every character asked and answered counts as a token: a
-        // pessimistic count, so a budget is never overrun by a provider that reports nothing.
+        // A turn cut short (deadline, length, shutdown) has no count from its engine: every
+        // character of the persona, history, message and reply counts as a token (the
+        // knowledge the engine added is not known here, so this is a floor).
         let used = reply.tokens.unwrap_or_else(|| {
-            (job.message.chars().count() + job.persona.chars().count() + reply.text.chars().count())
-                as u64
+            let history: usize = job.history.iter().map(|h| h.content.chars().count()).sum();
+            (job.message.chars().count()
+                + job.persona.chars().count()
+                + history
+                + reply.text.chars().count()) as u64
         });
         let store = store.clone();
         let day = rfc3339(now_ms()).chars().take(10).collect::<String>();
@@ -441,6 +459,31 @@ mod tests {
             reply, "when are you open?",
             "no reply message, only the visitor's"
         );
+    }
+
+    #[tokio::test]
+    async fn a_panicking_agent_still_ends_its_turn() {
+        struct Panics;
+        impl Agent for Panics {
+            fn run<'a>(
+                &'a self,
+                _: AgentInput<'a>,
+                sink: &'a DeltaSink,
+            ) -> crate::agent::BoxFuture<'a, Reply> {
+                Box::pin(async move {
+                    sink("half ");
+                    panic!("engine bug")
+                })
+            }
+        }
+        let bounds = TurnBounds {
+            deadline: Duration::from_secs(30),
+            reply_chars: 8000,
+        };
+        let (frames, reply) = bounded_run(Arc::new(Panics), bounds).await;
+        let done = frames.last().expect("done");
+        assert!(done.data.contains("\"error\""), "{}", done.data);
+        assert_eq!(reply, "half ", "what the visitor saw is kept");
     }
 
     #[tokio::test]

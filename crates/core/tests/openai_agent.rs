@@ -106,12 +106,18 @@ async fn streams_deltas_in_order() {
     pieces.push("data: [DONE]\n\n".into());
     let (deltas, reply) = turn(streaming(pieces, End::Close)).await;
     assert_eq!(deltas, ["Hello", ", we", " open at 7", "."]);
+    // No usage reported: every character sent (system prompt, message) and received counts.
+    let sent = "You are Rosie, the bakery's cheerful helper.".len() + "Hello?".len();
+    assert_eq!(
+        reply.tokens,
+        Some((sent + "Hello, we open at 7.".len()) as u64)
+    );
     assert_eq!(
         reply,
         Reply {
             text: "Hello, we open at 7.".into(),
             outcome: Outcome::Ok,
-            tokens: None,
+            tokens: reply.tokens,
         }
     );
 }
@@ -178,7 +184,7 @@ async fn tolerates_crlf_keepalives_garbage_and_split_writes() {
         Reply {
             text: "Fresh bread daily".into(),
             outcome: Outcome::Ok,
-            tokens: None,
+            tokens: reply.tokens,
         }
     );
 }
@@ -209,7 +215,7 @@ async fn finish_reason_then_close_without_done_is_accepted() {
         Reply {
             text: "All done".into(),
             outcome: Outcome::Ok,
-            tokens: None,
+            tokens: reply.tokens,
         }
     );
 }
@@ -302,7 +308,7 @@ async fn keepalives_hold_a_slow_stream_open() {
         Reply {
             text: "Ready".into(),
             outcome: Outcome::Ok,
-            tokens: None,
+            tokens: reply.tokens,
         }
     );
 }

@@ -77,18 +77,25 @@ impl OpenAiAgent {
         sink: &DeltaSink,
         text: &mut String,
         tokens: &mut Option<u64>,
+        prompt_chars: &mut usize,
     ) -> Result<(), Failure> {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
+        let messages = messages(&input);
+        *prompt_chars = messages
+            .iter()
+            .filter_map(|m| m["content"].as_str())
+            .map(|c| c.chars().count())
+            .sum();
         // `include_usage` asks for the tokens used in a last chunk, for the agent's daily budget.
         let body = json!({
             "model": self.config.model,
             "stream": true,
             "stream_options": { "include_usage": true },
             "max_tokens": self.config.max_tokens,
-            "messages": messages(&input),
+            "messages": messages,
         });
         let mut request = self
             .client
@@ -176,8 +183,11 @@ impl Agent for OpenAiAgent {
     fn run<'a>(&'a self, input: AgentInput<'a>, sink: &'a DeltaSink) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
             let mut text = String::new();
-            let mut tokens = None;
-            let result = match self.stream(input, sink, &mut text, &mut tokens).await {
+            let (mut tokens, mut prompt_chars) = (None, 0);
+            let result = match self
+                .stream(input, sink, &mut text, &mut tokens, &mut prompt_chars)
+                .await
+            {
                 Ok(()) if text.is_empty() => Err(Failure::Empty),
                 other => other,
             };
@@ -191,6 +201,9 @@ impl Agent for OpenAiAgent {
                     }
                 }
             };
+            // A provider that reports no usage is charged a token per character sent and
+            // received: pessimistic, so a budget is not overrun.
+            let tokens = tokens.or(Some((prompt_chars + text.chars().count()) as u64));
             Reply {
                 text,
                 outcome,

@@ -242,6 +242,33 @@ impl Inner {
         Ok(within)
     }
 
+    /// Who answers the turn `start` began: nobody (the owner has the conversation), the
+    /// agent's engine, or its built-in answers once its daily budget is spent; and whose budget
+    /// the turn's tokens are counted against.
+    fn choose_agent(
+        &self,
+        folder: &store::FolderRow,
+        start: &store::TurnStart,
+    ) -> Result<(Arc<dyn Agent>, bool, Option<String>)> {
+        let owner_answers = start.taken_over;
+        let mut charge = None;
+        let agent: Arc<dyn Agent> = if owner_answers {
+            Arc::new(OwnerAnswers)
+        } else {
+            // The engine first: a request is counted only once it can be made.
+            let engine = self.agent_for(folder)?;
+            if !self.within_budget(folder, &start.conversation_id)? {
+                self.answers.clone()
+            } else {
+                if matches!(folder.engine, EngineRow::OpenAi { .. }) {
+                    charge = Some(folder.slug.clone());
+                }
+                engine
+            }
+        };
+        Ok((agent, owner_answers, charge))
+    }
+
     /// Writes the visitor's message and a running turn, and prepares the turn's job.
     fn begin(
         &self,
@@ -260,17 +287,19 @@ impl Inner {
             content: content.to_owned(),
             history: self.limits.context_messages,
         })?;
-        let owner_answers = start.taken_over;
-        let mut charge = None;
-        let agent: Arc<dyn Agent> = if owner_answers {
-            Arc::new(OwnerAnswers)
-        } else if self.within_budget(&folder, &start.conversation_id)? {
-            if matches!(folder.engine, EngineRow::OpenAi { .. }) {
-                charge = Some(folder.slug.clone());
+        // The message and a running turn are on disk now: anything failing before the turn's
+        // task runs must end that turn, or the conversation would wait for the sweep.
+        let (agent, owner_answers, charge) = match self.choose_agent(&folder, &start) {
+            Ok(chosen) => chosen,
+            Err(e) => {
+                if let Err(fail) = self
+                    .store
+                    .fail_turn(&start.turn_id, crate::agent::openai::VISITOR_MESSAGE)
+                {
+                    tracing::error!(error = %fail, "could not end a turn that did not start");
+                }
+                return Err(e);
             }
-            self.agent_for(&folder)?
-        } else {
-            self.answers.clone()
         };
         let live = Arc::new(LiveTurn::new(
             start.turn_id.clone(),

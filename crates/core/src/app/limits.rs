@@ -146,7 +146,7 @@ limits! {
     body_read_timeout: Duration = Duration::from_secs(20),
     /// How long a response (a stream included) may wait for a client that reads nothing.
     send_timeout: Duration = Duration::from_secs(60),
-    /// Bytes of request line and headers.
+    /// Bytes of request line and headers (at least 8192: less is raised to it).
     max_header_bytes: usize = 64 * 1024,
     /// Open connections in all; past it new ones get 503 and are closed.
     max_connections: usize = 10_000,
@@ -187,7 +187,8 @@ limits! {
     token_client_per_minute: u32 = 600,
     /// Token requests one client address may make at once.
     token_client_burst: u32 = 120,
-    /// Wrong appSecrets per minute per client address; past it that address gets 429.
+    /// Wrong appSecrets per minute per client address; past it that address gets 429 for every
+    /// token request until it may try again.
     bad_secret_per_minute: u32 = 10,
     /// Wrong appSecrets one client address may send at once.
     bad_secret_burst: u32 = 20,
@@ -195,8 +196,9 @@ limits! {
     max_streams: usize = 20_000,
     /// Open conversation streams per link or widget app.
     feeds_per_source: usize = 500,
-    /// Open turn streams per link or widget app.
-    turn_streams_per_source: usize = 500,
+    /// Open turn streams per link or widget app (a busy counter QR code has many visitors
+    /// waiting on replies at once).
+    turn_streams_per_source: usize = 2000,
     /// Messages a history request returns (the latest).
     history_messages: usize = 200,
     /// Earlier messages handed to the agent as context.
@@ -278,6 +280,9 @@ pub(super) struct RateLimits {
     token_app: DefaultKeyedRateLimiter<String>,
     token_client: DefaultKeyedRateLimiter<ClientKey>,
     bad_secret: DefaultKeyedRateLimiter<ClientKey>,
+    /// Addresses past their wrong-secret budget, until when: refused before any secret is
+    /// checked, so guessing is as slow as `bad_secret_per_minute` says.
+    guessing: std::sync::Mutex<std::collections::HashMap<ClientKey, std::time::Instant>>,
 }
 
 fn wait(n: governor::NotUntil<governor::clock::QuantaInstant>) -> Error {
@@ -310,6 +315,7 @@ impl RateLimits {
                 l.token_client_burst,
             )),
             bad_secret: RateLimiter::keyed(quota(l.bad_secret_per_minute, l.bad_secret_burst)),
+            guessing: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -345,12 +351,30 @@ impl RateLimits {
             .map_err(wait)
     }
 
-    /// A wrong secret from `client`: `rate_limited` once that address has sent too many. The
-    /// app's own budget is untouched, so guessing never locks the shop's backend out.
+    /// A wrong secret from `client`: `rate_limited` once that address has sent too many, and
+    /// [`RateLimits::check_guessing`] refuses it until it may try again. The app's own budget is
+    /// untouched, so guessing never locks the shop's backend out.
     pub fn bad_secret(&self, client: IpAddr) -> Result<()> {
-        self.bad_secret
-            .check_key(&ClientKey::of(client))
-            .map_err(wait)
+        let key = ClientKey::of(client);
+        self.bad_secret.check_key(&key).map_err(|n| {
+            let e = wait(n);
+            if let (Error::RateLimited { retry_after }, Ok(mut g)) = (&e, self.guessing.lock()) {
+                g.insert(key, std::time::Instant::now() + *retry_after);
+            }
+            e
+        })
+    }
+
+    /// `rate_limited` while `client` is past its wrong-secret budget, whatever secret it sends.
+    pub fn check_guessing(&self, client: IpAddr) -> Result<()> {
+        let key = ClientKey::of(client);
+        let until = self.guessing.lock().ok().and_then(|g| g.get(&key).copied());
+        match until.map(|u| u.saturating_duration_since(std::time::Instant::now())) {
+            Some(left) if !left.is_zero() => Err(Error::RateLimited {
+                retry_after: left.max(Duration::from_secs(1)),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Counts one token given to `app_id` (its secret was right).
@@ -367,6 +391,10 @@ impl RateLimits {
         self.token_app.retain_recent();
         self.token_client.retain_recent();
         self.bad_secret.retain_recent();
+        if let Ok(mut g) = self.guessing.lock() {
+            let now = std::time::Instant::now();
+            g.retain(|_, until| *until > now);
+        }
     }
 }
 
@@ -453,6 +481,13 @@ mod tests {
         rates
             .bad_secret([10, 0, 0, 8].into())
             .expect("another address");
+        assert!(
+            limited(rates.check_guessing(attacker)),
+            "refused before any secret is checked"
+        );
+        rates
+            .check_guessing([10, 0, 0, 8].into())
+            .expect("the other address may try");
         rates
             .check_token_app("app_1")
             .expect("the right secret still gets its token");

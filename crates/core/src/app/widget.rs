@@ -507,6 +507,7 @@ impl App {
     ) -> Result<IssuedToken> {
         check_end_user(&req.end_user_id)?;
         self.0.rates.check_token_client(client)?;
+        self.0.rates.check_guessing(client)?;
         let app_id = req.app_id.clone();
         let issued = if looks_like_app_id(&req.app_id) {
             self.blocking(move |i| i.exchange(&req)).await
@@ -514,7 +515,8 @@ impl App {
             Err(Error::BadCredentials)
         };
         // Only a right secret spends the app's budget, so strangers who read the appId from a
-        // page can never cause a 429 for the shop's backend; wrong ones are counted per address.
+        // page can never cause a 429 for the shop's backend (at another address); wrong ones
+        // are counted per address, and an address past that budget waits whatever it sends.
         match issued {
             Err(Error::BadCredentials) => {
                 self.0.rates.bad_secret(client)?;

@@ -49,22 +49,45 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// The most a route reads of a body: a hook's, a token request's, else a chat message's.
+fn body_limit(path: &str, app: &App) -> usize {
+    let limits = app.limits();
+    if path.starts_with("/hook/") {
+        limits.hook_body
+    } else if path == "/api/v1/auth/token" {
+        widget::TOKEN_BODY_LIMIT
+    } else {
+        limits.chat_body
+    }
+}
+
 /// Reads every request body whole within `body_read_timeout`, before any handler runs, so a
 /// client that dribbles its body holds no handler; 408 (and the connection closes) when it is
-/// too slow. At most the largest body any route takes (`hook_body`); routes check their own.
+/// too slow, 413 past the route's limit (before reading, when `Content-Length` says so).
 async fn read_bodies_within(State(app): State<App>, req: Request<Body>, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    let limits = app.limits();
-    let limit = limits.hook_body.max(limits.chat_body);
+    let limit = body_limit(req.uri().path(), &app);
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError(Error::PayloadTooLarge { limit }).into_response();
+    }
     let (parts, body) = req.into_parts();
-    match tokio::time::timeout(limits.body_read_timeout, axum::body::to_bytes(body, limit)).await {
+    let read = axum::body::to_bytes(body, limit);
+    match tokio::time::timeout(app.limits().body_read_timeout, read).await {
         Ok(Ok(bytes)) => {
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Ok(Err(_)) => ApiError(Error::PayloadTooLarge { limit }).into_response(),
+        Ok(Err(e)) if too_long(&e) => ApiError(Error::PayloadTooLarge { limit }).into_response(),
+        Ok(Err(_)) => {
+            ApiError(Error::invalid("the request body could not be read")).into_response()
+        }
         Err(_) => {
             let mut res = ApiError(Error::RequestTimeout).into_response();
             res.headers_mut()
@@ -72,6 +95,18 @@ async fn read_bodies_within(State(app): State<App>, req: Request<Body>, next: Ne
             res
         }
     }
+}
+
+/// Whether reading a body failed because it was longer than its limit.
+fn too_long(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Counts pages, histories and streams per client address.
@@ -127,9 +162,15 @@ pub fn public_router(app: App) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), read_bodies_within))
         .with_state(app)
         .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                tracing::info_span!("http", method = %req.method(), path = %redact(req.uri().path()))
-            }),
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    tracing::info_span!("http", method = %req.method(), path = %redact(req.uri().path()))
+                })
+                // 503s are answers here (a paused link, a full server), not failures; real
+                // server errors are logged with their cause where they happen.
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                ),
         )
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(
@@ -184,7 +225,27 @@ pub async fn serve_until(
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Body, redact};
+
+    /// A chunked body (no Content-Length) past its limit is told apart from a broken one.
+    #[tokio::test]
+    async fn an_overlong_chunked_body_is_too_long_and_a_broken_one_is_not() {
+        let chunks = futures_util::stream::iter(vec![
+            Ok::<_, std::io::Error>(axum::body::Bytes::from_static(b"0123456789")),
+            Ok(axum::body::Bytes::from_static(b"0123456789")),
+        ]);
+        let e = axum::body::to_bytes(Body::from_stream(chunks), 15)
+            .await
+            .expect_err("over");
+        assert!(super::too_long(&e), "{e}");
+        let broken = futures_util::stream::iter(vec![Err::<axum::body::Bytes, _>(
+            std::io::Error::other("reset"),
+        )]);
+        let e = axum::body::to_bytes(Body::from_stream(broken), 15)
+            .await
+            .expect_err("broken");
+        assert!(!super::too_long(&e), "{e}");
+    }
 
     #[test]
     fn tokens_never_reach_logs() {

@@ -92,18 +92,25 @@ impl Caps {
             per_client: Mutex::new(HashMap::new()),
             max_total: limits.max_connections,
             max_per_client: limits.connections_per_client,
-            exempt: limits.trusted_proxies.0.clone(),
+            exempt: limits
+                .trusted_proxies
+                .0
+                .iter()
+                .map(IpAddr::to_canonical)
+                .collect(),
         })
     }
 
     /// Admits a connection from `ip`, or `None` when a cap is full. Trusted proxies count
-    /// towards the total only: their visitors are told apart by the forwarded address.
+    /// towards the total only (an IPv4 proxy matches when it arrives as `::ffff:` on a dual-stack
+    /// listener too). Reading their forwarded header, so that their visitors are told apart,
+    /// comes with going public (issue 14); until then they share the proxy's address.
     pub fn admit(self: &Arc<Caps>, ip: IpAddr) -> Option<Admitted> {
         if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        let key = (!self.exempt.contains(&ip)).then(|| ClientKey::of(ip));
+        let key = (!self.exempt.contains(&ip.to_canonical())).then(|| ClientKey::of(ip));
         if let Some(key) = key {
             let mut map = lock(&self.per_client);
             let n = map.entry(key).or_insert(0);
@@ -181,7 +188,12 @@ impl Watch {
                 drop(since);
                 self.changed.notify_one();
             }
-            (false, true) => *since = None,
+            (false, true) => {
+                *since = None;
+                drop(since);
+                // The loop may be sleeping towards the stall's deadline: let it recompute.
+                self.changed.notify_one();
+            }
             _ => {}
         }
     }
@@ -357,6 +369,9 @@ pub async fn run(
             admitted,
         ));
     }
+    // Free the port at once: the window may be moving to another address on the same port
+    // while these connections finish.
+    drop(listener);
     connections.close();
     connections.wait().await;
     Ok(())
@@ -446,6 +461,10 @@ async fn connection(
             }
             () = watch.changed.notified() => {}
             () = sleep => match deadline.map(|(_, kind)| kind) {
+                // The phase moved since the deadline was computed (a stall cleared, a request
+                // came): not due after all.
+                Some(Expiry::Idle | Expiry::Head | Expiry::Send)
+                    if watch.deadline(&limits).is_none_or(|(at, _)| at > Instant::now()) => {}
                 Some(Expiry::Idle) => {
                     conn.as_mut().graceful_shutdown();
                     closing = true;

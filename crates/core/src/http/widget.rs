@@ -27,7 +27,7 @@ type ApiResult<T> = Result<T, ApiError>;
 
 const SCRIPT: &str = include_str!("../../assets/widget.js");
 /// A token request is three short strings.
-const TOKEN_BODY_LIMIT: usize = 4 * 1024;
+pub(super) const TOKEN_BODY_LIMIT: usize = 4 * 1024;
 
 /// A verified widget session; no chat API handler can run without one.
 pub struct Session(pub WidgetSession);
