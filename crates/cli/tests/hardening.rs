@@ -712,3 +712,50 @@ async fn an_export_file_is_mode_0600() {
         .collect();
     assert_eq!(names, ["visitors.csv"]);
 }
+
+/// hook_body and message_chars: a hook may carry a large body (all of it kept for the owner),
+/// but the agent reads only as much as a chat message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_hook_body_reaches_the_agent_bounded_like_a_message() {
+    let provider = chatlink_test_support::FakeProvider::drip(&["Noted."], Duration::ZERO).await;
+    let data = Data::new();
+    provider_agent(&data, "ops", &provider.base_url);
+    let hook = data.ok(&["token", "issue", "ops", "hook", "form"]);
+    let (_server, addr) = serve(&data, &[]);
+    let hook = format!(
+        "http://{addr}{}",
+        &hook.trim()[hook.find("/hook/").expect("a hook URL")..]
+    );
+    let body = "order line é\n".repeat(20_000); // 280,000 characters, under 1 MiB
+    let res = reqwest::Client::new()
+        .post(&hook)
+        .body(body.clone())
+        .send()
+        .await
+        .expect("post the hook");
+    assert_eq!(res.status(), 202);
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = provider.seen();
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let messages = seen.first().expect("the agent was asked").body["messages"].clone();
+    let last = messages
+        .as_array()
+        .and_then(|m| m.last())
+        .and_then(|m| m["content"].as_str())
+        .expect("the visitor's message")
+        .to_owned();
+    assert_eq!(last.chars().count(), 4000, "bounded like a chat message");
+    assert!(body.starts_with(&last));
+    let too_big = reqwest::Client::new()
+        .post(&hook)
+        .body("x".repeat(1024 * 1024 + 1))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(too_big.status(), 413);
+}
