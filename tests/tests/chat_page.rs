@@ -767,3 +767,50 @@ async fn a_paused_link_says_back_soon_and_comes_back() {
         .await;
     assert!(last.as_str().is_some_and(|t| t.contains("8am")), "{last}");
 }
+
+/// A standard `EventSource` on a turn's stream gets every frame, then stops: its reconnect with
+/// the `done` frame's id gets 204, the standard's signal to stop (it would otherwise reconnect
+/// every 3 s for as long as the page is open).
+#[tokio::test]
+async fn a_native_event_source_stops_after_the_turn_is_done() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    browser
+        .js(
+            r#"window.es = { opens: 0, done: 0, events: 0, errors: 0 };
+               fetch('./', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+                             body: JSON.stringify({ content: 'When are you open on Sunday?' }) })
+                 .then(r => r.json())
+                 .then(p => {
+                   const s = new EventSource('./' + p.turn_id + '/sse');
+                   window.es.source = s;
+                   s.onopen = () => window.es.opens++;
+                   s.onerror = () => window.es.errors++;
+                   s.addEventListener('delta', () => window.es.events++);
+                   s.addEventListener('message', () => window.es.events++);
+                   s.addEventListener('done', () => window.es.done++);
+                 });"#,
+            vec![],
+        )
+        .await;
+    // Long enough for two of EventSource's 3-second reconnects.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let seen = browser
+        .js(
+            "return { ...window.es, source: undefined, state: window.es.source?.readyState }",
+            vec![],
+        )
+        .await;
+    assert_eq!(seen["done"], json!(1), "one done: {seen}");
+    assert!(seen["events"].as_u64().is_some_and(|n| n >= 2), "{seen}");
+    assert_eq!(
+        seen["state"],
+        json!(2),
+        "closed for good (CLOSED = 2): {seen}"
+    );
+    assert!(
+        seen["opens"].as_u64().is_some_and(|n| n <= 2),
+        "at most one reconnect: {seen}"
+    );
+}

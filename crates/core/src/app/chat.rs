@@ -459,13 +459,15 @@ impl App {
     }
 
     /// A turn's frames after `last_event_id` (all of them when `None`), then live ones until
-    /// `done`. The stream ends early when the link is revoked or the server shuts down.
+    /// `done`. The stream ends early when the link is revoked or the server shuts down. `None`
+    /// when the turn is over and `last_event_id` is at or past its end: the client has every
+    /// frame (the HTTP answer is 204, which tells a standard SSE client to stop reconnecting).
     pub async fn subscribe(
         &self,
         token: &str,
         turn_id: &str,
         last_event_id: Option<i64>,
-    ) -> Result<FrameStream> {
+    ) -> Result<Option<FrameStream>> {
         let token = token.to_owned();
         self.subscribe_turn(
             move |i| Ok(Entry::of_link(&i.resolve(&token, TokenKind::Web)?)),
@@ -482,7 +484,7 @@ impl App {
         entry: impl FnOnce(&Inner) -> Result<Entry> + Send + 'static,
         turn_id: &str,
         last_event_id: Option<i64>,
-    ) -> Result<FrameStream> {
+    ) -> Result<Option<FrameStream>> {
         let turn_id = turn_id.to_owned();
         let hub = self.0.hub.clone();
         let (entry, source, cursor) = self
@@ -501,16 +503,27 @@ impl App {
                 }
                 let cursor = last_event_id.unwrap_or(turn.first_seq - 1);
                 let source = match hub.turn(&turn_id) {
-                    Some(live) => Source::Live(live),
-                    None => Source::Stored {
+                    Some(live) => Some(Source::Live(live)),
+                    // Over, and the client already has its last frame: nothing will ever come.
+                    None if last_event_id.is_some()
+                        && i.store
+                            .turn_frames_page(&turn.conversation_id, &turn_id, cursor, 1)?
+                            .is_empty() =>
+                    {
+                        None
+                    }
+                    None => Some(Source::Stored {
                         store: i.store.clone(),
                         conversation_id: turn.conversation_id,
                         turn_id,
-                    },
+                    }),
                 };
                 Ok((entry, source, cursor))
             })
             .await?;
+        let Some(source) = source else {
+            return Ok(None);
+        };
         // Slots are taken only once the link or session is known good: strangers with a bad
         // token cannot fill them.
         let slot = self.0.hub.acquire_stream()?;
@@ -518,12 +531,12 @@ impl App {
             .0
             .hub
             .acquire_turn_stream(&entry.switch, self.0.limits.turn_streams_per_source)?;
-        Ok(subscribe(
+        Ok(Some(subscribe(
             source,
             cursor,
             self.0.hub.switch(entry.switch),
             (slot, per_source),
-        ))
+        )))
     }
 
     /// The conversation's stored frames after `last_event_id`, then new ones as they are stored
@@ -659,6 +672,7 @@ mod tests {
             .subscribe(&t, &posted.turn_id, None)
             .await
             .expect("sse")
+            .expect("a stream")
             .collect()
             .await;
         let last = frames.last().expect("frames");
@@ -674,9 +688,27 @@ mod tests {
             .subscribe(&t, &posted.turn_id, Some(frames[1].seq))
             .await
             .expect("replay")
+            .expect("frames left")
             .collect()
             .await;
         assert_eq!(rest, frames[2..].to_vec());
+        // Past the last frame of a finished turn nothing will come: no stream (HTTP 204), so a
+        // standard SSE client stops reconnecting.
+        let done_seq = frames.last().expect("done").seq;
+        assert!(
+            app.subscribe(&t, &posted.turn_id, Some(done_seq))
+                .await
+                .expect("over")
+                .is_none()
+        );
+        let last: Vec<_> = app
+            .subscribe(&t, &posted.turn_id, Some(done_seq - 1))
+            .await
+            .expect("one left")
+            .expect("a stream")
+            .collect()
+            .await;
+        assert_eq!(last, frames[frames.len() - 1..].to_vec());
 
         let h = app
             .history(&t, &posted.conversation_id)
@@ -809,11 +841,11 @@ mod tests {
             )
             .await
             .expect("post");
-        // Hold a stream on a turn that is finished but not yet read: it is the live one or stored.
+        // Hold the conversation's stream, which only a revocation (or shutdown) ends.
         let mut stream = app
-            .subscribe(&t, &posted.turn_id, Some(i64::MAX - 1))
+            .subscribe_conversation(&t, &posted.conversation_id, Some(i64::MAX - 1))
             .await
-            .expect("sse");
+            .expect("conversation stream");
         app.revoke_link(link.id).await.expect("revoke");
         let ended = tokio::time::timeout(Duration::from_secs(1), stream.next())
             .await

@@ -528,6 +528,7 @@ mod tests {
             .subscribe(token, &posted.turn_id, None)
             .await
             .expect("sse")
+            .expect("a stream")
             .collect()
             .await;
         app.resolve(&posted.conversation_id).await.expect("resolve");

@@ -65,6 +65,7 @@ mod tests {
             .subscribe(token, &posted.turn_id, None)
             .await
             .expect("sse")
+            .expect("a stream")
             .collect()
             .await;
         assert_eq!(

@@ -570,22 +570,26 @@ impl App {
             .await
     }
 
-    /// A turn of the end user's conversation, like [`App::subscribe`]; the stream also ends when
-    /// the session's JWT expires (the widget resumes with a fresh one).
+    /// A turn of the end user's conversation, like [`App::subscribe`] (`None` too when the
+    /// client has it all); the stream also ends when the session's JWT expires (the widget
+    /// resumes with a fresh one).
     pub async fn widget_subscribe(
         &self,
         session: &WidgetSession,
         turn_id: &str,
         last_event_id: Option<i64>,
-    ) -> Result<FrameStream> {
+    ) -> Result<Option<FrameStream>> {
         let entry = session.entry.clone();
-        let frames = self
+        let Some(frames) = self
             .subscribe_turn(move |_| Ok(entry), turn_id, last_event_id)
-            .await?;
+            .await?
+        else {
+            return Ok(None);
+        };
         let left = u64::try_from(session.expires_at * 1000 - now_ms()).unwrap_or(0);
-        Ok(Box::pin(frames.take_until(tokio::time::sleep(
+        Ok(Some(Box::pin(frames.take_until(tokio::time::sleep(
             Duration::from_millis(left),
-        ))))
+        )))))
     }
 
     /// The end user's conversation (any device: it is found by app and end user id).

@@ -143,7 +143,16 @@ pub async fn sse(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let after = last_event_id(&headers, &query)?;
-    Ok(sse_response(app.subscribe(&token, &turn_id, after).await?))
+    Ok(turn_response(app.subscribe(&token, &turn_id, after).await?))
+}
+
+/// A turn's stream, or 204 No Content once the client has all of a finished turn: the answer
+/// that makes a standard `EventSource` stop reconnecting (it otherwise retries every 3 s).
+pub(super) fn turn_response(frames: Option<FrameStream>) -> Response {
+    match frames {
+        Some(frames) => sse_response(frames),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
 }
 
 #[derive(Debug, Deserialize)]

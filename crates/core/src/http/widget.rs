@@ -18,7 +18,7 @@ use serde_json::json;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::Client;
-use super::chat::{SseQuery, last_event_id, read_body, sse_response};
+use super::chat::{SseQuery, last_event_id, read_body, sse_response, turn_response};
 use super::error::ApiError;
 use crate::app::{App, TokenRequest, WidgetMessage, WidgetSession};
 use crate::error::Error;
@@ -105,7 +105,7 @@ pub async fn events(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let after = last_event_id(&headers, &query)?;
-    Ok(sse_response(
+    Ok(turn_response(
         app.widget_subscribe(&session, &turn_id, after).await?,
     ))
 }
