@@ -759,3 +759,52 @@ async fn a_large_hook_body_reaches_the_agent_bounded_like_a_message() {
         .expect("post");
     assert_eq!(too_big.status(), 413);
 }
+
+/// trusted_proxies: behind a trusted proxy each forwarded visitor has its own per-address
+/// budget; without it, a forged `X-Forwarded-For` changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_visitors_are_counted_apart_only_behind_a_trusted_proxy() {
+    let post = |link: String, forwarded: &'static str| async move {
+        reqwest::Client::new()
+            .post(&link)
+            .header("x-forwarded-for", forwarded)
+            .json(&serde_json::json!({"content": "hello"}))
+            .send()
+            .await
+            .expect("post")
+            .status()
+            .as_u16()
+    };
+    let rates = ["client_burst=2", "client_per_minute=2"];
+    for trusted in [true, false] {
+        let data = Data::new();
+        let mut limits = rates.to_vec();
+        if trusted {
+            limits.push("trusted_proxies=127.0.0.0/8");
+        }
+        let (_server, addr) = serve(&data, &limits);
+        let link = format!("http://{addr}{}", chat_path(&data.url_of("web:demo")));
+        let mut statuses = Vec::new();
+        for forwarded in [
+            "203.0.113.1",
+            "203.0.113.1",
+            "203.0.113.1",
+            "6.6.6.6, 203.0.113.2",
+        ] {
+            statuses.push(post(link.clone(), forwarded).await);
+        }
+        if trusted {
+            assert_eq!(
+                statuses,
+                [202, 202, 429, 202],
+                "203.0.113.2 has its own budget"
+            );
+        } else {
+            assert_eq!(
+                statuses,
+                [202, 202, 429, 429],
+                "a forged header changes nothing"
+            );
+        }
+    }
+}

@@ -56,10 +56,19 @@ impl LimitValue for Duration {
     }
 }
 
-/// Addresses of reverse proxies and tunnels this server trusts (issue 14 reads their forwarded
-/// header); their connections are exempt from the per-client connection cap.
+/// Reverse proxies and tunnels this server trusts (IPs or CIDRs, `10.0.0.0/8`): only their
+/// `X-Forwarded-For` is believed, and their connections are exempt from the per-client
+/// connection cap.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AddrList(pub Vec<IpAddr>);
+pub struct AddrList(pub Vec<ipnet::IpNet>);
+
+impl AddrList {
+    /// Whether `ip` is one of these proxies (an IPv4 in IPv6 form too).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.0.iter().any(|net| net.contains(&ip))
+    }
+}
 
 impl LimitValue for AddrList {
     fn parse_limit(text: &str) -> std::result::Result<Self, String> {
@@ -67,8 +76,10 @@ impl LimitValue for AddrList {
             .map(str::trim)
             .filter(|s| !s.is_empty() && *s != "none")
             .map(|s| {
-                s.parse::<IpAddr>()
-                    .map_err(|_| format!("`{s}` is not an IP address"))
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map(|n| n.trunc())
+                    .map_err(|_| format!("`{s}` is not an IP address or a CIDR like 10.0.0.0/8"))
             })
             .collect::<std::result::Result<_, _>>()
             .map(AddrList)
@@ -77,9 +88,48 @@ impl LimitValue for AddrList {
         if self.0.is_empty() {
             return "none".into();
         }
-        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|n| {
+                if n.prefix_len() == n.max_prefix_len() {
+                    n.addr().to_string()
+                } else {
+                    n.to_string()
+                }
+            })
+            .collect();
         parts.join(",")
     }
+}
+
+/// The visitor behind a connection from `peer`: `peer` itself, unless it is a trusted proxy;
+/// then the rightmost address in its `X-Forwarded-For` values that is not a trusted proxy
+/// (each proxy appends the address it saw, so everything left of the last untrusted hop may be
+/// forged). A header with nothing usable leaves the proxy's own address.
+pub fn client_behind<'a>(
+    peer: IpAddr,
+    forwarded_for: impl Iterator<Item = &'a str>,
+    trusted: &AddrList,
+) -> IpAddr {
+    if !trusted.contains(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).collect();
+    for hop in hops.into_iter().rev() {
+        let hop = hop.trim();
+        let Ok(ip) = hop
+            .parse::<IpAddr>()
+            .or_else(|_| hop.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+        else {
+            // A garbled hop: nothing left of it can be trusted either.
+            return peer;
+        };
+        if !trusted.contains(ip) {
+            return ip.to_canonical();
+        }
+    }
+    peer
 }
 
 /// One row of the limits table.
@@ -153,8 +203,8 @@ limits! {
     /// Open connections per client address (an IPv6 /64); shop Wi-Fi and carrier NAT put many
     /// visitors behind one address, each browser opening about six.
     connections_per_client: usize = 256,
-    /// Proxies and tunnels trusted to forward visitors (comma-separated IPs); exempt from
-    /// connections_per_client.
+    /// Proxies and tunnels trusted to forward visitors (comma-separated IPs or CIDRs): only their
+    /// X-Forwarded-For is believed, and they are exempt from connections_per_client.
     trusted_proxies: AddrList = AddrList::default(),
     /// Characters of a chat message (1 to this many).
     message_chars: usize = 4000,
@@ -494,6 +544,52 @@ mod tests {
         assert!(limited(rates.check_token_app("app_1")));
     }
 
+    /// Only a trusted proxy's header is believed, and of it only what the last untrusted hop
+    /// said: anything a visitor puts in front is ignored.
+    #[test]
+    fn the_client_behind_a_trusted_proxy_is_the_rightmost_untrusted_hop() {
+        let mut trusted = AddrList::default();
+        assert!(trusted.0.is_empty());
+        trusted = AddrList::parse_limit("127.0.0.1, 10.0.0.0/8").expect("list");
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let proxy = ip("127.0.0.1");
+        let behind =
+            |peer: IpAddr, headers: &[&str]| client_behind(peer, headers.iter().copied(), &trusted);
+        assert_eq!(behind(proxy, &["203.0.113.7"]), ip("203.0.113.7"));
+        assert_eq!(
+            behind(proxy, &["6.6.6.6, 203.0.113.7, 10.1.1.1"]),
+            ip("203.0.113.7"),
+            "a forged hop on the left and an inner proxy on the right"
+        );
+        assert_eq!(
+            behind(proxy, &["6.6.6.6", "203.0.113.7"]),
+            ip("203.0.113.7"),
+            "two headers"
+        );
+        assert_eq!(
+            behind(ip("::ffff:127.0.0.1"), &["203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(behind(proxy, &["[2001:db8::1]:4711"]), ip("2001:db8::1"));
+        assert_eq!(behind(proxy, &[]), proxy, "no header: the proxy itself");
+        assert_eq!(
+            behind(proxy, &["10.2.2.2"]),
+            proxy,
+            "only proxies: the proxy"
+        );
+        assert_eq!(
+            behind(proxy, &["203.0.113.7, garbage"]),
+            proxy,
+            "garbled: trust nothing"
+        );
+        let stranger = ip("198.51.100.9");
+        assert_eq!(
+            behind(stranger, &["203.0.113.7"]),
+            stranger,
+            "not a proxy: header ignored"
+        );
+    }
+
     #[test]
     fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("v6");
@@ -522,14 +618,17 @@ mod tests {
         assert_eq!(l.header_read_timeout, Duration::from_secs(3));
         l.set("connections_per_client", "1_000").expect("count");
         assert_eq!(l.connections_per_client, 1000);
-        l.set("trusted_proxies", "127.0.0.1, ::1").expect("list");
-        assert_eq!(l.trusted_proxies.0.len(), 2);
+        l.set("trusted_proxies", "127.0.0.1, ::1, 10.1.2.3/8")
+            .expect("list");
+        assert_eq!(l.trusted_proxies.0.len(), 3);
+        assert_eq!(l.table_value("trusted_proxies"), "127.0.0.1,::1,10.0.0.0/8");
         for (name, value) in [
             ("header_read_timeout", "soon"),
             ("header_read_timeout", "1ms"),
             ("max_connections", "0"),
             ("max_connections", "-3"),
             ("trusted_proxies", "example.com"),
+            ("trusted_proxies", "10.0.0.0/33"),
             ("no_such_limit", "1"),
         ] {
             let before = format!("{:?}", l.table());

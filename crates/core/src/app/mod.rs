@@ -22,7 +22,7 @@ pub use inbox::{
     Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
     InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
-pub use limits::{AddrList, ClientKey, LimitInfo, Limits};
+pub use limits::{AddrList, ClientKey, LimitInfo, Limits, client_behind};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use overview::Overview;
 pub use settings::ServerSettings;

@@ -2,10 +2,9 @@
 //! [`serve`], the listener that holds it up against slow, greedy and hostile clients. Handlers
 //! are thin (parse, one `App` call, answer); rules live in `App`, status codes in `error`.
 //!
-//! The client address used for limits is the TCP peer ([`Client`]). Behind a reverse proxy every
-//! visitor shares the proxy's address; the proxy's address goes in the `trusted_proxies` limit
-//! (exempt from the per-client connection cap), and [`Client`] is the one place that will read
-//! its forwarded header. Forwarded headers from anyone else are never trusted.
+//! The client address used for limits is [`Client`]: the TCP peer, or, when the peer is one of
+//! the `trusted_proxies`, the visitor its `X-Forwarded-For` names (the rightmost hop that is not
+//! a trusted proxy). Forwarded headers from anyone else are never believed.
 
 mod chat;
 mod error;
@@ -33,19 +32,30 @@ use crate::error::Error;
 pub use error::ApiError;
 pub use serve::{Caps, REFUSERS, STOP_GRACE};
 
-/// The visitor's address as the limits count it: the TCP peer.
+/// The visitor's address as the limits count it: the TCP peer, or the visitor a trusted proxy
+/// forwards ([`crate::app::client_behind`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Client(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<App> for Client {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| Client(peer.ip()))
-            .ok_or_else(|| ApiError(Error::Internal("no peer address on the request".into())))
+            .map(|ConnectInfo(peer)| peer.ip())
+            .ok_or_else(|| ApiError(Error::Internal("no peer address on the request".into())))?;
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(Client(crate::app::client_behind(
+            peer,
+            forwarded,
+            &app.limits().trusted_proxies,
+        )))
     }
 }
 

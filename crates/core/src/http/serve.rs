@@ -42,7 +42,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::app::{ClientKey, Limits};
+use crate::app::{AddrList, ClientKey, Limits};
 
 /// Goodbyes (503 and lingering close) in progress at once; more refused sockets just close.
 pub const REFUSERS: usize = 256;
@@ -61,7 +61,7 @@ pub struct Caps {
     per_client: Mutex<HashMap<ClientKey, usize>>,
     max_total: usize,
     max_per_client: usize,
-    exempt: Vec<IpAddr>,
+    exempt: AddrList,
 }
 
 /// One admitted connection; its counts are released on drop.
@@ -92,25 +92,19 @@ impl Caps {
             per_client: Mutex::new(HashMap::new()),
             max_total: limits.max_connections,
             max_per_client: limits.connections_per_client,
-            exempt: limits
-                .trusted_proxies
-                .0
-                .iter()
-                .map(IpAddr::to_canonical)
-                .collect(),
+            exempt: limits.trusted_proxies.clone(),
         })
     }
 
     /// Admits a connection from `ip`, or `None` when a cap is full. Trusted proxies count
     /// towards the total only (an IPv4 proxy matches when it arrives as `::ffff:` on a dual-stack
-    /// listener too). Reading their forwarded header, so that their visitors are told apart,
-    /// comes with going public (issue 14); until then they share the proxy's address.
+    /// listener too): their visitors are told apart by [`crate::http::Client`].
     pub fn admit(self: &Arc<Caps>, ip: IpAddr) -> Option<Admitted> {
         if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        let key = (!self.exempt.contains(&ip.to_canonical())).then(|| ClientKey::of(ip));
+        let key = (!self.exempt.contains(ip)).then(|| ClientKey::of(ip));
         if let Some(key) = key {
             let mut map = lock(&self.per_client);
             let n = map.entry(key).or_insert(0);
@@ -543,7 +537,10 @@ mod tests {
             connections_per_client: 2,
             ..Limits::default()
         };
-        limits.trusted_proxies.0.push([10, 0, 0, 99].into());
+        limits
+            .trusted_proxies
+            .0
+            .push(IpAddr::from([10, 0, 0, 99]).into());
         let caps = Caps::new(&limits);
         let a: IpAddr = [10, 0, 0, 1].into();
         let a1 = caps.admit(a).expect("1");
