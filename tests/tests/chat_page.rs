@@ -332,14 +332,7 @@ async fn a_revoked_link_shows_the_error_page() {
     let browser = Browser::start().await;
     open_chat(&browser, &server.demo_url).await;
 
-    let link = server
-        .app
-        .links_of_jid("web:demo")
-        .await
-        .expect("list the demo links")
-        .into_iter()
-        .next()
-        .expect("the demo link");
+    let link = server.demo_link().await;
     server
         .app
         .revoke_link(link.id)
@@ -708,14 +701,7 @@ async fn a_paused_link_says_back_soon_and_comes_back() {
     let server = TestServer::start().await;
     let browser = Browser::start().await;
     open_chat(&browser, &server.demo_url).await;
-    let link = server
-        .app
-        .links_of_jid("web:demo")
-        .await
-        .expect("list the demo links")
-        .into_iter()
-        .next()
-        .expect("the demo link");
+    let link = server.demo_link().await;
     server.app.pause_link(link.id, true).await.expect("pause");
 
     send(&browser, "Hello?").await;
@@ -766,6 +752,8 @@ async fn a_paused_link_says_back_soon_and_comes_back() {
         )
         .await;
     assert!(last.as_str().is_some_and(|t| t.contains("8am")), "{last}");
+    browser.close().await;
+    server.stop().await;
 }
 
 /// A standard `EventSource` on a turn's stream gets every frame, then stops: its reconnect with

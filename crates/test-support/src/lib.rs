@@ -74,6 +74,17 @@ impl TestServer {
         }
     }
 
+    /// The seeded demo link, as the owner sees it.
+    pub async fn demo_link(&self) -> chatlink_core::app::LinkInfo {
+        self.app
+            .links_of_jid("web:demo")
+            .await
+            .expect("list the demo links")
+            .into_iter()
+            .next()
+            .expect("the demo link")
+    }
+
     /// Ends every stream and running turn.
     pub async fn stop(self) {
         self.app.shutdown().await;
