@@ -802,3 +802,110 @@ async fn a_native_event_source_stops_after_the_turn_is_done() {
         "at most one reconnect: {seen}"
     );
 }
+
+/// Behind a proxy that sends only whole answers, the page notices its streams never open and
+/// long-polls instead: the first words of a slow reply appear while it is still being written,
+/// and the owner's reply appears on the open page. The proxy's log shows what carried them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_that_holds_streams_the_page_long_polls() {
+    use chatlink_test_support::FakeProvider;
+    use chatlink_test_support::tunnels::HoldingProxy;
+
+    let server = TestServer::start().await;
+    let pieces: Vec<String> = (1..=10).map(|i| format!("word{i} ")).collect();
+    let provider = FakeProvider::drip(&pieces, Duration::from_millis(800)).await;
+    agent_on(&server.app, "slow", &provider.base_url).await;
+    let link = server
+        .app
+        .issue_link(chatlink_core::app::IssueLink::chat("slow"))
+        .await
+        .expect("link")
+        .url
+        .expect("url");
+    let upstream: std::net::SocketAddr = server
+        .base_url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let proxy = HoldingProxy::start(upstream).await;
+    let path = link.trim_start_matches(&server.base_url);
+    let browser = Browser::start().await;
+    open_chat(&browser, &format!("{}{path}", proxy.url)).await;
+
+    let sent = Instant::now();
+    send(&browser, "Tell me a story").await;
+    let first = wait_for(
+        || async {
+            let text = browser
+                .js("const b = document.querySelector('.msg.streaming'); return b ? b.textContent : '';", vec![])
+                .await;
+            text.as_str().filter(|t| t.contains("word1")).map(str::to_owned)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the first words appear while the reply is written");
+    let took = sent.elapsed();
+    assert!(
+        !first.contains("word10"),
+        "seen before the reply ended: {first:?}"
+    );
+    assert!(took < Duration::from_secs(7), "first words after {took:?}");
+    browser.wait_state("idle", Duration::from_secs(20)).await;
+    let all = messages(&browser).await;
+    assert_eq!(
+        all.last().map(|m| m.2.trim_end().to_owned()),
+        Some(pieces.concat().trim_end().to_owned())
+    );
+    assert_eq!(
+        browser
+            .js("return document.body.dataset.transport;", vec![])
+            .await,
+        json!("poll")
+    );
+
+    let conv = server
+        .app
+        .inbox(chatlink_core::app::InboxFilter::default())
+        .await
+        .expect("inbox")
+        .first()
+        .map(|c| c.id.clone())
+        .expect("the conversation");
+    server.app.take_over(&conv).await.expect("take over");
+    let reply = server
+        .app
+        .owner_reply(&conv, "Rosie here: stories on Fridays!")
+        .await
+        .expect("reply");
+    wait_for(
+        || async {
+            messages(&browser)
+                .await
+                .iter()
+                .any(|(role, id, _)| role == "owner" && *id == reply.id)
+                .then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the owner's reply shows on the open page");
+    screenshot(&browser.client, "chat-behind-holding-proxy").await;
+
+    let paths = proxy.paths();
+    assert!(
+        paths.iter().any(|p| p.contains("/sse")),
+        "the stream was tried first: {paths:?}"
+    );
+    let turn_polls = paths.iter().filter(|p| p.contains("/frames?wait=")).count();
+    assert!(
+        turn_polls >= 3,
+        "the reply came by several turn polls: {paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("frames?conversation_id=")),
+        "the owner's reply came by the conversation's poll: {paths:?}"
+    );
+    browser.close().await;
+    server.stop().await;
+}

@@ -42,9 +42,22 @@ pub enum Command {
         /// Address to listen on; 127.0.0.1 keeps it to this computer
         #[arg(long, default_value = "127.0.0.1:8640")]
         bind: SocketAddr,
-        /// The public origin links are built from (e.g. https://chat.example.com)
-        #[arg(long)]
+        /// The public origin links are built from (e.g. https://chat.example.com); checked
+        /// through the self-test once serving
+        #[arg(long, conflicts_with = "tunnel")]
         public_url: Option<String>,
+        /// Start and watch a tunnel to the internet: cloudflared, tailscale or ngrok
+        #[arg(long, value_name = "TOOL")]
+        tunnel: Option<String>,
+        /// The tunnel program, when it is not on PATH
+        #[arg(long, value_name = "PATH", requires = "tunnel")]
+        tunnel_program: Option<String>,
+        /// cloudflared: run this named tunnel (made with `cloudflared tunnel create`)
+        #[arg(long, value_name = "NAME", requires = "tunnel_hostname")]
+        tunnel_name: Option<String>,
+        /// cloudflared: the hostname routed to the named tunnel
+        #[arg(long, value_name = "HOST", requires = "tunnel_name")]
+        tunnel_hostname: Option<String>,
         /// Override a limit for this run (`chatlink limits` lists them), e.g.
         /// --limit idle_timeout=30s
         #[arg(long = "limit", value_name = "NAME=VALUE", value_parser = parse_limit)]
@@ -106,6 +119,9 @@ pub enum Command {
         #[command(subcommand)]
         cmd: Option<LimitsCmd>,
     },
+    /// Who can open your links: check the public address, set your own, proxy settings, tunnels
+    #[command(subcommand)]
+    Public(PublicCmd),
     /// Save the QR code of a link (a JID's newest live link, or any http(s) URL)
     Qr {
         /// A JID (web:demo) or a URL
@@ -124,6 +140,35 @@ fn parse_limit(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PublicCmd {
+    /// Fetch the self-test through the links' address; exits non-zero unless it leads here
+    /// for anyone on the internet
+    Check,
+    /// The links' address, who can open it, and the last check
+    Status,
+    /// Build links on your own address (a domain behind a reverse proxy, a VPS)
+    Set { url: String },
+    /// Build links on this computer's address again
+    Clear {
+        /// The port the server listens on
+        #[arg(long, default_value_t = chatlink_core::app::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// Print reverse-proxy settings (nginx or caddy) for your address
+    Config {
+        server: String,
+        /// Your public address (default: the links' address)
+        #[arg(long)]
+        url: Option<String>,
+        /// The port Chatlink listens on
+        #[arg(long, default_value_t = chatlink_core::app::DEFAULT_PORT)]
+        port: u16,
+    },
+    /// The tunnel tools on this computer, and what each costs and promises
+    Tunnels,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,15 +11,17 @@ use std::process::ExitCode;
 
 use chatlink_core::app::{
     AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LinkKind,
-    NewAgent, NewWidgetApp,
+    NewAgent, NewWidgetApp, ProxyServer, Via, proxy_config,
 };
 use chatlink_core::files::Access;
 use chatlink_core::secret::{SecretBackend, Sensitive};
+use chatlink_core::tunnel::{NamedTunnel, TunnelChoice, TunnelKind};
 use chatlink_core::{App, AppConfig, Error, Result};
 use clap::Parser;
 
 use args::{
-    AgentCmd, AppCmd, Cli, Command, ConversationCmd, KnowledgeCmd, LimitsCmd, TokenCmd, TokenKind,
+    AgentCmd, AppCmd, Cli, Command, ConversationCmd, KnowledgeCmd, LimitsCmd, PublicCmd, TokenCmd,
+    TokenKind,
 };
 use output::Out;
 
@@ -82,8 +84,27 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
     let app = open(&cli)?;
     match cli.command {
         Command::Serve {
-            bind, public_url, ..
-        } => serve(app, bind, public_url, out).await,
+            bind,
+            public_url,
+            tunnel,
+            tunnel_program,
+            tunnel_name,
+            tunnel_hostname,
+            ..
+        } => {
+            let tunnel = match tunnel {
+                None => None,
+                Some(kind) => Some(TunnelChoice {
+                    kind: TunnelKind::parse(&kind)?,
+                    program: tunnel_program,
+                    named: tunnel_name
+                        .zip(tunnel_hostname)
+                        .map(|(name, hostname)| NamedTunnel { name, hostname }),
+                }),
+            };
+            serve(app, bind, public_url, tunnel, out).await
+        }
+        Command::Public(cmd) => public(app, cmd, out).await,
         Command::Token(cmd) => token(app, cmd, out).await,
         Command::Agent(cmd) => agent(app, cmd, out).await,
         Command::App(cmd) => widget_app(app, cmd, out).await,
@@ -135,8 +156,14 @@ async fn run(cli: Cli, out: &Out) -> Result<()> {
     }
 }
 
-async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out) -> Result<()> {
-    if bind.ip().is_unspecified() && public_url.is_none() {
+async fn serve(
+    app: App,
+    bind: SocketAddr,
+    public_url: Option<String>,
+    tunnel: Option<TunnelChoice>,
+    out: &Out,
+) -> Result<()> {
+    if bind.ip().is_unspecified() && public_url.is_none() && tunnel.is_none() {
         return Err(Error::invalid(format!(
             "links cannot be built on {}: with --bind {bind} pass --public-url with the address visitors use, e.g. http://192.168.1.20:{}",
             bind.ip(),
@@ -156,16 +183,53 @@ async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out
         .map_err(|e| Error::io("cannot read the bound address", e))?;
     // The lock first: a refused second server must not repoint the links of the running one.
     app.start_serving().await?;
-    app.set_base_url(&public_url.unwrap_or_else(|| format!("http://{local}")))?;
+    let local_url = format!("http://{local}");
+    match &public_url {
+        Some(url) => app.set_address(url, Via::Own)?,
+        None => app.set_base_url(&local_url)?,
+    }
+    let tunnel = match tunnel {
+        Some(choice) => Some(app.start_tunnel(choice).await?),
+        None => None,
+    };
     let demo = app
         .links_of_jid("web:demo")
         .await
         .ok()
         .and_then(|l| l.into_iter().rev().find_map(|l| l.url));
+    // Handlers go in before the "serving" line: whoever reads it may stop us at once, and a SIGTERM
+    // that lands before the handler would kill the process instead of shutting it down.
+    let stop = shutdown_signal();
     out.serving(&local, &app.base_url(), demo.as_deref());
     let server = tokio::spawn(chatlink_core::http::serve(app.clone(), listener));
-    shutdown_signal().await;
+    if public_url.is_some() {
+        let (app, out) = (app.clone(), *out);
+        tokio::spawn(async move {
+            match app.check_reach().await {
+                Ok(check) => out.reach_check(&check),
+                Err(e) => out.error(&e),
+            }
+        });
+    }
+    if let Some(t) = &tunnel {
+        let (mut changes, out) = (t.subscribe(), *out);
+        tokio::spawn(async move {
+            let mut told = None;
+            while changes.changed().await.is_ok() {
+                let status = changes.borrow_and_update().clone();
+                if told.as_ref() != Some(&status.state) {
+                    out.tunnel(&status);
+                    told = Some(status.state);
+                }
+            }
+        });
+    }
+    stop.await;
     tracing::info!("shutting down");
+    if let Some(t) = tunnel {
+        t.stop().await;
+        app.set_base_url(&local_url)?;
+    }
     app.shutdown().await;
     match server.await {
         Ok(Ok(())) => Ok(()),
@@ -174,25 +238,70 @@ async fn serve(app: App, bind: SocketAddr, public_url: Option<String>, out: &Out
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this is called, not when
+/// the future is first polled.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn public(app: App, cmd: PublicCmd, out: &Out) -> Result<()> {
+    match cmd {
+        PublicCmd::Check => {
+            let check = app.check_reach().await?;
+            out.reach_check(&check);
+            if check.public() {
+                Ok(())
+            } else {
+                Err(Error::Unreachable(check.message))
+            }
+        }
+        PublicCmd::Status => {
+            out.reach(&app.reach().await?);
+            Ok(())
+        }
+        PublicCmd::Set { url } => {
+            app.set_address(&url, Via::Own)?;
+            out.reach(&app.reach().await?);
+            Ok(())
+        }
+        PublicCmd::Clear { port } => {
+            app.set_base_url(&format!("http://127.0.0.1:{port}"))?;
+            out.reach(&app.reach().await?);
+            Ok(())
+        }
+        PublicCmd::Config { server, url, port } => {
+            let url = url.unwrap_or_else(|| app.base_url());
+            out.text(&proxy_config(ProxyServer::parse(&server)?, &url, port)?);
+            Ok(())
+        }
+        PublicCmd::Tunnels => {
+            out.tunnels(&chatlink_core::tunnel::detect());
+            Ok(())
+        }
     }
 }
 

@@ -4,13 +4,15 @@ use std::net::SocketAddr;
 
 use chatlink_core::Error;
 use chatlink_core::app::{
-    AgentInfo, ConversationDetail, ConversationSummary, EngineInfo, LimitInfo, LinkInfo,
-    TranscriptMessage, WidgetAppInfo,
+    AgentInfo, Audience, ConversationDetail, ConversationSummary, EngineInfo, LimitInfo, LinkInfo,
+    Reach, ReachCheck, TranscriptMessage, WidgetAppInfo,
 };
 use chatlink_core::model::Knowledge;
 use chatlink_core::secret::Sensitive;
+use chatlink_core::tunnel::{TunnelState, TunnelStatus, TunnelTool};
 use serde::Serialize;
 
+#[derive(Debug, Clone, Copy)]
 pub struct Out {
     pub json: bool,
 }
@@ -338,5 +340,87 @@ impl Out {
                 "docs/limits.md says what each one bounds; `chatlink limits set NAME VALUE` saves one"
             );
         }
+    }
+
+    /// Text printed as it is (a configuration file), or as `{"text": …}` with `--json`.
+    pub fn text(&self, text: &str) {
+        if self.json {
+            print_json(&serde_json::json!({ "text": text }));
+        } else {
+            print!("{text}");
+        }
+    }
+
+    pub fn reach_check(&self, check: &ReachCheck) {
+        if self.json {
+            return print_json(check);
+        }
+        let mark = if check.public() { "ok" } else { "not public" };
+        println!("Public check ({mark}): {} — {}", check.url, check.message);
+        if check.works {
+            println!(
+                "  checked from this computer: it proves the route, not every network outside"
+            );
+        }
+    }
+
+    pub fn reach(&self, reach: &Reach) {
+        if self.json {
+            return print_json(reach);
+        }
+        let who = match reach.audience {
+            Audience::ThisComputer => "only this computer",
+            Audience::ThisNetwork => "devices on this network",
+            Audience::Internet => "anyone on the internet",
+        };
+        println!("Links start with {} ({who} can open them)", reach.base_url);
+        match &reach.last_check {
+            Some(c) => println!(
+                "Last check: {} ({})",
+                c.message,
+                if c.works { "works" } else { "failed" }
+            ),
+            None => println!("Not checked yet: `chatlink public check`"),
+        }
+        if let Some(change) = &reach.address_change {
+            println!(
+                "The address changed from {}: QR codes printed before point at the old one",
+                change.from
+            );
+        }
+    }
+
+    pub fn tunnel(&self, status: &TunnelStatus) {
+        if self.json {
+            return print_json(status);
+        }
+        let tool = status.choice.kind.program();
+        match &status.state {
+            TunnelState::Starting => println!("Tunnel ({tool}): starting"),
+            TunnelState::Up { url } => {
+                println!("Public address: {url}");
+                if !status.choice.lasting() {
+                    println!(
+                        "  (a quick tunnel: this address changes every time it starts; fine for trying out, not for printed QR codes)"
+                    );
+                }
+            }
+            TunnelState::Retrying {
+                reason,
+                retry_in_secs,
+            } => println!("Tunnel ({tool}) stopped: {reason}; starting again in {retry_in_secs} s"),
+            TunnelState::Stopped => println!("Tunnel ({tool}): stopped"),
+        }
+    }
+
+    pub fn tunnels(&self, tools: &[TunnelTool]) {
+        if self.json {
+            return print_json(tools);
+        }
+        for t in tools {
+            let found = t.program.as_deref().unwrap_or("not installed");
+            println!("{}: {found}\n  {}", t.kind.program(), t.about);
+        }
+        println!("Start one with `chatlink serve --tunnel NAME`.");
     }
 }

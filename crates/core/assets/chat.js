@@ -19,6 +19,38 @@
   };
 
   const MAX_REFUSALS = 4;
+  // A stream that has not opened by then is held by something on the way (a proxy that sends
+  // only whole answers); from then on the page long-polls, whose answers are short and pass.
+  const OPEN_WITHIN = 4000;
+  let polling = false;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const setTransport = () => { document.body.dataset.transport = polling ? 'poll' : 'sse'; };
+  // Fetches one long-poll answer of `path`: frames, null on 204 (a finished turn), or the failed response.
+  async function pollOnce(path, after) {
+    const sep = path.includes('?') ? '&' : '?';
+    const res = await fetch(path + sep + 'wait=25' + (after ? '&after=' + after : ''), { headers: { Accept: 'application/json' } })
+      .catch(() => undefined);
+    if (!res) return undefined;
+    if (res.status === 204) return null;
+    if (!res.ok) return res;
+    return ((await readJson(res)).frames || []).map((f) => ({ lastEventId: String(f.id), type: f.event, data: f.data }));
+  }
+  // Closes the held streams and carries on by long-poll from the last frames they applied.
+  function startPolling() {
+    if (polling) return;
+    polling = true;
+    setTransport();
+    if (source && source.es) {
+      const { turnId, bubble } = source;
+      closeSource();
+      pollTurn(turnId, bubble);
+    }
+    if (feed && feed.readyState !== undefined) {
+      const conv = feedConv;
+      feed.close(); feed = null; feedConv = null;
+      follow(conv, feedEid);
+    }
+  }
   let state = 'loading', source = null, lastEventId = 0, refusals = 0;
   // The conversation stream: replies the page did not ask for (a person from the team).
   let feed = null, feedConv = null, streamingTurn = null, feedEid = 0, feedTries = 0;
@@ -91,23 +123,47 @@
     feed?.close();
     feedConv = conv;
     feedEid = after || 0;
+    if (polling) return pollFeed(conv);
     const q = '?conversation_id=' + encodeURIComponent(conv) + (feedEid ? '&last_event_id=' + feedEid : '');
     const es = (feed = new EventSource('events' + q));
-    es.onopen = () => { feedTries = 0; };
-    es.addEventListener('message', (ev) => {
-      feedEid = Math.max(feedEid, parseInt(ev.lastEventId, 10) || 0);
-      let m;
-      try { m = JSON.parse(ev.data); } catch { return; }
-      // The page's own turn arrives on its turn stream, with its typing bubble.
-      if (m.turn_id && m.turn_id === streamingTurn) return;
-      putMessage(m);
-    });
+    const held = setTimeout(() => { if (feed === es && es.readyState === EventSource.CONNECTING) startPolling(); }, OPEN_WITHIN);
+    es.onopen = () => { feedTries = 0; clearTimeout(held); };
+    es.addEventListener('message', (ev) => feedFrame(ev));
     es.onerror = () => {
       if (feed !== es || es.readyState !== EventSource.CLOSED) return; // reconnecting by itself
+      clearTimeout(held);
       feed = null; feedConv = null;
       if (state === 'closed' || feedTries >= MAX_REFUSALS) return;
       setTimeout(() => follow(conv, feedEid), 2000 * 2 ** feedTries++);
     };
+  }
+
+  function feedFrame(ev) {
+    feedEid = Math.max(feedEid, parseInt(ev.lastEventId, 10) || 0);
+    let m;
+    try { m = JSON.parse(ev.data); } catch { return; }
+    // The page's own turn arrives on its turn stream, with its typing bubble.
+    if (m.turn_id && m.turn_id === streamingTurn) return;
+    putMessage(m);
+  }
+
+  // The conversation stream by long-poll; stops quietly after a few refusals, like the stream.
+  async function pollFeed(conv) {
+    const me = { close() { this.closed = true; } };
+    feed = me;
+    while (!me.closed && state !== 'closed') {
+      const got = await pollOnce('frames?conversation_id=' + encodeURIComponent(conv), feedEid);
+      if (me.closed) return;
+      if (Array.isArray(got)) {
+        feedTries = 0;
+        for (const f of got) if (f.type === 'message') feedFrame(f); else feedEid = Math.max(feedEid, parseInt(f.lastEventId, 10) || 0);
+        continue;
+      }
+      if (got && got.status !== 429 && got.status < 500) break;
+      if (feedTries >= MAX_REFUSALS) break;
+      await sleep(2000 * 2 ** feedTries++);
+    }
+    if (feed === me) { feed = null; feedConv = null; }
   }
 
   function closeLink(message) {
@@ -160,45 +216,46 @@
     scrollDown();
   }
 
-  function openStream(turnId, bubble, query) {
-    setState('streaming');
-    streamingTurn = turnId;
-    const es = (source = new EventSource(encodeURIComponent(turnId) + '/sse' + query));
-
-    // EventSource replays after its own Last-Event-ID; this guards against anything seen twice.
-    const accept = (ev) => {
-      const id = parseInt(ev.lastEventId, 10) || 0;
-      if (id && id <= lastEventId) return null;
-      lastEventId = Math.max(lastEventId, id);
-      try { return JSON.parse(ev.data); } catch { return null; }
-    };
-
-    es.onopen = () => { refusals = 0; setStatus(''); };
-    es.addEventListener('delta', (ev) => {
-      const d = accept(ev);
-      if (!d || bubble.dataset.id) return;
+  // Applies one frame of the page's own turn (from the stream or a poll), each id once.
+  function turnFrame(bubble, ev) {
+    const id = parseInt(ev.lastEventId, 10) || 0;
+    if (id && id <= lastEventId) return;
+    lastEventId = Math.max(lastEventId, id);
+    let d;
+    try { d = JSON.parse(ev.data); } catch { return; }
+    if (ev.type === 'delta') {
+      if (bubble.dataset.id) return;
       const follow = nearBottom();
       setTyping(bubble, false);
       bubble.appendChild(document.createTextNode(d.text || ''));
       saved.eid = lastEventId; saved.text = (saved.text || '') + (d.text || '');
       persist();
       if (follow) scrollDown();
-    });
-    es.addEventListener('message', (ev) => {
-      const m = accept(ev);
-      if (!m) return;
-      putMessage(m, bubble);
+    } else if (ev.type === 'message') {
+      putMessage(d, bubble);
       // Finished messages come back with history, so there is no partial text left to restore.
       saved.eid = lastEventId; saved.text = '';
       persist();
-    });
-    es.addEventListener('done', (ev) => {
-      const d = accept(ev);
-      if (d) finish(bubble, d.status, d.message);
-    });
+    } else if (ev.type === 'done') {
+      finish(bubble, d.status, d.message);
+    }
+  }
+
+  function openStream(turnId, bubble, query) {
+    setState('streaming');
+    streamingTurn = turnId;
+    if (polling) return pollTurn(turnId, bubble);
+    const es = new EventSource(encodeURIComponent(turnId) + '/sse' + query);
+    source = { es, turnId, bubble, close: () => es.close() };
+    const mine = source;
+    const held = setTimeout(() => { if (source === mine && es.readyState === EventSource.CONNECTING) startPolling(); }, OPEN_WITHIN);
+
+    es.onopen = () => { refusals = 0; setStatus(''); clearTimeout(held); };
+    for (const type of ['delta', 'message', 'done']) es.addEventListener(type, (ev) => turnFrame(bubble, ev));
     es.onerror = () => {
-      if (source !== es) return;
+      if (source !== mine) return;
       if (es.readyState === EventSource.CLOSED) {
+        clearTimeout(held);
         // The server refused the stream (busy, or the link was revoked): history tells us why and
         // what arrived. Retry after a growing pause so a busy server is not hammered, then give up.
         closeSource();
@@ -219,6 +276,33 @@
         setStatus('Connection lost, reconnecting…');
       }
     };
+  }
+
+  // The page's turn by long-poll, from the last frame applied.
+  async function pollTurn(turnId, bubble) {
+    const me = { turnId, bubble, close() { this.closed = true; } };
+    source = me;
+    let failures = 0;
+    while (!me.closed) {
+      const got = await pollOnce(encodeURIComponent(turnId) + '/frames', lastEventId);
+      if (me.closed) return;
+      if (got === null) return finish(bubble, 'ok');
+      if (Array.isArray(got)) {
+        failures = 0;
+        setStatus('');
+        for (const f of got) { turnFrame(bubble, f); if (me.closed) return; }
+        continue;
+      }
+      if (got && (got.status === 401 || got.status === 404)) {
+        return closeLink((await readJson(got)).message);
+      }
+      if (++failures > MAX_REFUSALS) {
+        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
+        return loadHistory();
+      }
+      setStatus('Connection lost, reconnecting…');
+      await sleep(1000 * 2 ** failures);
+    }
   }
 
   function finish(bubble, status, message) {
@@ -293,6 +377,7 @@
     send();
   });
 
+  setTransport();
   if (config.greeting) addMessage('assistant', config.greeting).classList.add('greeting');
   loadHistory().finally(() => {
     if (state === 'loading') setState('idle');

@@ -14,6 +14,10 @@
   const apiBase = String(cfg.host || (scriptSrc ? new URL(scriptSrc).origin : '')).replace(/\/+$/, '');
 
   const MAX_CHARS = 4000, COUNTER_FROM = 3500, MAX_FAILURES = 4, MAX_TIMEOUT = 2 ** 31 - 1;
+  // A stream whose answer has not begun by then is held by something on the way (a proxy that
+  // sends only whole answers): from then on frames come by long-poll, whose answers are short.
+  const OPEN_WITHIN = 4000;
+  let polling = false;
   // Thrown once the widget has switched to a notice, so callers just stop.
   const ENDED = new Error('chat session ended');
   // Non-ASCII as escapes: a page may run this script under its own legacy charset.
@@ -407,6 +411,24 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     }
   }
 
+  // Aborts the request when its answer has not begun within OPEN_WITHIN, and switches to polling.
+  // Returns the call that says the answer began.
+  function watchOpen(ctrl) {
+    const timer = setTimeout(() => { polling = true; ctrl.abort(); }, OPEN_WITHIN);
+    return () => clearTimeout(timer);
+  }
+
+  // One long-poll of `path` after `lastId`: the frames, [] when none came, null on 204 (a turn
+  // that is over), or the failed answer.
+  async function pollOnce(path, lastId, ctrl) {
+    const q = (path.includes('?') ? '&' : '?') + 'wait=25' + (lastId ? '&after=' + lastId : '');
+    const res = await api(path + q, { headers: { Accept: 'application/json' }, signal: ctrl.signal });
+    if (res.status === 204) return null;
+    if (!res.ok) return res;
+    const body = await readJson(res);
+    return (body.frames || []).map((f) => ({ id: String(f.id), event: f.event, data: f.data }));
+  }
+
   async function streamTurn(turnId) {
     stopStream();
     const bubble = addBubble('assistant', '');
@@ -415,26 +437,55 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     setState('streaming');
     const path = `/api/v1/chat/turns/${encodeURIComponent(turnId)}/events`;
     while (stream === s) {
+      if (polling) return pollTurn(s);
       const started = Date.now(), headers = { Accept: 'text/event-stream' };
       if (s.lastId) headers['Last-Event-ID'] = String(s.lastId);
       let res = null, applied = false, broken = false;
       s.ctrl = new AbortController();
+      const opened = watchOpen(s.ctrl);
       try {
         res = await api(path, { headers, signal: s.ctrl.signal });
+        opened();
+        // 204: the turn is over and this widget has all of it.
+        if (res.status === 204) return endTurn(s, 'ok');
         if (res.ok) {
           setStatus('');
           applied = await readEvents(res, (ev) => apply(s, ev), () => stream === s);
         }
       } catch (err) {
+        opened();
         if (err === ENDED) return;
         broken = true;
       }
       if (stream !== s) return;
+      if (polling) continue;
       // The server ends streams when their token expires and on restarts: resume at once. Only an end
       // that came at once and brought nothing counts as a failure, so a bad proxy cannot make us spin.
       if (res?.ok && !broken && (applied || Date.now() - started >= 1000)) continue;
       if (res?.status === 404) return endTurn(s, 'error', (await readJson(res)).message);
       if (res?.status === 403) return fail((await readJson(res)).message, false);
+      if (++s.failures > MAX_FAILURES) return endTurn(s, 'lost');
+      setStatus('Connection lost, reconnecting' + ELLIPSIS);
+      await sleep(1000 * 2 ** (s.failures - 1));
+    }
+  }
+
+  // The same turn by long-poll, from the last frame applied.
+  async function pollTurn(s) {
+    const path = `/api/v1/chat/turns/${encodeURIComponent(s.turnId)}/frames`;
+    while (stream === s) {
+      let got = undefined;
+      s.ctrl = new AbortController();
+      try { got = await pollOnce(path, s.lastId, s.ctrl); } catch (err) { if (err === ENDED) return; }
+      if (stream !== s) return;
+      if (got === null) return endTurn(s, 'ok');
+      if (Array.isArray(got)) {
+        setStatus('');
+        for (const ev of got) { apply(s, ev); if (stream !== s) return; }
+        continue;
+      }
+      if (got?.status === 404) return endTurn(s, 'error', (await readJson(got)).message);
+      if (got?.status === 403) return fail((await readJson(got)).message, false);
       if (++s.failures > MAX_FAILURES) return endTurn(s, 'lost');
       setStatus('Connection lost, reconnecting' + ELLIPSIS);
       await sleep(1000 * 2 ** (s.failures - 1));
@@ -466,20 +517,38 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (feed || feedFrom === null || !isOpen || state === 'expired' || state === 'error') return;
     const f = (feed = { lastId: feedFrom, failures: 0, ctrl: null });
     while (feed === f) {
+      if (polling) return pollFeed(f);
       const started = Date.now(), headers = { Accept: 'text/event-stream' };
       if (f.lastId) headers['Last-Event-ID'] = String(f.lastId);
       let res = null, applied = false, broken = false;
       f.ctrl = new AbortController();
+      const opened = watchOpen(f.ctrl);
       try {
         res = await api('/api/v1/chat/events', { headers, signal: f.ctrl.signal });
+        opened();
         if (res.ok) applied = await readEvents(res, (ev) => applyFeed(f, ev), () => feed === f);
       } catch (err) {
+        opened();
         if (err === ENDED) return;
         broken = true;
       }
       if (feed !== f) return;
+      if (polling) continue;
       if (res?.ok && !broken && (applied || Date.now() - started >= 1000)) continue;
       if (res && !res.ok && res.status !== 429 && res.status < 500) { feed = null; return; }
+      if (++f.failures > MAX_FAILURES) { feed = null; return; }
+      await sleep(1000 * 2 ** (f.failures - 1));
+    }
+  }
+
+  async function pollFeed(f) {
+    while (feed === f) {
+      let got = undefined;
+      f.ctrl = new AbortController();
+      try { got = await pollOnce('/api/v1/chat/frames', f.lastId, f.ctrl); } catch (err) { if (err === ENDED) return; }
+      if (feed !== f) return;
+      if (Array.isArray(got)) { for (const ev of got) applyFeed(f, ev); continue; }
+      if (got && got.status !== 429 && got.status < 500) { feed = null; return; }
       if (++f.failures > MAX_FAILURES) { feed = null; return; }
       await sleep(1000 * 2 ** (f.failures - 1));
     }

@@ -51,6 +51,9 @@ pub enum Error {
     SecretStore(String),
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The public-address self-test did not prove that visitors reach this server.
+    #[error("your links are not public yet: {0}")]
+    Unreachable(String),
     #[error("database error: {0}")]
     Store(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
@@ -87,6 +90,7 @@ impl Error {
             Error::KeyringUnavailable { .. } => "keyring_unavailable",
             Error::SecretStore(_) => "secret_store",
             Error::ShuttingDown => "shutting_down",
+            Error::Unreachable(_) => "unreachable",
             Error::Store(_) | Error::Migration(_) => "storage",
             Error::Io { .. } => "io",
             Error::Internal(_) => "internal",
@@ -116,6 +120,7 @@ impl Error {
                 | Error::SecretStore(_)
                 | Error::ShuttingDown
                 | Error::TooManyStreams
+                | Error::Unreachable(_)
         )
     }
 }

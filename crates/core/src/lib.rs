@@ -19,6 +19,7 @@ pub mod secret;
 mod slowdown;
 pub mod store;
 pub mod token;
+pub mod tunnel;
 pub mod turn;
 
 pub use error::{Error, Result};

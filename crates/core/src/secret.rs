@@ -283,6 +283,8 @@ pub fn open_store(backend: SecretBackend, data_dir: &Path) -> Result<Box<dyn Sec
 pub struct Keys {
     pub seal: Sensitive<[u8; 32]>,
     pub jwt: Sensitive<[u8; 32]>,
+    /// Proves to the public-address self-test that an answer came from this data folder.
+    pub proof: Sensitive<[u8; 32]>,
 }
 
 impl fmt::Debug for Keys {
@@ -324,6 +326,7 @@ pub fn load_or_create_master_key(store: &dyn SecretStore, namespace: &str) -> Re
     Ok(Keys {
         seal: Sensitive(derive(&master, b"chatlink seal v1")),
         jwt: Sensitive(derive(&master, b"chatlink jwt v1")),
+        proof: Sensitive(derive(&master, b"chatlink reach proof v1")),
     })
 }
 

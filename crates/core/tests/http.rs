@@ -87,7 +87,7 @@ async fn a_turn_streams_with_ids_and_resumes_exactly() {
     let res = s.sse(&link, turn, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/event-stream");
-    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert_eq!(res.headers()["cache-control"], "no-cache, no-transform");
     assert_eq!(res.headers()["x-accel-buffering"], "no");
     let all = all_events(res).await;
     let names: Vec<&str> = all.iter().map(|e| e.event.as_str()).collect();

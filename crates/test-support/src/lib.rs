@@ -1,10 +1,12 @@
 //! What Chatlink's test suites share, written once: a server on a free loopback port over a real
 //! SQLite file, a fake OpenAI-compatible provider ([`provider`]), free ports, and a QR decoder
-//! that reads codes back the way a phone camera would.
+//! that reads codes back the way a phone camera would, fake tunnel tools and a proxy that holds
+//! streams ([`tunnels`]).
 //!
 //! Test code only: helpers panic with a message saying what failed instead of returning errors.
 
 pub mod provider;
+pub mod tunnels;
 
 use std::net::TcpListener;
 

@@ -10,6 +10,8 @@ mod inbox;
 mod limits;
 mod links;
 mod overview;
+mod proxies;
+mod public;
 mod settings;
 mod widget;
 
@@ -25,7 +27,12 @@ pub use inbox::{
 pub use limits::{AddrList, ClientKey, LimitInfo, Limits, client_behind};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use overview::Overview;
-pub use settings::ServerSettings;
+pub use proxies::{ProxyServer, proxy_config};
+pub use public::{
+    AddressChange, Audience, CHECK_EVERY, PROOF_PATH, Reach, ReachCheck, ReachProblem,
+    RunningTunnel, STREAM_GAP, Via, audience_of,
+};
+pub use settings::{ServerSettings, normalize_base_url};
 pub use widget::{
     AppStatus, CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest,
     WidgetAppInfo, WidgetEmbed, WidgetHistory, WidgetHistoryMessage, WidgetMessage, WidgetSession,
@@ -114,6 +121,8 @@ struct Inner {
     serve_lock: std::sync::Mutex<Option<File>>,
     /// `agent/day` of the budgets the owner was told are spent, so they hear it once.
     budget_told: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Wakes the public-address check when the address changed.
+    reach_changed: tokio::sync::Notify,
 }
 
 impl App {
@@ -165,6 +174,7 @@ impl App {
             base_url: RwLock::new(base_url),
             serve_lock: std::sync::Mutex::new(None),
             budget_told: std::sync::Mutex::new(std::collections::HashSet::new()),
+            reach_changed: tokio::sync::Notify::new(),
         }));
         if config.seed_demo {
             app.seed_demo()?;
@@ -189,9 +199,15 @@ impl App {
             .unwrap_or_default()
     }
 
-    /// Sets and remembers the origin links are built from, so `token issue` in another process
-    /// prints the same URLs as the server.
+    /// Sets the origin links are built from to an address the server listens on; see
+    /// [`App::set_address`] for an owner's address or a tunnel's.
     pub fn set_base_url(&self, url: &str) -> Result<()> {
+        self.set_address(url, Via::Listener)
+    }
+
+    /// Remembers the origin links are built from, so `token issue` in another process prints
+    /// the same URLs as the server.
+    fn store_base_url(&self, url: &str) -> Result<()> {
         let url = settings::normalize_base_url(url)?;
         self.0.store.set_setting("base_url", &url)?;
         if let Ok(mut b) = self.0.base_url.write() {
@@ -226,6 +242,8 @@ impl App {
         self.0
             .tasks
             .spawn(async move { app.retention_daily().await });
+        let app = self.clone();
+        self.0.tasks.spawn(async move { app.watch_reach().await });
         Ok(())
     }
 

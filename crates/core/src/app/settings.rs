@@ -46,7 +46,7 @@ impl Default for ServerSettings {
 
 /// The URL without a trailing slash, if it is an http(s) URL with a host and nothing after the
 /// path (links append `/chat/...` to it).
-pub(super) fn normalize_base_url(url: &str) -> Result<String> {
+pub fn normalize_base_url(url: &str) -> Result<String> {
     let url = url.trim();
     let parsed = reqwest::Url::parse(url)
         .map_err(|e| Error::invalid(format!("{url:?} is not a URL: {e}")))?;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::Client;
 use super::error::ApiError;
+use super::poll::{PollQuery, poll_response};
 use super::{PING_INTERVAL, page};
 use crate::app::{App, PostMessage};
 use crate::error::Error;
@@ -195,10 +196,44 @@ pub(super) fn sse_response(frames: FrameStream) -> Response {
     let mut res = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(PING_INTERVAL).text("ping"))
         .into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    sse_headers(&mut res);
     res
+}
+
+/// What keeps proxies from caching, compressing or buffering a stream: `no-transform` for
+/// those that recompress (and so buffer), `X-Accel-Buffering` for nginx.
+pub(super) fn sse_headers(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-transform"),
+    );
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+}
+
+/// A turn's frames as long-poll JSON (see `http::poll`).
+pub async fn poll(
+    State(app): State<App>,
+    Path((token, turn_id)): Path<(String, String)>,
+    Query(q): Query<PollQuery>,
+) -> ApiResult<Response> {
+    let (after, wait) = (q.after()?, q.wait()?);
+    Ok(poll_response(app.subscribe(&token, &turn_id, after).await?, wait).await)
+}
+
+/// The conversation stream as long-poll JSON.
+pub async fn poll_conversation(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    Query(q): Query<PollQuery>,
+) -> ApiResult<Response> {
+    let (after, wait) = (q.after()?, q.wait()?);
+    let conv = q
+        .conversation_id
+        .as_deref()
+        .ok_or_else(|| Error::invalid("add ?conversation_id=<id> to the URL"))?;
+    let frames = app.subscribe_conversation(&token, conv, after).await?;
+    Ok(poll_response(Some(frames), wait).await)
 }
 
 #[cfg(test)]

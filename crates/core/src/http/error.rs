@@ -37,6 +37,7 @@ pub fn status(e: &Error) -> StatusCode {
         | Error::Store(_)
         | Error::Migration(_)
         | Error::Io { .. }
+        | Error::Unreachable(_)
         | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

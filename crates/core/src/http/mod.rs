@@ -9,6 +9,8 @@
 mod chat;
 mod error;
 mod page;
+mod poll;
+mod reach;
 mod serve;
 mod widget;
 
@@ -32,10 +34,48 @@ use crate::error::Error;
 pub use error::ApiError;
 pub use serve::{Caps, REFUSERS, STOP_GRACE};
 
-/// The visitor's address as the limits count it: the TCP peer, or the visitor a trusted proxy
-/// forwards ([`crate::app::client_behind`]).
+/// How connections reach a listener: straight from visitors (or proxies listed in
+/// `trusted_proxies`), or from a tunnel Chatlink started, whose own listener it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingress {
+    Direct,
+    /// Every connection is the tunnel's; the visitor's address is in the header it sets.
+    Tunnel(Forwarded),
+}
+
+/// Which header a managed tunnel puts the visitor's address in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    /// `CF-Connecting-IP` (cloudflared).
+    CfConnectingIp,
+    /// The rightmost `X-Forwarded-For` hop (Tailscale Funnel, ngrok).
+    XForwardedFor,
+}
+
+/// The visitor's address as the limits count it: the TCP peer, the visitor a trusted proxy
+/// forwards ([`crate::app::client_behind`]), or the one a managed tunnel names.
 #[derive(Debug, Clone, Copy)]
 pub struct Client(pub IpAddr);
+
+/// The visitor a managed tunnel names in its header; `None` when the header is missing or not
+/// an address (the tunnel's own address counts then).
+fn tunnel_client(parts: &Parts, by: Forwarded) -> Option<IpAddr> {
+    match by {
+        Forwarded::CfConnectingIp => parts
+            .headers
+            .get("cf-connecting-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok()),
+        Forwarded::XForwardedFor => parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back()
+            .and_then(|v| v.trim().parse().ok()),
+    }
+}
 
 impl FromRequestParts<App> for Client {
     type Rejection = ApiError;
@@ -46,6 +86,9 @@ impl FromRequestParts<App> for Client {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip())
             .ok_or_else(|| ApiError(Error::Internal("no peer address on the request".into())))?;
+        if let Some(Ingress::Tunnel(by)) = parts.extensions.get::<Ingress>() {
+            return Ok(Client(tunnel_client(parts, *by).unwrap_or(peer)));
+        }
         let forwarded = parts
             .headers
             .get_all("x-forwarded-for")
@@ -154,6 +197,8 @@ pub fn public_router(app: App) -> Router {
         .route("/api/v1/chat/turns/{turn_id}/events", get(widget::events))
         .route("/api/v1/chat/history", get(widget::history))
         .route("/api/v1/chat/events", get(widget::conversation_events))
+        .route("/api/v1/chat/turns/{turn_id}/frames", get(widget::poll))
+        .route("/api/v1/chat/frames", get(widget::poll_conversation))
         .layer(widget::cors());
     Router::new()
         .merge(widget_api)
@@ -165,6 +210,10 @@ pub fn public_router(app: App) -> Router {
         .route("/chat/{token}/history", get(chat::history))
         .route("/chat/{token}/events", get(chat::conversation_events))
         .route("/chat/{token}/{turn_id}/sse", get(chat::sse))
+        .route("/chat/{token}/frames", get(chat::poll_conversation))
+        .route("/chat/{token}/{turn_id}/frames", get(chat::poll))
+        .route("/.well-known/chatlink/{nonce}", get(reach::proof))
+        .route("/.well-known/chatlink/{nonce}/stream", get(reach::proof_stream))
         .route("/hook/{token}", post(chat::post_hook))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(chat::not_found)
@@ -230,7 +279,27 @@ pub async fn serve_until(
     stop: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
     let limits = app.limits().clone();
-    serve::run(public_router(app), listener, limits, stop).await
+    serve::run(public_router(app), listener, limits, stop, Ingress::Direct).await
+}
+
+/// Serves a managed tunnel's own loopback listener until `stop`: like [`serve_until`], but
+/// every connection is the tunnel's, so visitors are counted by the address it forwards and the
+/// per-address connection cap does not apply to the tunnel itself.
+pub async fn serve_tunnel_until(
+    app: App,
+    listener: tokio::net::TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+    forwarded: Forwarded,
+) -> std::io::Result<()> {
+    let limits = app.limits().clone();
+    serve::run(
+        public_router(app),
+        listener,
+        limits,
+        stop,
+        Ingress::Tunnel(forwarded),
+    )
+    .await
 }
 
 #[cfg(test)]

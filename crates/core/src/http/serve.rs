@@ -42,6 +42,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::Ingress;
 use crate::app::{AddrList, ClientKey, Limits};
 
 /// Goodbyes (503 and lingering close) in progress at once; more refused sockets just close.
@@ -100,11 +101,15 @@ impl Caps {
     /// towards the total only (an IPv4 proxy matches when it arrives as `::ffff:` on a dual-stack
     /// listener too): their visitors are told apart by [`crate::http::Client`].
     pub fn admit(self: &Arc<Caps>, ip: IpAddr) -> Option<Admitted> {
+        self.admit_counted(ip, !self.exempt.contains(ip))
+    }
+
+    fn admit_counted(self: &Arc<Caps>, ip: IpAddr, per_client: bool) -> Option<Admitted> {
         if self.total.fetch_add(1, Ordering::AcqRel) >= self.max_total {
             self.total.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        let key = (!self.exempt.contains(ip)).then(|| ClientKey::of(ip));
+        let key = per_client.then(|| ClientKey::of(ip));
         if let Some(key) = key {
             let mut map = lock(&self.per_client);
             let n = map.entry(key).or_insert(0);
@@ -319,6 +324,7 @@ pub async fn run(
     listener: TcpListener,
     limits: Limits,
     stop: CancellationToken,
+    ingress: Ingress,
 ) -> io::Result<()> {
     let limits = Arc::new(limits);
     let caps = Caps::new(&limits);
@@ -343,7 +349,13 @@ pub async fn run(
         };
         // Deltas are small writes that must leave at once.
         let _ = stream.set_nodelay(true);
-        let Some(admitted) = caps.admit(peer.ip()) else {
+        // A managed tunnel's connections all come from this computer: its visitors are told
+        // apart by the header it forwards, not by the connection's address.
+        let admitted = match ingress {
+            Ingress::Direct => caps.admit(peer.ip()),
+            Ingress::Tunnel(_) => caps.admit_counted(peer.ip(), false),
+        };
+        let Some(admitted) = admitted else {
             tracing::debug!(peer = %peer.ip(), open = caps.open(), "connection refused: cap");
             if let Ok(permit) = refusers.clone().try_acquire_owned() {
                 connections.spawn(async move {
@@ -355,7 +367,7 @@ pub async fn run(
         };
         connections.spawn(connection(
             stream,
-            peer,
+            (peer, ingress),
             router.clone(),
             http.clone(),
             limits.clone(),
@@ -400,7 +412,8 @@ async fn refuse(mut stream: TcpStream) {
 
 async fn connection(
     stream: TcpStream,
-    peer: SocketAddr,
+    // Who is on the other end and how they came: together, since the Client extractor reads both.
+    (peer, ingress): (SocketAddr, Ingress),
     router: Router,
     http: Arc<hyper::server::conn::http1::Builder>,
     limits: Arc<Limits>,
@@ -417,6 +430,7 @@ async fn connection(
         hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let in_flight = watch.request_started();
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(ingress);
             let router = router.clone();
             async move {
                 let res = tower::ServiceExt::oneshot(router, req).await?;

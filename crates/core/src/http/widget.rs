@@ -20,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::Client;
 use super::chat::{SseQuery, last_event_id, read_body, sse_response, turn_response};
 use super::error::ApiError;
+use super::poll::{PollQuery, poll_response};
 use crate::app::{App, TokenRequest, WidgetMessage, WidgetSession};
 use crate::error::Error;
 
@@ -121,6 +122,28 @@ pub async fn conversation_events(
     Ok(sse_response(
         app.widget_subscribe_conversation(&session, after).await?,
     ))
+}
+
+/// A turn's frames as long-poll JSON (see `http::poll`).
+pub async fn poll(
+    State(app): State<App>,
+    Session(session): Session,
+    Path(turn_id): Path<String>,
+    Query(q): Query<PollQuery>,
+) -> ApiResult<Response> {
+    let (after, wait) = (q.after()?, q.wait()?);
+    Ok(poll_response(app.widget_subscribe(&session, &turn_id, after).await?, wait).await)
+}
+
+/// The end user's conversation stream as long-poll JSON.
+pub async fn poll_conversation(
+    State(app): State<App>,
+    Session(session): Session,
+    Query(q): Query<PollQuery>,
+) -> ApiResult<Response> {
+    let (after, wait) = (q.after()?, q.wait()?);
+    let frames = app.widget_subscribe_conversation(&session, after).await?;
+    Ok(poll_response(Some(frames), wait).await)
 }
 
 pub async fn history(State(app): State<App>, Session(session): Session) -> ApiResult<Response> {
