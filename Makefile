@@ -1,5 +1,7 @@
 # Chatlink: `make run` starts the server with a demo link; `make test` runs every test.
 # Both install what is missing first (Debian packages; the Rust toolchain must already exist).
+# Packages are installed with services held back (policy-rc.d): the tests start their own nginx
+# on loopback, and a system nginx on port 80 is not wanted.
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -10,7 +12,7 @@ BIND ?= 127.0.0.1:8640
 DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
 	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
-	chromium chromium-driver imagemagick xclip xdotool dunst
+	chromium chromium-driver imagemagick xclip xdotool dunst nginx
 # The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
 TAURI_DRIVER_VERSION := ^2
 
@@ -23,8 +25,11 @@ install:
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' | $$SUDO tee /usr/sbin/policy-rc.d >/dev/null && $$SUDO chmod 755 /usr/sbin/policy-rc.d && guard=1; fi; \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		status=$$?; [ -z "$$guard" ] || $$SUDO rm -f /usr/sbin/policy-rc.d; [ $$status = 0 ]; \
 	fi
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js 20+ and npm are missing: the desktop window's UI is built with them"; exit 1; }
 	@command -v tauri-driver >/dev/null || $(CARGO) install tauri-driver --locked --version '$(TAURI_DRIVER_VERSION)'
