@@ -8,9 +8,11 @@ use chatlink_core::app::{
     ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
     ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
+use chatlink_core::app::{ProxyServer, ReachCheck};
 use chatlink_core::model::Knowledge;
 use chatlink_core::model::now_ms;
 use chatlink_core::secret::Sensitive;
+use chatlink_core::tunnel::{TunnelChoice, TunnelStatus};
 use tauri::image::Image;
 use tauri::{AppHandle, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -18,7 +20,7 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 use crate::desktop::Desktop;
 use crate::types::{
     AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
-    NewAgentForm, NewLink, NewWidgetAppForm, RouteRuleForm, Status,
+    NewAgentForm, NewLink, NewWidgetAppForm, ReachView, RouteRuleForm, Status,
 };
 
 type Reply<T> = Result<T, CommandError>;
@@ -28,6 +30,54 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 #[tauri::command]
 pub fn status(desktop: State<'_, Desktop>) -> Status {
     desktop.status()
+}
+
+/// Home's counts; `since` is the start of the owner's day (ms), which only the window knows.
+#[tauri::command]
+pub async fn reach(desktop: State<'_, Desktop>) -> Reply<ReachView> {
+    Ok(ReachView {
+        reach: desktop.app()?.reach().await?,
+        tunnel: desktop.tunnel_status(),
+        tools: chatlink_core::tunnel::detect(),
+    })
+}
+
+/// Fetches the self-test through the links' address now.
+#[tauri::command]
+pub async fn check_reach(desktop: State<'_, Desktop>) -> Reply<ReachCheck> {
+    Ok(desktop.app()?.check_reach().await?)
+}
+
+#[tauri::command]
+pub async fn start_tunnel(
+    desktop: State<'_, Desktop>,
+    choice: TunnelChoice,
+) -> Reply<TunnelStatus> {
+    desktop.start_tunnel(choice).await
+}
+
+#[tauri::command]
+pub async fn stop_tunnel(desktop: State<'_, Desktop>) -> Reply<()> {
+    desktop.stop_tunnel().await
+}
+
+#[tauri::command]
+pub async fn dismiss_address_change(desktop: State<'_, Desktop>) -> Reply<()> {
+    Ok(desktop.app()?.dismiss_address_change().await?)
+}
+
+/// Reverse-proxy settings for the owner's own address, for the port the server is on.
+#[tauri::command]
+pub async fn proxy_config(
+    desktop: State<'_, Desktop>,
+    server: ProxyServer,
+    url: String,
+) -> Reply<String> {
+    Ok(chatlink_core::app::proxy_config(
+        server,
+        &url,
+        desktop.port(),
+    )?)
 }
 
 /// Home's counts; `since` is the start of the owner's day (ms), which only the window knows.

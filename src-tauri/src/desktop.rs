@@ -7,14 +7,19 @@
 //! `127.0.0.1:0`). When the port is taken at start the server takes a free one rather than not
 //! starting, and Home shows where it is. Saving settings moves the listener without a restart;
 //! streams already open on the old one finish there.
+//!
+//! A tunnel the owner starts from Home runs beside the listener (see `chatlink_core::tunnel`);
+//! while it is up, links are built on its address, and it starts again with the app. Quitting
+//! stops it and waits for its process to end.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chatlink_core::app::ServerSettings;
+use chatlink_core::app::{RunningTunnel, ServerSettings, Via};
 use chatlink_core::secret::SecretBackend;
+use chatlink_core::tunnel::{TunnelChoice, TunnelState, TunnelStatus};
 use chatlink_core::{App, AppConfig, Error};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +33,7 @@ pub struct Desktop {
     secrets: SecretBackend,
     serving: Mutex<Option<Serving>>,
     settings: Mutex<ServerSettings>,
+    tunnel: Mutex<Option<RunningTunnel>>,
 }
 
 /// The listener in use and how to stop it.
@@ -81,13 +87,21 @@ fn lan_of(local: SocketAddr) -> Option<SocketAddr> {
         .flatten()
 }
 
-/// The origin links are built from: the public URL, else where visitors can reach the server.
-fn base_url_for(settings: &ServerSettings, local: SocketAddr) -> String {
+/// The origin links are built from: a running tunnel's address, the public URL, else where
+/// visitors can reach the server.
+fn address_for(
+    settings: &ServerSettings,
+    local: SocketAddr,
+    tunnel: Option<String>,
+) -> (String, Via) {
+    if let Some(url) = tunnel {
+        return (url, Via::Tunnel);
+    }
     if let Some(public) = &settings.public_url {
-        return public.clone();
+        return (public.clone(), Via::Own);
     }
     let reach = lan_of(local).unwrap_or_else(|| loopback_of(local));
-    format!("http://{reach}")
+    (format!("http://{reach}"), Via::Listener)
 }
 
 fn data_dir_from_env() -> Result<PathBuf, Error> {
@@ -153,6 +167,7 @@ impl Desktop {
                 secrets,
                 serving: Mutex::new(None),
                 settings: Mutex::new(ServerSettings::default()),
+                tunnel: Mutex::new(None),
             },
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "cannot open the data folder");
@@ -169,6 +184,7 @@ impl Desktop {
             secrets,
             serving: Mutex::new(None),
             settings: Mutex::new(ServerSettings::default()),
+            tunnel: Mutex::new(None),
         }
     }
 
@@ -250,7 +266,8 @@ impl Desktop {
             return Ok(saved);
         };
         if current == wanted {
-            app.set_base_url(&base_url_for(&saved, current))?;
+            let (url, via) = address_for(&saved, current, self.tunnel_url());
+            app.set_address(&url, via)?;
             self.remember(&saved);
             return Ok(saved);
         }
@@ -298,7 +315,8 @@ impl Desktop {
         let local = listener
             .local_addr()
             .map_err(|e| io_error("cannot read the bound address".into(), e))?;
-        app.set_base_url(&base_url_for(&settings, local))?;
+        let (url, via) = address_for(&settings, local, self.tunnel_url());
+        app.set_address(&url, via)?;
         let stop = app.shutdown_token().child_token();
         if let Ok(mut s) = self.serving.lock() {
             *s = Some(Serving {
@@ -317,8 +335,85 @@ impl Desktop {
         Ok(())
     }
 
-    /// Ends every stream and lets running turns finish writing (up to 10 s).
+    /// The port the server listens on (the saved one while it is not serving).
+    pub fn port(&self) -> u16 {
+        self.local().map(|a| a.port()).unwrap_or_else(|| {
+            self.settings
+                .lock()
+                .map(|s| s.port)
+                .unwrap_or(chatlink_core::app::DEFAULT_PORT)
+        })
+    }
+
+    /// The running tunnel's address while it is up.
+    fn tunnel_url(&self) -> Option<String> {
+        let status = self.tunnel_status()?;
+        match status.state {
+            TunnelState::Up { url } => Some(url),
+            _ => None,
+        }
+    }
+
+    pub fn tunnel_status(&self) -> Option<TunnelStatus> {
+        self.tunnel
+            .lock()
+            .ok()
+            .and_then(|t| t.as_ref().map(RunningTunnel::status))
+    }
+
+    /// Starts `choice` (stopping a running tunnel first) and remembers it for the next start.
+    pub async fn start_tunnel(&self, choice: TunnelChoice) -> Result<TunnelStatus, CommandError> {
+        let app = self.app()?;
+        let choice = choice.checked()?;
+        self.end_tunnel().await;
+        let running = app.start_tunnel(choice.clone()).await?;
+        let status = running.status();
+        if let Ok(mut t) = self.tunnel.lock() {
+            *t = Some(running);
+        }
+        app.set_tunnel_choice(Some(choice)).await?;
+        Ok(status)
+    }
+
+    /// Stops the tunnel, forgets it, and builds links on this computer's own address again.
+    pub async fn stop_tunnel(&self) -> Result<(), CommandError> {
+        let app = self.app()?;
+        self.end_tunnel().await;
+        app.set_tunnel_choice(None).await?;
+        if let Some(local) = self.local() {
+            let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+            let (url, via) = address_for(&settings, local, None);
+            app.set_address(&url, via)?;
+        }
+        Ok(())
+    }
+
+    async fn end_tunnel(&self) {
+        let running = self.tunnel.lock().ok().and_then(|mut t| t.take());
+        if let Some(running) = running {
+            running.stop().await;
+        }
+    }
+
+    /// Starts the tunnel the owner chose last time; a failure is logged and shown on Home,
+    /// never a reason not to start.
+    pub async fn resume_tunnel(&self) {
+        let Ok(app) = self.app() else { return };
+        match app.tunnel_choice().await {
+            Ok(Some(choice)) => {
+                if let Err(e) = self.start_tunnel(choice).await {
+                    tracing::warn!(code = %e.code, "the tunnel did not start: {}", e.message);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(code = e.code(), error = %e, "cannot read the tunnel choice"),
+        }
+    }
+
+    /// Stops the tunnel (its process ends), ends every stream and lets running turns finish
+    /// writing (up to 10 s).
     pub async fn shutdown(&self) {
+        self.end_tunnel().await;
         if let Some(app) = &self.app {
             app.shutdown().await;
         }

@@ -68,6 +68,25 @@ fn init_logging() {
         .init();
 }
 
+/// A session logout (or `kill`) sends SIGTERM: quit as from the tray, so the server ends its
+/// streams and a tunnel's process is stopped rather than left running.
+fn quit_on_sigterm(handle: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+                tracing::info!("SIGTERM: quitting");
+                handle.exit(0);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot watch for SIGTERM"),
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = handle;
+}
+
 pub fn run() {
     init_logging();
     let app = tauri::Builder::default()
@@ -100,6 +119,8 @@ pub fn run() {
             if let Ok(core) = desktop.app() {
                 notify::forward(app.handle().clone(), core.owner_events());
             }
+            tauri::async_runtime::block_on(desktop.resume_tunnel());
+            quit_on_sigterm(app.handle().clone());
             app.manage(desktop);
             match build_tray(app) {
                 Ok(()) => IN_TRAY.store(true, Ordering::SeqCst),
@@ -124,6 +145,12 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::status,
+            commands::reach,
+            commands::check_reach,
+            commands::start_tunnel,
+            commands::stop_tunnel,
+            commands::dismiss_address_change,
+            commands::proxy_config,
             commands::list_conversations,
             commands::get_conversation,
             commands::take_over,

@@ -42,6 +42,15 @@ pub struct Status {
     pub problem: Option<CommandError>,
 }
 
+/// Home's "who can open your links" and "go public": the address and its last check, the
+/// running tunnel, and the tunnel tools on this computer.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReachView {
+    pub reach: chatlink_core::app::Reach,
+    pub tunnel: Option<chatlink_core::tunnel::TunnelStatus>,
+    pub tools: Vec<chatlink_core::tunnel::TunnelTool>,
+}
+
 /// The "New link" form.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct NewLink {

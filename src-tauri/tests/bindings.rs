@@ -5,15 +5,19 @@
 use std::path::PathBuf;
 
 use chatlink_core::app::{
-    AgentBudget, AgentInfo, AppStatus, Channel, ConversationDetail, ConversationSummary,
-    DayActivity, EngineInfo, LinkInfo, LinkStatus, Overview, RouteRuleInfo, ServerSettings,
-    TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
+    AddressChange, AgentBudget, AgentInfo, AppStatus, Audience, Channel, ConversationDetail,
+    ConversationSummary, DayActivity, EngineInfo, LinkInfo, LinkStatus, Overview, ProxyServer,
+    Reach, ReachCheck, ReachProblem, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage,
+    Via, WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::model::{ConversationState, Knowledge, Role, TokenKind};
+use chatlink_core::tunnel::{
+    NamedTunnel, TunnelChoice, TunnelKind, TunnelState, TunnelStatus, TunnelTool,
+};
 use chatlink_desktop::types::{
     AgentEdit, BudgetForm, CommandError, CreatedWidgetAppView, EngineForm, ExportForm,
-    InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, RouteRuleForm,
-    Status,
+    InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, ReachView,
+    RouteRuleForm, Status,
 };
 use ts_rs::TS;
 
@@ -74,6 +78,20 @@ fn typescript_bindings_match_the_rust_types() {
         check::<Role>(),
         check::<ConversationState>(),
         check::<Channel>(),
+        check::<ReachView>(),
+        check::<Reach>(),
+        check::<ReachCheck>(),
+        check::<ReachProblem>(),
+        check::<Audience>(),
+        check::<Via>(),
+        check::<AddressChange>(),
+        check::<TunnelStatus>(),
+        check::<TunnelState>(),
+        check::<TunnelChoice>(),
+        check::<TunnelKind>(),
+        check::<NamedTunnel>(),
+        check::<TunnelTool>(),
+        check::<ProxyServer>(),
     ]
     .into_iter()
     .flatten()

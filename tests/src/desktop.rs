@@ -16,6 +16,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use chatlink_test_support::free_port;
+use chatlink_test_support::tunnels::FakeTools;
 
 use crate::{screenshot_dir, wait_for, workspace_dir};
 
@@ -60,8 +61,14 @@ pub fn app_binary() -> PathBuf {
 
 /// What the app sees of its surroundings: the private display, and config, data and runtime
 /// folders inside the test's scratch folder.
-fn app_env(scratch: &Path, display: &str) -> Vec<(&'static str, std::ffi::OsString)> {
+fn app_env(
+    scratch: &Path,
+    display: &str,
+    tools: &FakeTools,
+) -> Vec<(&'static str, std::ffi::OsString)> {
     vec![
+        // Fake cloudflared, tailscale and ngrok first on PATH, so Home offers them.
+        ("PATH", tools.path_env().into()),
         ("DISPLAY", display.into()),
         // The autostart entry goes to $HOME/.config/autostart whatever XDG_CONFIG_HOME says.
         ("HOME", scratch.join("home").into()),
@@ -81,6 +88,8 @@ pub struct DesktopApp {
     pub display: String,
     /// Scratch folder: the data folder is `data/` inside it.
     pub scratch: TempDir,
+    /// The fake tunnel tools on the app's PATH.
+    pub tools: FakeTools,
     // Dropped in this order: the driver (and the app), the display, then the next test's turn.
     _driver: Stopped,
     _xvfb: Stopped,
@@ -121,6 +130,7 @@ impl DesktopApp {
         let display = format!(":{}", line.trim());
         assert!(display.len() > 1, "Xvfb gave no display number");
 
+        let tools = FakeTools::install();
         let (port, native) = (free_port(), free_port());
         let runtime = scratch.path().join("runtime");
         std::fs::create_dir_all(&runtime).expect("runtime dir");
@@ -139,7 +149,7 @@ impl DesktopApp {
                 "--native-port",
                 &native.to_string(),
             ])
-            .envs(app_env(scratch.path(), &display))
+            .envs(app_env(scratch.path(), &display, &tools))
             .env_remove("CHATLINK_SECRETS")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -172,6 +182,7 @@ impl DesktopApp {
             client,
             display,
             scratch,
+            tools,
             _driver: driver,
             _xvfb: xvfb,
             _turn: turn,
@@ -340,7 +351,7 @@ impl DesktopApp {
     pub fn launch_again(&self) -> std::process::ExitStatus {
         let mut second = Command::new(app_binary());
         second
-            .envs(app_env(self.scratch.path(), &self.display))
+            .envs(app_env(self.scratch.path(), &self.display, &self.tools))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

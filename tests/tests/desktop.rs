@@ -770,3 +770,108 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
     browser.close().await;
     app.close().await;
 }
+
+/// Home offers the tunnels found on PATH (fakes that really forward); starting one turns Home
+/// to "anyone on the internet", links and QR codes use the tunnel's address, the self-test
+/// passes through it, stopping warns about printed QR codes, and quitting leaves no child.
+#[tokio::test]
+async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+    wait_text(&app, "[data-testid=audience]", "Only this computer").await;
+    wait_text(&app, "[data-testid=go-public]", "Cloudflare quick tunnel").await;
+    app.screenshot("home-go-public").await;
+    click(&app, "[data-testid=start-tunnel-cloudflared]").await;
+    wait_text(&app, "[data-testid=audience]", "Anyone on the internet").await;
+    wait_text(
+        &app,
+        "[data-testid=tunnel-state]",
+        "running at http://127.0.0.1:",
+    )
+    .await;
+    let state = text(&app, "[data-testid=tunnel-state]").await;
+    let url = state
+        .rsplit(' ')
+        .next()
+        .expect("the tunnel's address")
+        .to_owned();
+    assert_eq!(text(&app, "[data-testid=reach-base-url]").await, url);
+    // The app's own check runs a second after the address comes up.
+    wait_for(
+        || async {
+            let t = app
+                .client
+                .find(Locator::Css("[data-testid=reach-check]"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            t.contains("Works through your public address (checked from this computer")
+                .then_some(())
+        },
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the self-test passes through the tunnel");
+    app.screenshot("home-public-tunnel").await;
+
+    nav(&app, "Links").await;
+    let demo = "[data-testid=link-row][data-jid='web:demo']";
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    let link = shown_link_url(&app).await;
+    assert!(link.starts_with(&url), "{link} is on the tunnel");
+    click(&app, "[data-testid=copy-qr]").await;
+    wait_text(&app, "[data-testid=toast]", "QR code copied").await;
+    assert_eq!(
+        chatlink_test_support::decode_qr_png(&app.clipboard_png()),
+        link
+    );
+    let (status, _) = chatlink_e2e::http_get(&link).await;
+    assert_eq!(status, 200, "the link opens through the tunnel");
+
+    nav(&app, "Home").await;
+    assert_eq!(app.tools.running().len(), 1, "one cloudflared");
+    click(&app, "[data-testid=stop-tunnel]").await;
+    wait_text(&app, "[data-testid=audience]", "Only this computer").await;
+    wait_text(&app, "[data-testid=address-change]", &url).await;
+    assert_eq!(
+        app.tools.running(),
+        Vec::<u32>::new(),
+        "the tunnel's process ended"
+    );
+    click(&app, "[data-testid=dismiss-address-change]").await;
+
+    // Started again, then the session ends (SIGTERM, as at logout): the app quits the way its
+    // tray's Quit does, and its child goes with it.
+    click(&app, "[data-testid=start-tunnel-cloudflared]").await;
+    wait_text(&app, "[data-testid=tunnel-state]", "running at").await;
+    let child = *app.tools.running().first().expect("the tunnel runs again");
+    let status = std::fs::read_to_string(format!("/proc/{child}/status")).expect("its status");
+    let parent = status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .map(|p| p.trim().to_owned())
+        .expect("its parent");
+    assert!(
+        std::fs::read_to_string(format!("/proc/{parent}/cmdline"))
+            .is_ok_and(|c| c.contains("chatlink-desktop")),
+        "the app started it"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &parent])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    wait_for(
+        || async {
+            let app_gone =
+                !chatlink_test_support::tunnels::process_alive(parent.parse().unwrap_or(0));
+            (app_gone && app.tools.running().is_empty()).then_some(())
+        },
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the app quit and no tunnel process outlives it");
+    app.close().await;
+}

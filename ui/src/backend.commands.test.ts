@@ -51,11 +51,18 @@ describe('command wrappers', () => {
   const between = { kind: 'between', from: 1_740_000_000_000, to: 1_742_592_000_000 } as const;
   const rule = { suffix: 'flyer', persona: 'Be brief.', greeting: null };
   const newLink = { folder: 'acme', suffix: 'flyer', label: null, expires_in_days: 30 };
+  const quick = { kind: 'cloudflared', program: null, named: null } as const;
 
   const cases: [string, () => Promise<unknown>, string, Record<string, unknown> | undefined][] = [
     ['status', () => backend.status(), 'status', undefined],
     ['overview', () => backend.overview(1_700_000_000_000), 'overview', { since: 1_700_000_000_000 }],
     ['getSettings', () => backend.getSettings(), 'get_settings', undefined],
+    ['reach', () => backend.reach(), 'reach', undefined],
+    ['checkReach', () => backend.checkReach(), 'check_reach', undefined],
+    ['startTunnel', () => backend.startTunnel(quick), 'start_tunnel', { choice: quick }],
+    ['stopTunnel', () => backend.stopTunnel(), 'stop_tunnel', undefined],
+    ['dismissAddressChange', () => backend.dismissAddressChange(), 'dismiss_address_change', undefined],
+    ['proxyConfig', () => backend.proxyConfig('nginx', 'https://chat.example.com'), 'proxy_config', { server: 'nginx', url: 'https://chat.example.com' }],
     ['saveSettings', () => backend.saveSettings(settings), 'save_settings', { settings }],
     ['listLinks', () => backend.listLinks(), 'list_links', undefined],
     ['issueLink', () => backend.issueLink(newLink), 'issue_link', { req: newLink }],

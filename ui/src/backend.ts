@@ -26,6 +26,11 @@ import type { NewAgentForm } from './bindings/NewAgentForm';
 import type { NewLink } from './bindings/NewLink';
 import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
 import type { Overview } from './bindings/Overview';
+import type { ProxyServer } from './bindings/ProxyServer';
+import type { ReachCheck } from './bindings/ReachCheck';
+import type { ReachView } from './bindings/ReachView';
+import type { TunnelChoice } from './bindings/TunnelChoice';
+import type { TunnelStatus } from './bindings/TunnelStatus';
 import type { OwnerEventView } from './bindings/OwnerEventView';
 import type { RouteRuleForm } from './bindings/RouteRuleForm';
 import type { RouteRuleInfo } from './bindings/RouteRuleInfo';
@@ -57,6 +62,11 @@ export type {
   NewWidgetAppForm,
   Overview,
   OwnerEventView,
+  ProxyServer,
+  ReachCheck,
+  ReachView,
+  TunnelChoice,
+  TunnelStatus,
   RouteRuleForm,
   RouteRuleInfo,
   ServerSettings,
@@ -115,6 +125,33 @@ export function status(): Promise<Status> {
 /** Home's counts; `since` is the start of the owner's day in ms (see `localMidnight`). */
 export function overview(since: number): Promise<Overview> {
   return call<Overview>('overview', { since });
+}
+
+/** Who can open the links, the last self-test, the running tunnel and the tools found. */
+export function reach(): Promise<ReachView> {
+  return call<ReachView>('reach');
+}
+
+/** Runs the self-test through the links' address now (up to about 15 s). */
+export function checkReach(): Promise<ReachCheck> {
+  return call<ReachCheck>('check_reach');
+}
+
+export function startTunnel(choice: TunnelChoice): Promise<TunnelStatus> {
+  return call<TunnelStatus>('start_tunnel', { choice });
+}
+
+export function stopTunnel(): Promise<void> {
+  return call<void>('stop_tunnel');
+}
+
+export function dismissAddressChange(): Promise<void> {
+  return call<void>('dismiss_address_change');
+}
+
+/** Reverse-proxy settings for the owner's own address and this server's port. */
+export function proxyConfig(server: ProxyServer, url: string): Promise<string> {
+  return call<string>('proxy_config', { server, url });
 }
 
 export function getSettings(): Promise<ServerSettings> {

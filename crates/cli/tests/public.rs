@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,24 +12,6 @@ use chatlink_test_support::tunnels::FakeTools;
 use chatlink_test_support::{FakeProvider, free_port};
 use common::{Data, Server};
 use serde_json::Value;
-
-/// Process ids whose environment has `FAKE_TUNNEL_DIR=<dir>`: the fake tools' children.
-fn fake_tools_running(dir: &Path) -> Vec<u32> {
-    let want = format!("FAKE_TUNNEL_DIR={}", dir.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| chatlink_test_support::tunnels::process_alive(*pid))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .map(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
-                .unwrap_or(false)
-        })
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_runs_a_tunnel_every_process_builds_links_on_it_and_quit_stops_it() {
@@ -59,18 +40,10 @@ async fn serve_runs_a_tunnel_every_process_builds_links_on_it_and_quit_stops_it(
     let status = data.json(&["public", "status"]);
     assert_eq!(status["via"], "tunnel");
 
-    assert_eq!(
-        fake_tools_running(tools.dir.path()).len(),
-        1,
-        "one cloudflared"
-    );
+    assert_eq!(tools.running().len(), 1, "one cloudflared");
     server.terminate();
     assert!(server.wait_for_exit(Duration::from_secs(15)).success());
-    assert_eq!(
-        fake_tools_running(tools.dir.path()),
-        Vec::<u32>::new(),
-        "no child left behind"
-    );
+    assert_eq!(tools.running(), Vec::<u32>::new(), "no child left behind");
     // Links go back to this computer's address once the tunnel is gone.
     assert_eq!(data.json(&["public", "status"])["base_url"], local);
 }

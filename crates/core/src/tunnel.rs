@@ -226,6 +226,7 @@ pub enum TunnelState {
     /// It stopped or never came up; it starts again in `retry_in_secs`.
     Retrying {
         reason: String,
+        #[cfg_attr(feature = "ts", ts(type = "number"))]
         retry_in_secs: u64,
     },
     Stopped,

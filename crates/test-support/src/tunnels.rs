@@ -74,6 +74,11 @@ impl FakeTools {
         format!("{}:{rest}", self.dir.path().display())
     }
 
+    /// The tools' processes still running.
+    pub fn running(&self) -> Vec<u32> {
+        fake_tools_running(self.dir.path())
+    }
+
     /// Every command line the tools were started with, oldest first.
     pub fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("calls.log"))
@@ -82,6 +87,24 @@ impl FakeTools {
             .map(str::to_owned)
             .collect()
     }
+}
+
+/// Live processes started by the fake tools of `dir` (their environment names it).
+pub fn fake_tools_running(dir: &Path) -> Vec<u32> {
+    let want = format!("FAKE_TUNNEL_DIR={}", dir.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| process_alive(*pid))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+                .unwrap_or(false)
+        })
+        .collect()
 }
 
 /// Whether a process with this id is alive (Linux: it has a /proc entry and is no zombie).

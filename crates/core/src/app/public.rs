@@ -44,6 +44,7 @@ const KEY_VIA: &str = "base_url_via";
 const KEY_LAST_CHECK: &str = "reach_last_check";
 const KEY_LAST_FAILURE: &str = "reach_last_failure";
 const KEY_CHANGE: &str = "address_change";
+const KEY_TUNNEL: &str = "tunnel_choice";
 
 /// How the links' address leads here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,6 +314,27 @@ impl App {
             self.0.reach_changed.notify_one();
         }
         Ok(())
+    }
+
+    /// The tunnel the window runs at start, if the owner chose one.
+    pub async fn tunnel_choice(&self) -> Result<Option<TunnelChoice>> {
+        let json = self.blocking(|i| i.store.setting(KEY_TUNNEL)).await?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Remembers (or forgets) the tunnel to run at start; a bad choice changes nothing.
+    pub async fn set_tunnel_choice(&self, choice: Option<TunnelChoice>) -> Result<()> {
+        let json = choice
+            .map(|c| c.checked())
+            .transpose()?
+            .map(|c| serde_json::to_string(&c))
+            .transpose()
+            .map_err(|e| Error::Internal(format!("cannot encode the tunnel: {e}")))?;
+        self.blocking(move |i| match json {
+            Some(j) => i.store.set_setting(KEY_TUNNEL, &j),
+            None => i.store.delete_setting(KEY_TUNNEL),
+        })
+        .await
     }
 
     /// The owner has seen the warning about printed QR codes.
