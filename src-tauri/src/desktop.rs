@@ -34,6 +34,19 @@ pub struct Desktop {
     serving: Mutex<Option<Serving>>,
     settings: Mutex<ServerSettings>,
     tunnel: Mutex<Option<RunningTunnel>>,
+    /// Held while the computer is kept awake; why it could not be, otherwise.
+    awake: Mutex<Awake>,
+}
+
+#[derive(Default)]
+struct Awake {
+    lock: Option<keepawake::KeepAwake>,
+    problem: Option<String>,
+}
+
+/// Whether the computer should be kept awake: the owner asked, and links are public.
+fn wants_awake(settings: &ServerSettings, tunnel_running: bool) -> bool {
+    settings.keep_awake && (tunnel_running || settings.public_url.is_some())
 }
 
 /// The listener in use and how to stop it.
@@ -168,6 +181,7 @@ impl Desktop {
                 serving: Mutex::new(None),
                 settings: Mutex::new(ServerSettings::default()),
                 tunnel: Mutex::new(None),
+                awake: Mutex::new(Awake::default()),
             },
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "cannot open the data folder");
@@ -185,6 +199,7 @@ impl Desktop {
             serving: Mutex::new(None),
             settings: Mutex::new(ServerSettings::default()),
             tunnel: Mutex::new(None),
+            awake: Mutex::new(Awake::default()),
         }
     }
 
@@ -219,12 +234,15 @@ impl Desktop {
 
     pub fn status(&self) -> Status {
         let local = self.local();
+        let (awake, awake_problem) = self.awake();
         Status {
             serving: local.is_some(),
             local_url: local.map(|a| format!("http://{}", loopback_of(a))),
             lan: local.is_some_and(|a| a.ip().is_unspecified()),
             lan_url: local.and_then(lan_of).map(|a| format!("http://{a}")),
             base_url: self.app.as_ref().map(App::base_url).unwrap_or_default(),
+            awake,
+            awake_problem,
             data_dir: self.data_dir.display().to_string(),
             secrets: self.secrets.as_str().to_owned(),
             problem: self.problem.clone(),
@@ -301,6 +319,70 @@ impl Desktop {
         if let Ok(mut s) = self.settings.lock() {
             *s = settings.clone();
         }
+        self.update_awake();
+    }
+
+    /// Takes or releases the keep-awake lock to match the settings and the tunnel. Taking it
+    /// talks to the system (D-Bus on Linux), so it runs off the async threads.
+    fn update_awake(&self) {
+        let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+        let running = self.tunnel.lock().map(|t| t.is_some()).unwrap_or(false);
+        let want = wants_awake(&settings, running);
+        let Ok(mut awake) = self.awake.lock() else {
+            return;
+        };
+        if !want {
+            *awake = Awake::default();
+            return;
+        }
+        if awake.lock.is_some() {
+            return;
+        }
+        let made = std::thread::scope(|s| {
+            s.spawn(|| {
+                keepawake::Builder::default()
+                    .idle(true)
+                    .sleep(true)
+                    .reason("Chatlink is serving your public chat links")
+                    .app_name("Chatlink")
+                    .app_reverse_domain("app.chatlink.desktop")
+                    .create()
+            })
+            .join()
+        });
+        match made {
+            Ok(Ok(lock)) => {
+                tracing::info!("keeping the computer awake while links are public");
+                *awake = Awake {
+                    lock: Some(lock),
+                    problem: None,
+                };
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot keep the computer awake");
+                *awake = Awake {
+                    lock: None,
+                    // The detail (a D-Bus error) goes to the log; the window says it in words.
+                    problem: Some(
+                        "the system's power service did not answer or did not allow it".into(),
+                    ),
+                };
+            }
+            Err(_) => {
+                *awake = Awake {
+                    lock: None,
+                    problem: Some("the system's power service failed".into()),
+                };
+            }
+        }
+    }
+
+    /// Whether the computer is kept awake now, and why not when it should be.
+    pub fn awake(&self) -> (bool, Option<String>) {
+        self.awake
+            .lock()
+            .map(|a| (a.lock.is_some(), a.problem.clone()))
+            .unwrap_or((false, None))
     }
 
     fn stop_listening(&self) {
@@ -371,6 +453,7 @@ impl Desktop {
         if let Ok(mut t) = self.tunnel.lock() {
             *t = Some(running);
         }
+        self.update_awake();
         app.set_tunnel_choice(Some(choice)).await?;
         Ok(status)
     }
@@ -379,6 +462,7 @@ impl Desktop {
     pub async fn stop_tunnel(&self) -> Result<(), CommandError> {
         let app = self.app()?;
         self.end_tunnel().await;
+        self.update_awake();
         app.set_tunnel_choice(None).await?;
         if let Some(local) = self.local() {
             let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
@@ -467,6 +551,26 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         false
+    }
+
+    #[test]
+    fn the_computer_is_kept_awake_only_when_asked_and_links_are_public() {
+        let asked = ServerSettings {
+            keep_awake: true,
+            ..ServerSettings::default()
+        };
+        assert!(!wants_awake(&asked, false), "links on this computer only");
+        assert!(wants_awake(&asked, true), "a tunnel runs");
+        let own = ServerSettings {
+            public_url: Some("https://chat.example.com".into()),
+            ..asked.clone()
+        };
+        assert!(wants_awake(&own, false), "an own domain");
+        let not_asked = ServerSettings {
+            keep_awake: false,
+            ..own
+        };
+        assert!(!wants_awake(&not_asked, true));
     }
 
     fn port_of(url: &str) -> u16 {

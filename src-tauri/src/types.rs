@@ -35,6 +35,10 @@ pub struct Status {
     pub lan_url: Option<String>,
     /// The origin links are built from.
     pub base_url: String,
+    /// The computer is kept from sleeping now (the owner asked, and links are public).
+    pub awake: bool,
+    /// Why it could not be kept awake, when it should be.
+    pub awake_problem: Option<String>,
     pub data_dir: String,
     /// `keyring` or `file`.
     pub secrets: String,

@@ -778,6 +778,12 @@ async fn the_owner_sees_a_handoff_in_the_inbox_and_the_reply_reaches_the_visitor
 async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
     let app = DesktopApp::start().await;
     wait_text(&app, "[data-testid=server-state]", "Running").await;
+    // The owner asks to keep the computer awake while links are public.
+    nav(&app, "Settings").await;
+    click(&app, "[data-testid=settings-keep-awake]").await;
+    click(&app, "[data-testid=settings-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Settings saved").await;
+    nav(&app, "Home").await;
     wait_text(&app, "[data-testid=audience]", "Only this computer").await;
     wait_text(&app, "[data-testid=go-public]", "Cloudflare quick tunnel").await;
     app.screenshot("home-go-public").await;
@@ -829,6 +835,27 @@ async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
     );
     let (status, _) = chatlink_e2e::http_get(&link).await;
     assert_eq!(status, 200, "the link opens through the tunnel");
+
+    // With the tunnel up the app tries to keep the computer awake, and says how it went (this
+    // machine has no systemd-logind to grant the lock, so the honest answer is why not).
+    nav(&app, "Settings").await;
+    wait_for(
+        || async {
+            let t = app
+                .client
+                .find(Locator::Css("[data-testid=settings-awake-state]"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (t.contains("kept awake now") || t.contains("could not keep it awake")).then_some(t)
+        },
+        SHORT,
+    )
+    .await
+    .expect("Settings says whether the computer is kept awake");
+    app.screenshot("settings-keep-awake").await;
 
     nav(&app, "Home").await;
     assert_eq!(app.tools.running().len(), 1, "one cloudflared");

@@ -45,6 +45,7 @@ describe('command wrappers', () => {
     keep_in_tray: true,
     notify_new_conversation: true,
     notify_handoff: false,
+    keep_awake: true,
   };
   const filter = { agent: 'acme', jid: null, state: 'handoff', search: 'refund', limit: 100, offset: 0 };
   const one = { kind: 'conversation', id: 'c_1' } as const;

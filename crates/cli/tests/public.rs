@@ -71,6 +71,12 @@ fn a_missing_tunnel_or_a_failed_check_says_so_and_exits_non_zero() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"code\":\"unreachable\""), "{err}");
     assert!(data.fail(&["public", "set", "ftp://x"]).contains("http"));
+
+    // serve --public-url checks the address once it serves, and says what it found.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let mut server = Server::start_with(&data, &["--public-url", &dead]);
+    let line = server.line_after("Public check (not public): ");
+    assert!(line.starts_with(&dead) && line.contains("nothing answers"), "{line}");
     assert!(
         data.fail(&["public", "config", "apache"])
             .contains("nginx or caddy")

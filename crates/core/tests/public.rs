@@ -332,6 +332,50 @@ async fn tailscale_funnel_and_ngrok_are_learned_from_their_own_interfaces() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() {
+    let tools = FakeTools::install();
+    let s = TestServer::start().await;
+    let choice = TunnelChoice {
+        kind: TunnelKind::Cloudflared,
+        program: Some(tools.program("cloudflared").display().to_string()),
+        named: Some(chatlink_core::tunnel::NamedTunnel {
+            name: "shop".into(),
+            hostname: "Chat.Example.com".into(),
+        }),
+    };
+    let tunnel = s.app.start_tunnel(choice).await.expect("start");
+    let mut changes = tunnel.subscribe();
+    let up = wait_for(&mut changes, |s| up_url(s).is_some()).await;
+    // Known from the owner's hostname once cloudflared is ready; it lasts across starts.
+    assert_eq!(up_url(&up).as_deref(), Some("https://chat.example.com"));
+    assert!(up.choice.lasting());
+    let calls = tools.calls();
+    assert!(
+        calls.iter().any(|c| c.starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
+            && c.ends_with(&format!(" run --url http://{} shop", tunnel.target))),
+        "{calls:?}"
+    );
+    tunnel.stop().await;
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn any_host_is_served() {
+    let s = TestServer::start().await;
+    let link = s.demo_link().await.url.expect("url");
+    for host in ["abc-def.trycloudflare.com", "shop.tail1234.ts.net", "chat.example.com:443"] {
+        let res = reqwest::Client::new()
+            .get(&link)
+            .header("host", host)
+            .send()
+            .await
+            .expect("page");
+        assert_eq!(res.status(), StatusCode::OK, "{host}");
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_tunnel_program_is_a_clear_error() {
     let s = TestServer::start().await;
     let choice = TunnelChoice {

@@ -22,4 +22,9 @@ notify_new_conversation: boolean,
 /**
  * A desktop notification when the agent hands a conversation over.
  */
-notify_handoff: boolean, };
+notify_handoff: boolean, 
+/**
+ * Keep the computer from sleeping while links are public (a tunnel runs, or a public URL
+ * is set), so visitors do not find it asleep.
+ */
+keep_awake: boolean, };

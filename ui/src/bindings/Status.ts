@@ -20,7 +20,15 @@ lan_url: string | null,
 /**
  * The origin links are built from.
  */
-base_url: string, data_dir: string, 
+base_url: string, 
+/**
+ * The computer is kept from sleeping now (the owner asked, and links are public).
+ */
+awake: boolean, 
+/**
+ * Why it could not be kept awake, when it should be.
+ */
+awake_problem: string | null, data_dir: string, 
 /**
  * `keyring` or `file`.
  */

@@ -25,8 +25,9 @@ const saved: ServerSettings = {
   keep_in_tray: true,
   notify_new_conversation: true,
   notify_handoff: true,
+  keep_awake: false,
 };
-const notify = { notify_new_conversation: true, notify_handoff: false };
+const notify = { notify_new_conversation: true, notify_handoff: false, keep_awake: false };
 
 describe('portProblem', () => {
   it('accepts 1024 to 65535', () => {
@@ -73,6 +74,7 @@ describe('the settings form', () => {
       keep_in_tray: true,
       notify_new_conversation: true,
       notify_handoff: true,
+      keep_awake: false,
     });
     expect(settingsForm(settingsFields(withUrl))).toEqual(withUrl);
     expect(settingsForm(settingsFields(saved))).toEqual(saved);
@@ -86,6 +88,7 @@ describe('the settings form', () => {
       keep_in_tray: false,
       notify_new_conversation: true,
       notify_handoff: false,
+      keep_awake: false,
     });
     expect(settingsForm({ port: '9000', lan: false, public_url: ' https://a.example ', keep_in_tray: true, ...notify }).public_url).toBe(
       'https://a.example',
@@ -119,6 +122,7 @@ describe('settingsDirty', () => {
     expect(settingsDirty(saved, { ...f, public_url: 'https://chat.example.com' })).toBe(true);
     expect(settingsDirty(saved, { ...f, notify_new_conversation: false })).toBe(true);
     expect(settingsDirty(saved, { ...f, notify_handoff: false })).toBe(true);
+    expect(settingsDirty(saved, { ...f, keep_awake: true })).toBe(true);
   });
 });
 

@@ -16,6 +16,7 @@ export type SettingsFields = {
   keep_in_tray: boolean;
   notify_new_conversation: boolean;
   notify_handoff: boolean;
+  keep_awake: boolean;
 };
 
 export type SettingsField = 'port' | 'public_url';
@@ -74,6 +75,7 @@ export function settingsFields(s: ServerSettings): SettingsFields {
     keep_in_tray: s.keep_in_tray,
     notify_new_conversation: s.notify_new_conversation,
     notify_handoff: s.notify_handoff,
+    keep_awake: s.keep_awake,
   };
 }
 
@@ -86,6 +88,7 @@ export function settingsForm(fields: SettingsFields): ServerSettings {
     keep_in_tray: fields.keep_in_tray,
     notify_new_conversation: fields.notify_new_conversation,
     notify_handoff: fields.notify_handoff,
+    keep_awake: fields.keep_awake,
   };
 }
 
@@ -103,6 +106,7 @@ export function settingsDirty(saved: ServerSettings, fields: SettingsFields): bo
     fields.keep_in_tray !== saved.keep_in_tray ||
     fields.notify_new_conversation !== saved.notify_new_conversation ||
     fields.notify_handoff !== saved.notify_handoff ||
+    fields.keep_awake !== saved.keep_awake ||
     !sameUrl(optionalText(fields.public_url), saved.public_url)
   );
 }

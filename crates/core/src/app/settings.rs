@@ -29,6 +29,9 @@ pub struct ServerSettings {
     pub notify_new_conversation: bool,
     /// A desktop notification when the agent hands a conversation over.
     pub notify_handoff: bool,
+    /// Keep the computer from sleeping while links are public (a tunnel runs, or a public URL
+    /// is set), so visitors do not find it asleep.
+    pub keep_awake: bool,
 }
 
 impl Default for ServerSettings {
@@ -40,6 +43,7 @@ impl Default for ServerSettings {
             keep_in_tray: true,
             notify_new_conversation: true,
             notify_handoff: true,
+            keep_awake: false,
         }
     }
 }
@@ -124,6 +128,7 @@ mod tests {
                 keep_in_tray: false,
                 notify_new_conversation: false,
                 notify_handoff: true,
+                keep_awake: true,
             })
             .await
             .expect("save");
