@@ -34,14 +34,68 @@ pub struct Desktop {
     serving: Mutex<Option<Serving>>,
     settings: Mutex<ServerSettings>,
     tunnel: Mutex<Option<RunningTunnel>>,
-    /// Held while the computer is kept awake; why it could not be, otherwise.
-    awake: Mutex<Awake>,
+    /// One tunnel start or stop at a time: two quick clicks must not start two tools.
+    tunnel_ops: tokio::sync::Mutex<()>,
+    awake: Awake,
 }
 
-#[derive(Default)]
+/// The keep-awake lock lives on a thread of its own for as long as it is held: on Windows the
+/// request belongs to the thread that made it, and on Linux taking it is a blocking D-Bus call.
 struct Awake {
-    lock: Option<keepawake::KeepAwake>,
-    problem: Option<String>,
+    want: std::sync::mpsc::Sender<bool>,
+    /// Whether it is held now, and why not when it should be.
+    state: std::sync::Arc<Mutex<(bool, Option<String>)>>,
+}
+
+impl Awake {
+    fn start() -> Awake {
+        let (want, wanted) = std::sync::mpsc::channel::<bool>();
+        let state = std::sync::Arc::new(Mutex::new((false, None)));
+        let shown = state.clone();
+        let spawned = std::thread::Builder::new()
+            .name("keep-awake".into())
+            .spawn(move || {
+                let mut lock = None;
+                for on in wanted {
+                    let problem = if !on {
+                        lock = None;
+                        None
+                    } else if lock.is_some() {
+                        None
+                    } else {
+                        match keepawake::Builder::default()
+                            .idle(true)
+                            .sleep(true)
+                            .reason("Chatlink is serving your public chat links")
+                            .app_name("Chatlink")
+                            .app_reverse_domain("app.chatlink.desktop")
+                            .create()
+                        {
+                            Ok(l) => {
+                                tracing::info!("keeping the computer awake while links are public");
+                                lock = Some(l);
+                                None
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot keep the computer awake");
+                                // The detail (a D-Bus error) is in the log; the window says it in words.
+                                Some(
+                                    "the system's power service did not answer or did not allow it"
+                                        .to_owned(),
+                                )
+                            }
+                        }
+                    };
+                    if let Ok(mut s) = shown.lock() {
+                        *s = (lock.is_some(), problem);
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "no keep-awake thread");
+        }
+        Awake { want, state }
+    }
 }
 
 /// Whether the computer should be kept awake: the owner asked, and links are public.
@@ -181,7 +235,8 @@ impl Desktop {
                 serving: Mutex::new(None),
                 settings: Mutex::new(ServerSettings::default()),
                 tunnel: Mutex::new(None),
-                awake: Mutex::new(Awake::default()),
+                tunnel_ops: tokio::sync::Mutex::new(()),
+                awake: Awake::start(),
             },
             Err(e) => {
                 tracing::error!(code = e.code(), error = %e, "cannot open the data folder");
@@ -199,7 +254,8 @@ impl Desktop {
             serving: Mutex::new(None),
             settings: Mutex::new(ServerSettings::default()),
             tunnel: Mutex::new(None),
-            awake: Mutex::new(Awake::default()),
+            tunnel_ops: tokio::sync::Mutex::new(()),
+            awake: Awake::start(),
         }
     }
 
@@ -322,66 +378,20 @@ impl Desktop {
         self.update_awake();
     }
 
-    /// Takes or releases the keep-awake lock to match the settings and the tunnel. Taking it
-    /// talks to the system (D-Bus on Linux), so it runs off the async threads.
+    /// Takes or releases the keep-awake lock to match the settings and the tunnel (on its own
+    /// thread; the state shows a moment later).
     fn update_awake(&self) {
         let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
         let running = self.tunnel.lock().map(|t| t.is_some()).unwrap_or(false);
-        let want = wants_awake(&settings, running);
-        let Ok(mut awake) = self.awake.lock() else {
-            return;
-        };
-        if !want {
-            *awake = Awake::default();
-            return;
-        }
-        if awake.lock.is_some() {
-            return;
-        }
-        let made = std::thread::scope(|s| {
-            s.spawn(|| {
-                keepawake::Builder::default()
-                    .idle(true)
-                    .sleep(true)
-                    .reason("Chatlink is serving your public chat links")
-                    .app_name("Chatlink")
-                    .app_reverse_domain("app.chatlink.desktop")
-                    .create()
-            })
-            .join()
-        });
-        match made {
-            Ok(Ok(lock)) => {
-                tracing::info!("keeping the computer awake while links are public");
-                *awake = Awake {
-                    lock: Some(lock),
-                    problem: None,
-                };
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "cannot keep the computer awake");
-                *awake = Awake {
-                    lock: None,
-                    // The detail (a D-Bus error) goes to the log; the window says it in words.
-                    problem: Some(
-                        "the system's power service did not answer or did not allow it".into(),
-                    ),
-                };
-            }
-            Err(_) => {
-                *awake = Awake {
-                    lock: None,
-                    problem: Some("the system's power service failed".into()),
-                };
-            }
-        }
+        let _ = self.awake.want.send(wants_awake(&settings, running));
     }
 
     /// Whether the computer is kept awake now, and why not when it should be.
     pub fn awake(&self) -> (bool, Option<String>) {
         self.awake
+            .state
             .lock()
-            .map(|a| (a.lock.is_some(), a.problem.clone()))
+            .map(|s| s.clone())
             .unwrap_or((false, None))
     }
 
@@ -447,6 +457,7 @@ impl Desktop {
     pub async fn start_tunnel(&self, choice: TunnelChoice) -> Result<TunnelStatus, CommandError> {
         let app = self.app()?;
         let choice = choice.checked()?;
+        let _one = self.tunnel_ops.lock().await;
         self.end_tunnel().await;
         let running = app.start_tunnel(choice.clone()).await?;
         let status = running.status();
@@ -461,6 +472,7 @@ impl Desktop {
     /// Stops the tunnel, forgets it, and builds links on this computer's own address again.
     pub async fn stop_tunnel(&self) -> Result<(), CommandError> {
         let app = self.app()?;
+        let _one = self.tunnel_ops.lock().await;
         self.end_tunnel().await;
         self.update_awake();
         app.set_tunnel_choice(None).await?;
@@ -497,8 +509,18 @@ impl Desktop {
     /// Stops the tunnel (its process ends), ends every stream and lets running turns finish
     /// writing (up to 10 s).
     pub async fn shutdown(&self) {
+        let had_tunnel = self.tunnel.lock().map(|t| t.is_some()).unwrap_or(false);
         self.end_tunnel().await;
         if let Some(app) = &self.app {
+            // Other processes (the CLI) must not print links on a tunnel that is gone; the
+            // choice stays, so the tunnel starts again with the app.
+            if had_tunnel && let Some(local) = self.local() {
+                let settings = self.settings.lock().map(|s| s.clone()).unwrap_or_default();
+                let (url, via) = address_for(&settings, local, None);
+                if let Err(e) = app.set_address(&url, via) {
+                    tracing::warn!(code = e.code(), "could not put the links' address back");
+                }
+            }
             app.shutdown().await;
         }
     }

@@ -183,7 +183,13 @@ async fn serve(
         .map_err(|e| Error::io("cannot read the bound address", e))?;
     // The lock first: a refused second server must not repoint the links of the running one.
     app.start_serving().await?;
-    let local_url = format!("http://{local}");
+    // Until a tunnel reports its address (and after it stops), links are built on one this
+    // computer can open, never on 0.0.0.0.
+    let local_url = if local.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}", local.port())
+    } else {
+        format!("http://{local}")
+    };
     match &public_url {
         Some(url) => app.set_address(url, Via::Own)?,
         None => app.set_base_url(&local_url)?,

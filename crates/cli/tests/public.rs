@@ -76,7 +76,10 @@ fn a_missing_tunnel_or_a_failed_check_says_so_and_exits_non_zero() {
     let dead = format!("http://127.0.0.1:{}", free_port());
     let mut server = Server::start_with(&data, &["--public-url", &dead]);
     let line = server.line_after("Public check (not public): ");
-    assert!(line.starts_with(&dead) && line.contains("nothing answers"), "{line}");
+    assert!(
+        line.starts_with(&dead) && line.contains("nothing answers"),
+        "{line}"
+    );
     assert!(
         data.fail(&["public", "config", "apache"])
             .contains("nginx or caddy")
@@ -91,7 +94,18 @@ struct Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM, so the master stops its workers too (SIGKILL would orphan them).
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

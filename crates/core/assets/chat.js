@@ -26,14 +26,19 @@
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const setTransport = () => { document.body.dataset.transport = polling ? 'poll' : 'sse'; };
   // Fetches one long-poll answer of `path`: frames, null on 204 (a finished turn), or the failed response.
+  // An answer that is not ours (a proxy's page) or an empty one that came at once counts as a
+  // failure, so a broken path backs off instead of polling in a tight loop.
   async function pollOnce(path, after) {
     const sep = path.includes('?') ? '&' : '?';
+    const started = Date.now();
     const res = await fetch(path + sep + 'wait=25' + (after ? '&after=' + after : ''), { headers: { Accept: 'application/json' } })
       .catch(() => undefined);
     if (!res) return undefined;
     if (res.status === 204) return null;
     if (!res.ok) return res;
-    return ((await readJson(res)).frames || []).map((f) => ({ lastEventId: String(f.id), type: f.event, data: f.data }));
+    const { frames } = await readJson(res);
+    if (!Array.isArray(frames) || (!frames.length && Date.now() - started < 1000)) return undefined;
+    return frames.map((f) => ({ lastEventId: String(f.id), type: f.event, data: f.data }));
   }
   // Closes the held streams and carries on by long-poll from the last frames they applied.
   function startPolling() {
@@ -293,8 +298,11 @@
         for (const f of got) { turnFrame(bubble, f); if (me.closed) return; }
         continue;
       }
-      if (got && (got.status === 401 || got.status === 404)) {
-        return closeLink((await readJson(got)).message);
+      // Revoked or expired: the link is over. Not found (the turn is gone): history says what is left.
+      if (got && got.status === 401) return closeLink((await readJson(got)).message);
+      if (got && got.status === 404) {
+        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
+        return loadHistory();
       }
       if (++failures > MAX_REFUSALS) {
         finish(bubble, 'error', 'The reply was interrupted. Please try again.');

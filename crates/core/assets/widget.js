@@ -197,10 +197,15 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   const authed = (path, init, t) =>
     fetch(apiBase + path, { ...init, headers: { ...init.headers, Authorization: 'Bearer ' + t.jwt } });
 
-  async function api(path, init = {}) {
+  // A usable session token, renewed first if needed (the site's backend may be slow).
+  async function fresh() {
     if (state === 'expired') throw ENDED;
     if (refreshing) await refreshing.catch(() => {});
     if (!token || Date.now() >= token.expiresAt) await renew();
+  }
+
+  async function api(path, init = {}) {
+    await fresh();
     const sent = token;
     const res = await authed(path, init, sent);
     if (res.status !== 401) { sent.proven = true; return res; }
@@ -420,13 +425,17 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
 
   // One long-poll of `path` after `lastId`: the frames, [] when none came, null on 204 (a turn
   // that is over), or the failed answer.
+  // An answer that is not ours (a proxy's page) or an empty one that came at once is a failure
+  // (undefined), so a broken path backs off instead of polling in a tight loop.
   async function pollOnce(path, lastId, ctrl) {
     const q = (path.includes('?') ? '&' : '?') + 'wait=25' + (lastId ? '&after=' + lastId : '');
+    const started = Date.now();
     const res = await api(path + q, { headers: { Accept: 'application/json' }, signal: ctrl.signal });
     if (res.status === 204) return null;
     if (!res.ok) return res;
-    const body = await readJson(res);
-    return (body.frames || []).map((f) => ({ id: String(f.id), event: f.event, data: f.data }));
+    const { frames } = await readJson(res);
+    if (!Array.isArray(frames) || (!frames.length && Date.now() - started < 1000)) return undefined;
+    return frames.map((f) => ({ id: String(f.id), event: f.event, data: f.data }));
   }
 
   async function streamTurn(turnId) {
@@ -442,8 +451,11 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       if (s.lastId) headers['Last-Event-ID'] = String(s.lastId);
       let res = null, applied = false, broken = false;
       s.ctrl = new AbortController();
-      const opened = watchOpen(s.ctrl);
+      let opened = () => {};
       try {
+        // The open timer times the stream, not the site's token backend.
+        await fresh();
+        opened = watchOpen(s.ctrl);
         res = await api(path, { headers, signal: s.ctrl.signal });
         opened();
         // 204: the turn is over and this widget has all of it.
@@ -522,8 +534,10 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       if (f.lastId) headers['Last-Event-ID'] = String(f.lastId);
       let res = null, applied = false, broken = false;
       f.ctrl = new AbortController();
-      const opened = watchOpen(f.ctrl);
+      let opened = () => {};
       try {
+        await fresh();
+        opened = watchOpen(f.ctrl);
         res = await api('/api/v1/chat/events', { headers, signal: f.ctrl.signal });
         opened();
         if (res.ok) applied = await readEvents(res, (ev) => applyFeed(f, ev), () => feed === f);

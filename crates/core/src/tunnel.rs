@@ -318,7 +318,7 @@ impl Tunnel {
     }
 
     /// Kills the child and waits until it is gone.
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         self.stop.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -432,6 +432,7 @@ impl Supervisor {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        no_console(&mut cmd);
         let mut child = cmd.spawn()?;
         // Drained so a chatty tool never blocks on a full pipe; kept at debug level.
         let tool = self.choice.kind.program();
@@ -467,6 +468,15 @@ impl Supervisor {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// On Windows a console program started from the windowed app would flash a console window
+/// (CREATE_NO_WINDOW keeps it hidden); elsewhere nothing to do.
+fn no_console(cmd: &mut Command) {
+    #[cfg(windows)]
+    cmd.creation_flags(0x0800_0000);
+    #[cfg(not(windows))]
+    let _ = cmd;
 }
 
 async fn drain<R: tokio::io::AsyncBufRead + Unpin>(tool: &'static str, reader: R) {
@@ -543,17 +553,15 @@ async fn cloudflared_url(
 /// The funnel address whose handler proxies to `port`, from `tailscale funnel status --json`
 /// (an `ipn.ServeConfig`: `Web` keyed by `host:port`, foreground sessions under `Foreground`).
 async fn tailscale_url(program: &Path, port: u16) -> Option<String> {
-    let out = tokio::time::timeout(
-        Duration::from_secs(5),
-        Command::new(program)
-            .args(["funnel", "status", "--json"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .ok()?
-    .ok()?;
+    let mut cmd = Command::new(program);
+    cmd.args(["funnel", "status", "--json"])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    no_console(&mut cmd);
+    let out = tokio::time::timeout(Duration::from_secs(5), cmd.output())
+        .await
+        .ok()?
+        .ok()?;
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     funnel_host(&config, port).and_then(|h| url_of_host(&h))
 }

@@ -351,7 +351,8 @@ async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() 
     assert!(up.choice.lasting());
     let calls = tools.calls();
     assert!(
-        calls.iter().any(|c| c.starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
+        calls.iter().any(|c| c
+            .starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
             && c.ends_with(&format!(" run --url http://{} shop", tunnel.target))),
         "{calls:?}"
     );
@@ -363,7 +364,11 @@ async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() 
 async fn any_host_is_served() {
     let s = TestServer::start().await;
     let link = s.demo_link().await.url.expect("url");
-    for host in ["abc-def.trycloudflare.com", "shop.tail1234.ts.net", "chat.example.com:443"] {
+    for host in [
+        "abc-def.trycloudflare.com",
+        "shop.tail1234.ts.net",
+        "chat.example.com:443",
+    ] {
         let res = reqwest::Client::new()
             .get(&link)
             .header("host", host)

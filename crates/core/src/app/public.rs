@@ -38,13 +38,16 @@ pub const CHECK_EVERY: Duration = Duration::from_secs(5 * 60);
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The gap between the stream probe's two events; a first event that arrives this late was held.
 pub const STREAM_GAP: Duration = Duration::from_secs(2);
-const HELD_AFTER: Duration = Duration::from_millis(1500);
 
 const KEY_VIA: &str = "base_url_via";
 const KEY_LAST_CHECK: &str = "reach_last_check";
 const KEY_LAST_FAILURE: &str = "reach_last_failure";
 const KEY_CHANGE: &str = "address_change";
 const KEY_TUNNEL: &str = "tunnel_choice";
+/// `reach_nonce.<nonce>` → until when (ms) the proof route answers for it.
+const KEY_NONCE: &str = "reach_nonce.";
+/// How long a check's nonce is answered: its two requests, with their timeouts.
+const NONCE_LIFE: Duration = Duration::from_secs(30);
 
 /// How the links' address leads here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,15 +264,55 @@ fn problem_of(e: &reqwest::Error) -> ReachProblem {
 }
 
 impl App {
-    /// The answer to `GET /.well-known/chatlink/<nonce>`; an ill-formed nonce is not found.
-    pub fn reach_proof(&self, nonce: &str) -> Result<String> {
+    /// The answer to `GET /.well-known/chatlink/<nonce>`: only for a nonce a check of this data
+    /// folder is waiting on, so strangers cannot use the proof to tell that two addresses (a
+    /// tunnel's and the shop's own) lead to the same server. Anything else is not found.
+    pub async fn reach_proof(&self, nonce: &str) -> Result<String> {
         if !valid_nonce(nonce) {
             return Err(Error::NotFound { what: "page" });
         }
+        let key = format!("{KEY_NONCE}{nonce}");
+        let pending = self.blocking(move |i| i.store.setting(&key)).await?;
+        let live = pending
+            .and_then(|until| until.parse::<i64>().ok())
+            .is_some_and(|until| until >= now_ms());
+        if !live {
+            return Err(Error::NotFound { what: "page" });
+        }
+        self.proof_of(nonce)
+    }
+
+    fn proof_of(&self, nonce: &str) -> Result<String> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.keys.proof.expose())
             .map_err(|_| Error::Internal("the proof key has a bad length".into()))?;
         mac.update(nonce.as_bytes());
         Ok(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// Makes a nonce the proof route answers for [`NONCE_LIFE`] (any process may serve it, so
+    /// it is kept in the database), and forgets expired ones.
+    async fn pending_nonce(&self) -> Result<String> {
+        let nonce = URL_SAFE_NO_PAD.encode(crate::token::random_bytes::<18>());
+        let key = format!("{KEY_NONCE}{nonce}");
+        let until = (now_ms() + NONCE_LIFE.as_millis() as i64).to_string();
+        self.blocking(move |i| {
+            let now = now_ms();
+            for (old, at) in i.store.settings_with_prefix(KEY_NONCE)? {
+                if at.parse::<i64>().map_or(true, |at| at < now) {
+                    i.store.delete_setting(&format!("{KEY_NONCE}{old}"))?;
+                }
+            }
+            i.store.set_setting(&key, &until)
+        })
+        .await?;
+        Ok(nonce)
+    }
+
+    async fn forget_nonce(&self, nonce: &str) {
+        let key = format!("{KEY_NONCE}{nonce}");
+        if let Err(e) = self.blocking(move |i| i.store.delete_setting(&key)).await {
+            tracing::debug!(code = e.code(), "could not forget a check's nonce");
+        }
     }
 
     /// How the current links' address leads here.
@@ -425,12 +468,19 @@ impl App {
     }
 }
 
-/// A tunnel and the loopback listener it forwards to; [`RunningTunnel::stop`] ends both.
+/// A tunnel and the loopback listener it forwards to; [`RunningTunnel::stop`] ends both and
+/// waits for the tool's process, dropping it ends both without waiting.
 pub struct RunningTunnel {
     tunnel: Tunnel,
     listener: CancellationToken,
     /// Where the tunnel forwards to.
     pub target: SocketAddr,
+}
+
+impl Drop for RunningTunnel {
+    fn drop(&mut self) {
+        self.listener.cancel();
+    }
 }
 
 impl RunningTunnel {
@@ -443,12 +493,9 @@ impl RunningTunnel {
     }
 
     /// Kills the tool, waits for it, and closes its listener.
-    pub async fn stop(self) {
-        let RunningTunnel {
-            tunnel, listener, ..
-        } = self;
-        tunnel.stop().await;
-        listener.cancel();
+    pub async fn stop(mut self) {
+        self.tunnel.stop().await;
+        self.listener.cancel();
     }
 }
 
@@ -489,7 +536,6 @@ impl App {
 
 async fn check_address(app: &App, url: &str, via: Via) -> ReachCheck {
     let audience = audience_of(url, via);
-    let nonce = URL_SAFE_NO_PAD.encode(crate::token::random_bytes::<18>());
     let done =
         |works: bool, streams: Option<bool>, problem: Option<ReachProblem>, message: String| {
             ReachCheck {
@@ -502,42 +548,56 @@ async fn check_address(app: &App, url: &str, via: Via) -> ReachCheck {
                 message,
             }
         };
-    let Ok(expected) = app.reach_proof(&nonce) else {
-        return done(
-            false,
-            None,
-            Some(ReachProblem::WrongServer),
-            "could not make a proof".into(),
-        );
+    let proof = match app.pending_nonce().await {
+        Ok(nonce) => app.proof_of(&nonce).map(|p| (nonce, p)),
+        Err(e) => Err(e),
     };
+    let Ok((nonce, expected)) = proof else {
+        return done(false, None, None, "could not start the check".into());
+    };
+    let check = fetch_proof(url, &nonce, &expected).await;
+    app.forget_nonce(&nonce).await;
+    match check {
+        Err(p) => done(false, None, Some(p), p.words().to_owned()),
+        Ok(streams) => {
+            let reach = match audience {
+                Audience::Internet => "works through your public address",
+                Audience::ThisNetwork => "works, but only for devices on this network",
+                Audience::ThisComputer => "works, but only on this computer",
+            };
+            let message = match streams {
+                Some(false) => format!(
+                    "{reach}; something on the way holds streamed replies until they end, so chat pages use the slower fallback there"
+                ),
+                _ => reach.to_owned(),
+            };
+            done(true, streams, None, message)
+        }
+    }
+}
+
+/// Fetches the proof of `nonce` through `url`, then the stream probe; whether streams pass.
+async fn fetch_proof(
+    url: &str,
+    nonce: &str,
+    expected: &str,
+) -> std::result::Result<Option<bool>, ReachProblem> {
     let client = http_client();
-    let fail = |p: ReachProblem| done(false, None, Some(p), p.words().to_owned());
-    let res = match client.get(format!("{url}{PROOF_PATH}{nonce}")).send().await {
-        Ok(r) => r,
-        Err(e) => return fail(problem_of(&e)),
-    };
+    let res = client
+        .get(format!("{url}{PROOF_PATH}{nonce}"))
+        .send()
+        .await
+        .map_err(|e| problem_of(&e))?;
     let status = res.status().as_u16();
     if matches!(status, 502..=504 | 521..=530) {
-        return fail(ReachProblem::Unavailable);
+        return Err(ReachProblem::Unavailable);
     }
     // A proof is 43 characters; more is some other page.
     let body = read_at_most(res, 256).await;
     if status != 200 || body.trim() != expected {
-        return fail(ReachProblem::WrongServer);
+        return Err(ReachProblem::WrongServer);
     }
-    let streams = streams_through(&client, url, &nonce, &expected).await;
-    let reach = match audience {
-        Audience::Internet => "works through your public address",
-        Audience::ThisNetwork => "works, but only for devices on this network",
-        Audience::ThisComputer => "works, but only on this computer",
-    };
-    let message = match streams {
-        Some(false) => format!(
-            "{reach}; something on the way holds streamed replies until they end, so chat pages use the slower fallback there"
-        ),
-        _ => reach.to_owned(),
-    };
-    done(true, streams, None, message)
+    Ok(streams_through(&client, url, nonce).await)
 }
 
 async fn read_at_most(res: reqwest::Response, limit: usize) -> String {
@@ -552,15 +612,10 @@ async fn read_at_most(res: reqwest::Response, limit: usize) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-/// Whether the stream probe's first event arrives before its second (sent [`STREAM_GAP`]
-/// later); `None` when the probe itself failed.
-async fn streams_through(
-    client: &reqwest::Client,
-    url: &str,
-    nonce: &str,
-    expected: &str,
-) -> Option<bool> {
-    let started = Instant::now();
+/// Whether the stream probe's first event arrives well before its second (sent
+/// [`STREAM_GAP`] later): held streams deliver both at once. Timed between the two events, so a
+/// slow connection or handshake does not count; `None` when the probe itself failed.
+async fn streams_through(client: &reqwest::Client, url: &str, nonce: &str) -> Option<bool> {
     let res = client
         .get(format!("{url}{PROOF_PATH}{nonce}/stream"))
         .header("accept", "text/event-stream")
@@ -570,10 +625,15 @@ async fn streams_through(
         .filter(|r| r.status().is_success())?;
     let mut chunks = res.bytes_stream();
     let mut seen = Vec::new();
+    let mut proof_at = None;
     while let Some(Ok(chunk)) = chunks.next().await {
         seen.extend_from_slice(&chunk);
-        if String::from_utf8_lossy(&seen).contains(expected) {
-            return Some(started.elapsed() < HELD_AFTER);
+        let text = String::from_utf8_lossy(&seen);
+        if proof_at.is_none() && text.contains("event: proof") {
+            proof_at = Some(Instant::now());
+        }
+        if text.contains("event: end") {
+            return proof_at.map(|at| at.elapsed() >= STREAM_GAP / 2);
         }
         if seen.len() > 4096 {
             return None;
@@ -616,28 +676,36 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_proof_needs_a_well_formed_nonce_and_depends_on_it() {
+    #[tokio::test]
+    async fn the_proof_answers_only_a_pending_nonce_of_this_data_folder() {
         let (_d, app) = test_app();
-        let a = app.reach_proof("abcdefghijklmnop").expect("proof");
-        let b = app.reach_proof("abcdefghijklmnoq").expect("proof");
-        assert_ne!(a, b);
-        assert_eq!(a, app.reach_proof("abcdefghijklmnop").expect("again"));
-        for bad in [
+        // A nonce no check is waiting on is not found, well-formed or not: no oracle.
+        for nonce in [
+            "abcdefghijklmnop",
             "short",
             "has a space in it!!",
             &"x".repeat(65),
-            "../../etc/passwd/xx",
         ] {
             assert_eq!(
-                app.reach_proof(bad).map_err(|e| e.code()),
+                app.reach_proof(nonce).await.map_err(|e| e.code()),
                 Err("not_found"),
-                "{bad}"
+                "{nonce}"
             );
         }
-        // Another data folder's key gives another proof.
+        let nonce = app.pending_nonce().await.expect("nonce");
+        let proof = app.reach_proof(&nonce).await.expect("proof");
+        assert_eq!(proof, app.proof_of(&nonce).expect("same"));
+        assert_ne!(
+            proof,
+            app.proof_of("abcdefghijklmnop").expect("another nonce")
+        );
         let (_d2, other) = test_app();
-        assert_ne!(other.reach_proof("abcdefghijklmnop").expect("proof"), a);
+        assert_ne!(other.proof_of(&nonce).expect("other key"), proof);
+        app.forget_nonce(&nonce).await;
+        assert_eq!(
+            app.reach_proof(&nonce).await.map_err(|e| e.code()),
+            Err("not_found")
+        );
     }
 
     #[tokio::test]

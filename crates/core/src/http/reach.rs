@@ -17,7 +17,7 @@ pub async fn proof(
     State(app): State<App>,
     Path(nonce): Path<String>,
 ) -> Result<Response, ApiError> {
-    let proof = app.reach_proof(&nonce)?;
+    let proof = app.reach_proof(&nonce).await?;
     let mut res = proof.into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -28,7 +28,7 @@ pub async fn proof_stream(
     State(app): State<App>,
     Path(nonce): Path<String>,
 ) -> Result<Response, ApiError> {
-    let proof = app.reach_proof(&nonce)?;
+    let proof = app.reach_proof(&nonce).await?;
     let first = futures_util::stream::once(async move {
         Ok::<_, Infallible>(Event::default().event("proof").data(proof))
     });
