@@ -402,8 +402,7 @@ impl Supervisor {
             Err(_) if self.stop.is_cancelled() => None,
             Err(reason) => Some(reason),
         };
-        let _ = child.start_kill();
-        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        end_group(&mut child).await;
         reason
     }
 
@@ -433,6 +432,10 @@ impl Supervisor {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         no_console(&mut cmd);
+        // A group of its own, so a wrapper script's real tool is stopped with it (and a Ctrl-C
+        // in the terminal reaches Chatlink, which stops the tool itself).
+        #[cfg(unix)]
+        cmd.process_group(0);
         let mut child = cmd.spawn()?;
         // Drained so a chatty tool never blocks on a full pipe; kept at debug level.
         let tool = self.choice.kind.program();
@@ -468,6 +471,28 @@ impl Supervisor {
             tokio::time::sleep(POLL).await;
         }
     }
+}
+
+/// Stops the child and everything in its process group: SIGTERM to the group (with the `kill`
+/// program, since signalling a group takes `unsafe` in Rust), a moment to exit, then SIGKILL.
+async fn end_group(child: &mut Child) {
+    #[cfg(unix)]
+    if let Some(pid) = child.id() {
+        let mut kill = Command::new("kill");
+        kill.args(["-TERM", "--", &format!("-{pid}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let _ = tokio::time::timeout(Duration::from_secs(2), kill.status()).await;
+        if tokio::time::timeout(Duration::from_secs(3), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
 
 /// On Windows a console program started from the windowed app would flash a console window

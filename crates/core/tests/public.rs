@@ -334,10 +334,25 @@ async fn tailscale_funnel_and_ngrok_are_learned_from_their_own_interfaces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() {
     let tools = FakeTools::install();
+    // A wrapper that runs the tool as its child (no exec), as some installs do: stopping the
+    // tunnel must stop the real tool too.
+    let wrapper = tools.dir.path().join("cloudflared-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\n'{}' \"$@\"\n",
+            tools.program("cloudflared").display()
+        ),
+    )
+    .expect("write the wrapper");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("mode");
+    }
     let s = TestServer::start().await;
     let choice = TunnelChoice {
         kind: TunnelKind::Cloudflared,
-        program: Some(tools.program("cloudflared").display().to_string()),
+        program: Some(wrapper.display().to_string()),
         named: Some(chatlink_core::tunnel::NamedTunnel {
             name: "shop".into(),
             hostname: "Chat.Example.com".into(),
@@ -356,7 +371,13 @@ async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() 
             && c.ends_with(&format!(" run --url http://{} shop", tunnel.target))),
         "{calls:?}"
     );
+    assert_eq!(tools.running().len(), 1, "the tool runs under its wrapper");
     tunnel.stop().await;
+    assert_eq!(
+        tools.running(),
+        Vec::<u32>::new(),
+        "the wrapper's child stopped too"
+    );
     s.stop().await;
 }
 
