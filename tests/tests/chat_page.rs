@@ -808,13 +808,10 @@ async fn a_native_event_source_stops_after_the_turn_is_done() {
 /// and the owner's reply appears on the open page. The proxy's log shows what carried them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_proxy_that_holds_streams_the_page_long_polls() {
-    use chatlink_test_support::FakeProvider;
     use chatlink_test_support::tunnels::HoldingProxy;
 
     let server = TestServer::start().await;
-    let pieces: Vec<String> = (1..=10).map(|i| format!("word{i} ")).collect();
-    let provider = FakeProvider::drip(&pieces, Duration::from_millis(800)).await;
-    agent_on(&server.app, "slow", &provider.base_url).await;
+    let (_provider, pieces) = chatlink_test_support::story_agent(&server.app, "slow").await;
     let link = server
         .app
         .issue_link(chatlink_core::app::IssueLink::chat("slow"))
@@ -822,12 +819,7 @@ async fn behind_a_proxy_that_holds_streams_the_page_long_polls() {
         .expect("link")
         .url
         .expect("url");
-    let upstream: std::net::SocketAddr = server
-        .base_url
-        .trim_start_matches("http://")
-        .parse()
-        .expect("addr");
-    let proxy = HoldingProxy::start(upstream).await;
+    let proxy = HoldingProxy::before(&server.base_url).await;
     let path = link.trim_start_matches(&server.base_url);
     let browser = Browser::start().await;
     open_chat(&browser, &format!("{}{path}", proxy.url)).await;

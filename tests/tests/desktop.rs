@@ -869,6 +869,40 @@ async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
     );
     click(&app, "[data-testid=dismiss-address-change]").await;
 
+    // A named tunnel: started by name, links on the owner's hostname, which stays.
+    click(&app, "[data-testid=go-public] details.named summary").await;
+    type_into(&app, "[data-testid=named-tunnel-name]", "shop").await;
+    type_into(
+        &app,
+        "[data-testid=named-tunnel-hostname]",
+        "chat.example.com",
+    )
+    .await;
+    click(&app, "[data-testid=start-named-tunnel]").await;
+    wait_text(
+        &app,
+        "[data-testid=tunnel-state]",
+        "Cloudflare named tunnel: running at https://chat.example.com",
+    )
+    .await;
+    wait_text(
+        &app,
+        "[data-testid=reach-base-url]",
+        "https://chat.example.com",
+    )
+    .await;
+    assert!(
+        app.tools
+            .calls()
+            .iter()
+            .any(|c| c.contains(" run --url http://127.0.0.1:") && c.ends_with(" shop")),
+        "{:?}",
+        app.tools.calls()
+    );
+    click(&app, "[data-testid=stop-tunnel]").await;
+    wait_text(&app, "[data-testid=audience]", "Only this computer").await;
+    click(&app, "[data-testid=dismiss-address-change]").await;
+
     // Started again, then the session ends (SIGTERM, as at logout): the app quits the way its
     // tray's Quit does, and its child goes with it.
     click(&app, "[data-testid=start-tunnel-cloudflared]").await;

@@ -25,6 +25,12 @@ struct Shop {
 
 impl Shop {
     async fn start(folder: &str, ttl: Duration, server: TestServer) -> Shop {
+        let chatlink = server.base_url.clone();
+        Shop::start_via(folder, ttl, server, chatlink).await
+    }
+
+    /// A shop whose page and backend reach Chatlink at `chatlink` (a proxy in front of it).
+    async fn start_via(folder: &str, ttl: Duration, server: TestServer, chatlink: String) -> Shop {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the shop site");
@@ -43,7 +49,7 @@ impl Shop {
         let secret_file = secrets.path().join("app-secret");
         std::fs::write(&secret_file, created.secret.expose()).expect("write the secret");
         let site = Site::new(Config {
-            chatlink_url: server.base_url.clone(),
+            chatlink_url: chatlink,
             app_id: created.app.id.clone(),
             app_secret_file: secret_file.clone(),
         })
@@ -581,6 +587,97 @@ async fn the_owners_reply_reaches_the_open_widget_at_once() {
         .count();
     assert_eq!(owners, 2, "each reply once");
     screenshot(&browser.client, "widget-owner-reply").await;
+    browser.close().await;
+    shop.server.stop().await;
+}
+
+/// Behind a proxy that sends only whole answers, the widget notices its streams never open and
+/// long-polls: the first words of a slow reply show while it is written, the owner's reply shows
+/// in the open panel, and the proxy's log shows the `/frames` requests that carried them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_that_holds_streams_the_widget_long_polls() {
+    use chatlink_test_support::tunnels::HoldingProxy;
+
+    let server = TestServer::start().await;
+    let _story = chatlink_test_support::story_agent(&server.app, "slow").await;
+    let proxy = HoldingProxy::before(&server.base_url).await;
+    let shop = Shop::start_via("slow", Duration::from_secs(120), server, proxy.url.clone()).await;
+    let browser = Browser::start_desktop().await;
+    visit(&browser, &shop).await;
+    open_panel(&browser).await;
+    let sent = std::time::Instant::now();
+    type_and_send(&browser, "Tell me a story").await;
+    let first = wait_for(
+        || async {
+            bubbles(&browser).await.iter().find_map(|b| {
+                let t = b["text"].as_str()?;
+                (b["cls"].as_str()?.contains("assistant") && t.contains("word1"))
+                    .then(|| t.to_owned())
+            })
+        },
+        SHORT,
+    )
+    .await
+    .expect("the first words show while the reply is written");
+    let took = sent.elapsed();
+    assert!(
+        !first.contains("word10"),
+        "seen before the reply ended: {first:?}"
+    );
+    assert!(took < Duration::from_secs(7), "first words after {took:?}");
+    wait_reply_containing(&browser, "word10", Duration::from_secs(20)).await;
+    wait_widget(&browser, "idle", SHORT).await;
+
+    let conv = shop
+        .server
+        .app
+        .inbox(chatlink_core::app::InboxFilter::default())
+        .await
+        .expect("inbox")
+        .first()
+        .map(|c| c.id.clone())
+        .expect("the end user's conversation");
+    shop.server.app.take_over(&conv).await.expect("take over");
+    shop.server
+        .app
+        .owner_reply(&conv, "Rosie here: stories on Fridays!")
+        .await
+        .expect("reply");
+    wait_for(
+        || async {
+            bubbles(&browser)
+                .await
+                .iter()
+                .any(|b| {
+                    b["cls"].as_str().is_some_and(|c| c.contains("owner"))
+                        && b["text"].as_str() == Some("Rosie here: stories on Fridays!")
+                })
+                .then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the owner's reply shows in the open panel");
+    screenshot(&browser.client, "widget-behind-holding-proxy").await;
+    let paths = proxy.paths();
+    assert!(
+        paths.iter().any(|p| p.contains("/events")),
+        "streams were tried first: {paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .filter(|p| p.starts_with("/api/v1/chat/turns/") && p.contains("/frames?wait="))
+            .count()
+            >= 3,
+        "the reply came by several turn polls: {paths:?}"
+    );
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("/api/v1/chat/frames?wait=")),
+        "the owner's reply came by the conversation's poll: {paths:?}"
+    );
     browser.close().await;
     shop.server.stop().await;
 }

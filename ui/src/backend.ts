@@ -421,6 +421,17 @@ export const QR_SAVE_TITLE = 'Save QR code';
 
 /** The save-file dialog for a QR code; `null` when the owner cancels. A name without `.png` or
  * `.svg` gets `.png`, since the Rust side picks the format from the extension. */
+/** The owner picks a tunnel program that is not on PATH; null when they cancel. */
+export async function pickProgram(tool: string): Promise<string | null> {
+  if (!isTauri()) throw outsideApp();
+  try {
+    return await open({ title: `Where is ${tool}?`, multiple: false, directory: false });
+  } catch (e) {
+    console.error('open file dialog failed:', e);
+    throw fail('dialog', 'Could not open the file chooser.');
+  }
+}
+
 export async function pickQrSavePath(defaultName: string): Promise<string | null> {
   if (!isTauri()) throw outsideApp();
   let path: string | null;

@@ -794,19 +794,7 @@ async fn cli_sigkill_keeps_every_accepted_message_and_ends_every_turn() {
         }
     });
     let data = Data::new();
-    data.ok(&["agent", "create", "slow", "--name", "Slow"]);
-    data.ok(&[
-        "agent",
-        "edit",
-        "slow",
-        "--engine",
-        "openai",
-        "--base-url",
-        &silent_url,
-        "--model",
-        "m",
-    ]);
-    data.ok(&["token", "issue", "slow", "chat"]);
+    data.provider_agent("slow", &silent_url);
 
     let mut server = Server::start_with(&data, &["--no-rate-limits"]);
     let base = server.line_after("Chatlink is serving on ");

@@ -334,24 +334,6 @@ async fn h2c_is_not_served() {
     );
 }
 
-/// An agent `slug` answering through the provider at `base_url`.
-fn provider_agent(data: &Data, slug: &str, base_url: &str) -> String {
-    data.ok(&["agent", "create", slug, "--name", "Talker"]);
-    data.ok(&[
-        "agent",
-        "edit",
-        slug,
-        "--engine",
-        "openai",
-        "--base-url",
-        base_url,
-        "--model",
-        "m",
-    ]);
-    data.ok(&["token", "issue", slug, "chat"]);
-    data.url_of(&format!("web:{slug}"))
-}
-
 /// Posts `content` to a chat link and reads its turn's stream to `done` (within 20 s); returns
 /// the stream's text and how long the turn took.
 async fn ask(link: &str, content: &str) -> (String, Duration) {
@@ -413,8 +395,8 @@ async fn a_model_that_never_stops_ends_within_the_deadline_with_the_reply_bounde
     })
     .await;
     let data = Data::new();
-    let fast_link = provider_agent(&data, "fast", &fast.base_url);
-    let slow_link = provider_agent(&data, "slow", &slow.base_url);
+    let fast_link = data.provider_agent("fast", &fast.base_url);
+    let slow_link = data.provider_agent("slow", &slow.base_url);
     let (_server, addr) = serve(
         &data,
         &[
@@ -472,7 +454,7 @@ async fn a_provider_redirect_is_not_followed() {
     )))
     .await;
     let data = Data::new();
-    let link = provider_agent(&data, "redir", &redirecting.base_url);
+    let link = data.provider_agent("redir", &redirecting.base_url);
     let (_server, addr) = serve(&data, &[]);
     let (sse, _) = ask(&format!("http://{addr}{}", chat_path(&link)), "hello").await;
     assert!(sse.contains(r#""status":"error""#), "{sse}");
@@ -559,7 +541,7 @@ async fn a_spent_daily_budget_falls_back_to_built_in_answers() {
     })
     .await;
     let data = Data::new();
-    let link = provider_agent(&data, "paid", &provider.base_url);
+    let link = data.provider_agent("paid", &provider.base_url);
     data.ok(&["agent", "edit", "paid", "--daily-tokens", "500"]);
     data.ok(&[
         "agent",
@@ -719,7 +701,7 @@ async fn an_export_file_is_mode_0600() {
 async fn a_large_hook_body_reaches_the_agent_bounded_like_a_message() {
     let provider = chatlink_test_support::FakeProvider::drip(&["Noted."], Duration::ZERO).await;
     let data = Data::new();
-    provider_agent(&data, "ops", &provider.base_url);
+    data.provider_agent("ops", &provider.base_url);
     let hook = data.ok(&["token", "issue", "ops", "hook", "form"]);
     let (_server, addr) = serve(&data, &[]);
     let hook = format!(

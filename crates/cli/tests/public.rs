@@ -206,21 +206,8 @@ async fn behind_real_nginx_streams_pass_and_visitors_are_counted_apart_only_when
     let data = Data::new();
     let pieces: Vec<String> = (1..=8).map(|i| format!("w{i} ")).collect();
     let provider = FakeProvider::drip(&pieces, Duration::from_millis(300)).await;
-    data.ok(&["agent", "create", "slow", "--name", "Slow"]);
-    data.ok(&[
-        "agent",
-        "edit",
-        "slow",
-        "--engine",
-        "openai",
-        "--base-url",
-        &provider.base_url,
-        "--model",
-        "m",
-    ]);
-    data.ok(&["token", "issue", "slow", "chat"]);
+    let link = data.provider_agent("slow", &provider.base_url);
     let (_server, _nginx, public) = behind_nginx(&data, &[]);
-    let link = data.url_of("web:slow");
     let path = &link[link.find("/chat/").expect("a chat link")..];
     let via = format!("{public}{path}");
     let http = reqwest::Client::new();

@@ -117,6 +117,15 @@ pub async fn agent_on(app: &App, slug: &str, base_url: &str) {
     .expect("point the agent at the provider");
 }
 
+/// Agent `slug` telling a slow story: `word1 ` … `word10 `, one piece every 800 ms (about 8 s),
+/// slow enough to see a reply arrive while it is written. Returns the provider and the pieces.
+pub async fn story_agent(app: &App, slug: &str) -> (FakeProvider, Vec<String>) {
+    let pieces: Vec<String> = (1..=10).map(|i| format!("word{i} ")).collect();
+    let provider = FakeProvider::drip(&pieces, std::time::Duration::from_millis(800)).await;
+    agent_on(app, slug, &provider.base_url).await;
+    (provider, pieces)
+}
+
 /// Decodes a QR code PNG back to its text, the way a phone camera would: 8-bit greyscale (as
 /// Chatlink writes them) or RGB(A) (as the clipboard hands images over). Exactly one code must
 /// be in the picture.

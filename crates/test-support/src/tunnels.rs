@@ -144,6 +144,15 @@ impl HoldingProxy {
         HoldingProxy { url, paths }
     }
 
+    /// A holding proxy in front of the server at `base_url` (`http://127.0.0.1:<port>`).
+    pub async fn before(base_url: &str) -> HoldingProxy {
+        let upstream = base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a loopback http base URL");
+        HoldingProxy::start(upstream).await
+    }
+
     /// The paths of every request it carried (query included), in order.
     pub fn paths(&self) -> Vec<String> {
         self.paths.lock().map(|p| p.clone()).unwrap_or_default()

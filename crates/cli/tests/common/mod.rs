@@ -97,6 +97,25 @@ impl Data {
     }
 
     /// Every byte of the database files (the database and its WAL, if one is left).
+    /// Creates agent `slug` answering through the OpenAI-compatible provider at `base_url`,
+    /// issues it a chat link, and returns the link.
+    pub fn provider_agent(&self, slug: &str, base_url: &str) -> String {
+        self.ok(&["agent", "create", slug, "--name", "Talker"]);
+        self.ok(&[
+            "agent",
+            "edit",
+            slug,
+            "--engine",
+            "openai",
+            "--base-url",
+            base_url,
+            "--model",
+            "m",
+        ]);
+        self.ok(&["token", "issue", slug, "chat"]);
+        self.url_of(&format!("web:{slug}"))
+    }
+
     pub fn database_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::new();
         for name in ["chatlink.db", "chatlink.db-wal", "chatlink.db-journal"] {

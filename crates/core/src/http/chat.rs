@@ -126,14 +126,20 @@ pub(super) fn last_event_id(headers: &HeaderMap, query: &SseQuery) -> Result<Opt
         Some(v) => Some(v.to_str().map_err(|_| bad())?.to_owned()),
         None => query.last_event_id.clone(),
     };
-    match raw.as_deref().map(str::trim) {
+    frame_id(raw.as_deref(), "Last-Event-ID")
+}
+
+/// A frame id a client sent back (`Last-Event-ID`, a poll's `after`): absent or blank is
+/// `None`, anything but a non-negative number is a clear `invalid_input` naming `what`.
+pub(super) fn frame_id(raw: Option<&str>, what: &str) -> Result<Option<i64>, Error> {
+    match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(s) => s
             .parse::<i64>()
             .ok()
             .filter(|n| *n >= 0)
             .map(Some)
-            .ok_or_else(bad),
+            .ok_or_else(|| Error::invalid(format!("{what} must be an event id this server sent"))),
     }
 }
 

@@ -38,15 +38,7 @@ pub struct PollQuery {
 impl PollQuery {
     /// The last frame id the client has (`None`: from the start).
     pub fn after(&self) -> Result<Option<i64>, Error> {
-        match self.after.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(s) => s
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .map(Some)
-                .ok_or_else(|| Error::invalid("after must be a frame id this server sent")),
-        }
+        super::chat::frame_id(self.after.as_deref(), "after")
     }
 
     /// How long to wait for a first frame: `wait` seconds, 0 to [`WAIT_MAX`]; 25 when absent.
