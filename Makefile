@@ -79,7 +79,13 @@ QUICK_BASELINE := bench/quick-baseline.json
 # from quick runs; then proof that it can fail: the same guard, shown a bench build slowed down
 # on purpose (100 ms before each turn and before serving), must report the slowdown.
 bench-quick: bench-build
-	target/release/chatlink-bench --quick --check $(QUICK_BASELINE)
+	@# The test suite leaves gigabytes of writeback behind, which shows in the turns' fsync
+	@# tails; flush it first. A guard that trips once is measured again: a real slowdown trips
+	@# both times, a scheduler or disk hiccup on a shared 2-core machine does not.
+	sync
+	target/release/chatlink-bench --quick --check $(QUICK_BASELINE) || { \
+		echo "the guard tripped once; measuring again"; \
+		target/release/chatlink-bench --quick --check $(QUICK_BASELINE); }
 	CHATLINK_BENCH_SLOWDOWN_MS=100 target/release/chatlink-bench --quick --only 1,4 --runs 1 \
 		--check $(QUICK_BASELINE) --expect-slowdown
 
