@@ -2,6 +2,9 @@
 //! PATH, `public check` from another process, and real nginx (Debian's) in front of `serve`,
 //! configured with what `chatlink public config nginx` prints.
 
+// Fake tools are shell scripts, nginx is Debian's, processes are found in /proc.
+#![cfg(unix)]
+
 mod common;
 
 use std::net::{IpAddr, SocketAddr};

@@ -6,10 +6,9 @@ mod common;
 
 use std::time::Duration;
 
+use chatlink_core::App;
 use chatlink_core::app::{Audience, IssueLink, ReachProblem, Via};
-use chatlink_core::tunnel::{TunnelChoice, TunnelKind, TunnelState, TunnelStatus};
-use chatlink_core::{App, Limits};
-use chatlink_test_support::tunnels::{FakeTools, HoldingProxy, process_alive};
+use chatlink_test_support::tunnels::HoldingProxy;
 use chatlink_test_support::{TestServer, free_port};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -211,176 +210,6 @@ async fn the_self_test_tells_a_working_route_from_a_holding_proxy_a_dead_one_and
     s.stop().await;
 }
 
-/// Waits up to 20 s for the tunnel's status to satisfy `ok`.
-async fn wait_for(
-    changes: &mut tokio::sync::watch::Receiver<TunnelStatus>,
-    ok: impl Fn(&TunnelStatus) -> bool,
-) -> TunnelStatus {
-    let found = tokio::time::timeout(Duration::from_secs(20), changes.wait_for(|s| ok(s)))
-        .await
-        .expect("the tunnel got there within 20 s")
-        .expect("the tunnel is watched");
-    found.clone()
-}
-
-fn up_url(s: &TunnelStatus) -> Option<String> {
-    match &s.state {
-        TunnelState::Up { url } => Some(url.clone()),
-        _ => None,
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_quick_tunnel_is_learned_checked_restarted_after_a_crash_and_stopped() {
-    let tools = FakeTools::install();
-    let s = TestServer::start().await;
-    let choice = TunnelChoice {
-        kind: TunnelKind::Cloudflared,
-        program: Some(tools.program("cloudflared").display().to_string()),
-        named: None,
-    };
-    let tunnel = s.app.start_tunnel(choice).await.expect("start");
-    let mut changes = tunnel.subscribe();
-    let first = wait_for(&mut changes, |s| up_url(s).is_some()).await;
-    let url = up_url(&first).expect("url");
-    assert_eq!(
-        s.app.base_url(),
-        url,
-        "links are built on the tunnel's address"
-    );
-    assert_eq!(s.app.base_via(), Via::Tunnel);
-    let link = s.demo_link().await.url.expect("url");
-    assert!(link.starts_with(&url), "{link}");
-    let calls = tools.calls();
-    let call = calls.first().expect("cloudflared was started");
-    assert!(
-        call.starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
-            && call.ends_with(&format!(" --url http://{}", tunnel.target)),
-        "{call}"
-    );
-
-    let check = s.app.check_reach().await.expect("check");
-    assert!(
-        check.works && check.public(),
-        "through the tunnel: {check:?}"
-    );
-    // The chat page itself opens through the tunnel.
-    let page = reqwest::get(&link).await.expect("page through the tunnel");
-    assert_eq!(page.status(), StatusCode::OK);
-
-    // Killed: started again, with a new address (a quick tunnel's changes every start).
-    let pid = first.pid.expect("pid");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .expect("kill")
-            .success()
-    );
-    let again = wait_for(&mut changes, |s| s.starts >= 2 && up_url(s).is_some()).await;
-    let new_url = up_url(&again).expect("url");
-    assert_ne!(new_url, url);
-    assert_eq!(s.app.base_url(), new_url);
-    let change = s
-        .app
-        .reach()
-        .await
-        .expect("reach")
-        .address_change
-        .expect("a change to warn about");
-    assert_eq!((change.from, change.to), (url, new_url));
-
-    let pid = again.pid.expect("pid");
-    tunnel.stop().await;
-    assert!(!process_alive(pid), "no child left behind");
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tailscale_funnel_and_ngrok_are_learned_from_their_own_interfaces() {
-    let tools = FakeTools::install();
-    let s = TestServer::start().await;
-    for kind in [TunnelKind::Tailscale, TunnelKind::Ngrok] {
-        let choice = TunnelChoice {
-            kind,
-            program: Some(tools.program(kind.program()).display().to_string()),
-            named: None,
-        };
-        let tunnel = s.app.start_tunnel(choice).await.expect("start");
-        let mut changes = tunnel.subscribe();
-        let up = wait_for(&mut changes, |s| up_url(s).is_some()).await;
-        let url = up_url(&up).expect("url");
-        assert_eq!(s.app.base_url(), url);
-        let check = s.app.check_reach().await.expect("check");
-        assert!(check.public(), "{kind:?}: {check:?}");
-        let pid = up.pid.expect("pid");
-        tunnel.stop().await;
-        assert!(!process_alive(pid), "{kind:?} left running");
-    }
-    let calls = tools.calls().join("\n");
-    assert!(
-        calls.contains("tailscale funnel --yes http://127.0.0.1:"),
-        "{calls}"
-    );
-    assert!(calls.contains("tailscale funnel status --json"), "{calls}");
-    assert!(
-        calls.contains("ngrok http http://127.0.0.1:")
-            && calls.contains("--log stdout --log-format json"),
-        "{calls}"
-    );
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() {
-    let tools = FakeTools::install();
-    // A wrapper that runs the tool as its child (no exec), as some installs do: stopping the
-    // tunnel must stop the real tool too.
-    let wrapper = tools.dir.path().join("cloudflared-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\n'{}' \"$@\"\n",
-            tools.program("cloudflared").display()
-        ),
-    )
-    .expect("write the wrapper");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("mode");
-    }
-    let s = TestServer::start().await;
-    let choice = TunnelChoice {
-        kind: TunnelKind::Cloudflared,
-        program: Some(wrapper.display().to_string()),
-        named: Some(chatlink_core::tunnel::NamedTunnel {
-            name: "shop".into(),
-            hostname: "Chat.Example.com".into(),
-        }),
-    };
-    let tunnel = s.app.start_tunnel(choice).await.expect("start");
-    let mut changes = tunnel.subscribe();
-    let up = wait_for(&mut changes, |s| up_url(s).is_some()).await;
-    // Known from the owner's hostname once cloudflared is ready; it lasts across starts.
-    assert_eq!(up_url(&up).as_deref(), Some("https://chat.example.com"));
-    assert!(up.choice.lasting());
-    let calls = tools.calls();
-    assert!(
-        calls.iter().any(|c| c
-            .starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
-            && c.ends_with(&format!(" run --url http://{} shop", tunnel.target))),
-        "{calls:?}"
-    );
-    assert_eq!(tools.running().len(), 1, "the tool runs under its wrapper");
-    tunnel.stop().await;
-    assert_eq!(
-        tools.running(),
-        Vec::<u32>::new(),
-        "the wrapper's child stopped too"
-    );
-    s.stop().await;
-}
-
 #[tokio::test]
 async fn any_host_is_served() {
     let s = TestServer::start().await;
@@ -401,74 +230,255 @@ async fn any_host_is_served() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_tunnel_program_is_a_clear_error() {
-    let s = TestServer::start().await;
-    let choice = TunnelChoice {
-        kind: TunnelKind::Ngrok,
-        program: Some("/nonexistent/ngrok".into()),
-        named: None,
-    };
-    let err = s.app.start_tunnel(choice).await.err().expect("refused");
-    assert_eq!(err.code(), "invalid_input");
-    assert!(err.to_string().contains("/nonexistent/ngrok"), "{err}");
-    s.stop().await;
-}
+/// The tunnel tests run fake tools written as shell scripts, and look processes up in /proc.
+#[cfg(unix)]
+mod tunnels {
+    use super::*;
+    use chatlink_core::Limits;
+    use chatlink_core::tunnel::{TunnelChoice, TunnelKind, TunnelState, TunnelStatus};
+    use chatlink_test_support::tunnels::{FakeTools, process_alive};
 
-/// GETs `path` through `base` as if from `visitor` (a `CF-Connecting-IP` header); the status.
-async fn get_as(client: &reqwest::Client, base: &str, visitor: &str) -> u16 {
-    client
-        .get(format!("{base}/healthz"))
-        .header("cf-connecting-ip", visitor)
-        .send()
-        .await
-        .expect("get")
-        .status()
-        .as_u16()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cf_connecting_ip_is_believed_from_the_managed_tunnel_only() {
-    let tools = FakeTools::install();
-    let mut limits = Limits::default();
-    limits.set("reads_burst", "3").expect("burst");
-    limits.set("reads_per_minute", "1").expect("rate");
-    let s = TestServer::start_with(limits).await;
-    let choice = TunnelChoice {
-        kind: TunnelKind::Cloudflared,
-        program: Some(tools.program("cloudflared").display().to_string()),
-        named: None,
-    };
-    let tunnel = s.app.start_tunnel(choice).await.expect("start");
-    let mut changes = tunnel.subscribe();
-    let url = up_url(&wait_for(&mut changes, |s| up_url(s).is_some()).await).expect("url");
-    let client = reqwest::Client::new();
-    // Through the tunnel: two visitors, each with a budget of their own.
-    for visitor in ["203.0.113.1", "203.0.113.2"] {
-        let codes: Vec<u16> =
-            futures_util::future::join_all((0..4).map(|_| get_as(&client, &url, visitor))).await;
-        assert_eq!(
-            codes.iter().filter(|c| **c == 429).count(),
-            1,
-            "{visitor}: {codes:?}"
-        );
+    /// Waits up to 20 s for the tunnel's status to satisfy `ok`.
+    async fn wait_for(
+        changes: &mut tokio::sync::watch::Receiver<TunnelStatus>,
+        ok: impl Fn(&TunnelStatus) -> bool,
+    ) -> TunnelStatus {
+        let found = tokio::time::timeout(Duration::from_secs(20), changes.wait_for(|s| ok(s)))
+            .await
+            .expect("the tunnel got there within 20 s")
+            .expect("the tunnel is watched");
+        found.clone()
     }
-    // Straight to the server, the same header is a forgery: one budget for this address.
-    let direct: Vec<u16> = futures_util::future::join_all(
-        [
-            "198.51.100.1",
-            "198.51.100.2",
-            "198.51.100.3",
-            "198.51.100.4",
-        ]
-        .map(|v| get_as(&client, &s.base_url, v)),
-    )
-    .await;
-    assert_eq!(
-        direct.iter().filter(|c| **c == 429).count(),
-        1,
-        "{direct:?}"
-    );
-    tunnel.stop().await;
-    s.stop().await;
+
+    fn up_url(s: &TunnelStatus) -> Option<String> {
+        match &s.state {
+            TunnelState::Up { url } => Some(url.clone()),
+            _ => None,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_quick_tunnel_is_learned_checked_restarted_after_a_crash_and_stopped() {
+        let tools = FakeTools::install();
+        let s = TestServer::start().await;
+        let choice = TunnelChoice {
+            kind: TunnelKind::Cloudflared,
+            program: Some(tools.program("cloudflared").display().to_string()),
+            named: None,
+        };
+        let tunnel = s.app.start_tunnel(choice).await.expect("start");
+        let mut changes = tunnel.subscribe();
+        let first = wait_for(&mut changes, |s| up_url(s).is_some()).await;
+        let url = up_url(&first).expect("url");
+        assert_eq!(
+            s.app.base_url(),
+            url,
+            "links are built on the tunnel's address"
+        );
+        assert_eq!(s.app.base_via(), Via::Tunnel);
+        let link = s.demo_link().await.url.expect("url");
+        assert!(link.starts_with(&url), "{link}");
+        let calls = tools.calls();
+        let call = calls.first().expect("cloudflared was started");
+        assert!(
+            call.starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
+                && call.ends_with(&format!(" --url http://{}", tunnel.target)),
+            "{call}"
+        );
+
+        let check = s.app.check_reach().await.expect("check");
+        assert!(
+            check.works && check.public(),
+            "through the tunnel: {check:?}"
+        );
+        // The chat page itself opens through the tunnel.
+        let page = reqwest::get(&link).await.expect("page through the tunnel");
+        assert_eq!(page.status(), StatusCode::OK);
+
+        // Killed: started again, with a new address (a quick tunnel's changes every start).
+        let pid = first.pid.expect("pid");
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let again = wait_for(&mut changes, |s| s.starts >= 2 && up_url(s).is_some()).await;
+        let new_url = up_url(&again).expect("url");
+        assert_ne!(new_url, url);
+        assert_eq!(s.app.base_url(), new_url);
+        let change = s
+            .app
+            .reach()
+            .await
+            .expect("reach")
+            .address_change
+            .expect("a change to warn about");
+        assert_eq!((change.from, change.to), (url, new_url));
+
+        let pid = again.pid.expect("pid");
+        tunnel.stop().await;
+        assert!(!process_alive(pid), "no child left behind");
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tailscale_funnel_and_ngrok_are_learned_from_their_own_interfaces() {
+        let tools = FakeTools::install();
+        let s = TestServer::start().await;
+        for kind in [TunnelKind::Tailscale, TunnelKind::Ngrok] {
+            let choice = TunnelChoice {
+                kind,
+                program: Some(tools.program(kind.program()).display().to_string()),
+                named: None,
+            };
+            let tunnel = s.app.start_tunnel(choice).await.expect("start");
+            let mut changes = tunnel.subscribe();
+            let up = wait_for(&mut changes, |s| up_url(s).is_some()).await;
+            let url = up_url(&up).expect("url");
+            assert_eq!(s.app.base_url(), url);
+            let check = s.app.check_reach().await.expect("check");
+            assert!(check.public(), "{kind:?}: {check:?}");
+            let pid = up.pid.expect("pid");
+            tunnel.stop().await;
+            assert!(!process_alive(pid), "{kind:?} left running");
+        }
+        let calls = tools.calls().join("\n");
+        assert!(
+            calls.contains("tailscale funnel --yes http://127.0.0.1:"),
+            "{calls}"
+        );
+        assert!(calls.contains("tailscale funnel status --json"), "{calls}");
+        assert!(
+            calls.contains("ngrok http http://127.0.0.1:")
+                && calls.contains("--log stdout --log-format json"),
+            "{calls}"
+        );
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_named_cloudflared_tunnel_runs_by_name_and_uses_the_owners_hostname() {
+        let tools = FakeTools::install();
+        // A wrapper that runs the tool as its child (no exec), as some installs do: stopping the
+        // tunnel must stop the real tool too.
+        let wrapper = tools.dir.path().join("cloudflared-wrapper");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\n'{}' \"$@\"\n",
+                tools.program("cloudflared").display()
+            ),
+        )
+        .expect("write the wrapper");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755))
+                .expect("mode");
+        }
+        let s = TestServer::start().await;
+        let choice = TunnelChoice {
+            kind: TunnelKind::Cloudflared,
+            program: Some(wrapper.display().to_string()),
+            named: Some(chatlink_core::tunnel::NamedTunnel {
+                name: "shop".into(),
+                hostname: "Chat.Example.com".into(),
+            }),
+        };
+        let tunnel = s.app.start_tunnel(choice).await.expect("start");
+        let mut changes = tunnel.subscribe();
+        let up = wait_for(&mut changes, |s| up_url(s).is_some()).await;
+        // Known from the owner's hostname once cloudflared is ready; it lasts across starts.
+        assert_eq!(up_url(&up).as_deref(), Some("https://chat.example.com"));
+        assert!(up.choice.lasting());
+        let calls = tools.calls();
+        assert!(
+            calls.iter().any(|c| c
+                .starts_with("cloudflared tunnel --no-autoupdate --metrics 127.0.0.1:")
+                && c.ends_with(&format!(" run --url http://{} shop", tunnel.target))),
+            "{calls:?}"
+        );
+        assert_eq!(tools.running().len(), 1, "the tool runs under its wrapper");
+        tunnel.stop().await;
+        assert_eq!(
+            tools.running(),
+            Vec::<u32>::new(),
+            "the wrapper's child stopped too"
+        );
+        s.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_tunnel_program_is_a_clear_error() {
+        let s = TestServer::start().await;
+        let choice = TunnelChoice {
+            kind: TunnelKind::Ngrok,
+            program: Some("/nonexistent/ngrok".into()),
+            named: None,
+        };
+        let err = s.app.start_tunnel(choice).await.err().expect("refused");
+        assert_eq!(err.code(), "invalid_input");
+        assert!(err.to_string().contains("/nonexistent/ngrok"), "{err}");
+        s.stop().await;
+    }
+
+    /// GETs `path` through `base` as if from `visitor` (a `CF-Connecting-IP` header); the status.
+    async fn get_as(client: &reqwest::Client, base: &str, visitor: &str) -> u16 {
+        client
+            .get(format!("{base}/healthz"))
+            .header("cf-connecting-ip", visitor)
+            .send()
+            .await
+            .expect("get")
+            .status()
+            .as_u16()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cf_connecting_ip_is_believed_from_the_managed_tunnel_only() {
+        let tools = FakeTools::install();
+        let mut limits = Limits::default();
+        limits.set("reads_burst", "3").expect("burst");
+        limits.set("reads_per_minute", "1").expect("rate");
+        let s = TestServer::start_with(limits).await;
+        let choice = TunnelChoice {
+            kind: TunnelKind::Cloudflared,
+            program: Some(tools.program("cloudflared").display().to_string()),
+            named: None,
+        };
+        let tunnel = s.app.start_tunnel(choice).await.expect("start");
+        let mut changes = tunnel.subscribe();
+        let url = up_url(&wait_for(&mut changes, |s| up_url(s).is_some()).await).expect("url");
+        let client = reqwest::Client::new();
+        // Through the tunnel: two visitors, each with a budget of their own.
+        for visitor in ["203.0.113.1", "203.0.113.2"] {
+            let codes: Vec<u16> =
+                futures_util::future::join_all((0..4).map(|_| get_as(&client, &url, visitor)))
+                    .await;
+            assert_eq!(
+                codes.iter().filter(|c| **c == 429).count(),
+                1,
+                "{visitor}: {codes:?}"
+            );
+        }
+        // Straight to the server, the same header is a forgery: one budget for this address.
+        let direct: Vec<u16> = futures_util::future::join_all(
+            [
+                "198.51.100.1",
+                "198.51.100.2",
+                "198.51.100.3",
+                "198.51.100.4",
+            ]
+            .map(|v| get_as(&client, &s.base_url, v)),
+        )
+        .await;
+        assert_eq!(
+            direct.iter().filter(|c| **c == 429).count(),
+            1,
+            "{direct:?}"
+        );
+        tunnel.stop().await;
+        s.stop().await;
+    }
 }

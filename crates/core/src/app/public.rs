@@ -437,19 +437,14 @@ impl App {
     }
 
     /// Checks the links' address while it is public (an owner's address or a tunnel): soon
-    /// after start or a change, then every [`CHECK_EVERY`]. Runs until shutdown.
+    /// after a change, then every [`CHECK_EVERY`]. Nothing at start: `serve --public-url` checks
+    /// once itself, a tunnel's address is a change, and Home shows the last check recorded.
+    /// Runs until shutdown.
     pub(super) async fn watch_reach(&self) {
-        let mut first = true;
         loop {
-            let wait = if first {
-                Duration::from_secs(1)
-            } else {
-                CHECK_EVERY
-            };
-            first = false;
             tokio::select! {
                 _ = self.0.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(CHECK_EVERY) => {}
                 // A new address is checked once its route had a moment to come up.
                 _ = self.0.reach_changed.notified() => {
                     tokio::select! {
