@@ -208,6 +208,27 @@ impl Drop for Driver {
     }
 }
 
+/// How a visitor's browser is set up: its window, its languages, its colour scheme.
+#[derive(Debug, Clone, Copy)]
+pub struct Visitor {
+    pub size: (u32, u32),
+    pub mobile: bool,
+    /// `Accept-Language` and `navigator.languages`, e.g. `"de-DE,de"`; `None`: English.
+    pub languages: Option<&'static str>,
+    pub dark: bool,
+}
+
+impl Default for Visitor {
+    fn default() -> Visitor {
+        Visitor {
+            size: WINDOW,
+            mobile: true,
+            languages: None,
+            dark: false,
+        }
+    }
+}
+
 /// A headless Chromium session with its own fresh profile. Dropping it ends the session and the
 /// driver; [`Browser::close`] does the same politely.
 pub struct Browser {
@@ -219,15 +240,22 @@ pub struct Browser {
 impl Browser {
     /// Starts `chromedriver` on a free port and opens a phone-sized headless Chromium.
     pub async fn start() -> Browser {
-        Browser::start_sized(WINDOW, true).await
+        Browser::start_as(Visitor::default()).await
     }
 
     /// [`Browser::start`] with a laptop-sized desktop viewport.
     pub async fn start_desktop() -> Browser {
-        Browser::start_sized(DESKTOP, false).await
+        Browser::start_as(Visitor {
+            size: DESKTOP,
+            mobile: false,
+            ..Visitor::default()
+        })
+        .await
     }
 
-    async fn start_sized(size: (u32, u32), mobile: bool) -> Browser {
+    /// A browser set up as `visitor`.
+    pub async fn start_as(visitor: Visitor) -> Browser {
+        let Visitor { size, mobile, .. } = visitor;
         assert!(
             Path::new(CHROMIUM).exists(),
             "{CHROMIUM} is missing: {INSTALL_HINT}"
@@ -257,7 +285,11 @@ impl Browser {
                     "--disable-dev-shm-usage",
                     format!("--user-data-dir={}", profile.path().display()),
                     format!("--window-size={},{}", size.0, size.1),
+                    format!("--lang={}", visitor.languages.unwrap_or("en-US").split(',').next().unwrap_or("en-US")),
+                    // Blink's preferred scheme: 0 is dark, 1 is light.
+                    format!("--blink-settings=preferredColorScheme={}", if visitor.dark { 0 } else { 1 }),
                 ],
+                "prefs": { "intl.accept_languages": visitor.languages.unwrap_or("en-US,en") },
                 // Headless Chromium keeps a desktop window at least 500 px wide with room for
                 // its toolbar, so the window size alone never gives a phone's viewport.
                 "mobileEmulation": {

@@ -521,7 +521,8 @@ async fn a_site_off_the_allowed_origins_gets_a_clear_refusal() {
     assert!(
         notice["text"]
             .as_str()
-            .is_some_and(|t| t.contains("This website is not allowed to use this chat")),
+            .is_some_and(|t| t
+                .contains(&chatlink_core::i18n::Lang::En.text("error.origin_not_allowed", &[]))),
         "the browser could read the refusal through CORS: {notice}"
     );
     assert_eq!(notice["retry"], json!(false));

@@ -1,13 +1,31 @@
+// The chat page's script; the server wraps it with the reply renderer (rich.js) in one scope.
 (() => {
   'use strict';
 
   const MAX_CHARS = 4000, COUNTER_FROM = 3500;
   const $ = (id) => document.getElementById(id);
-  const [list, form, input, sendBtn, statusEl, counter] =
-    ['messages', 'composer', 'input', 'send', 'status', 'counter'].map($);
+  const [list, form, input, sendBtn, statusEl, counter, announcer] =
+    ['messages', 'composer', 'input', 'send', 'status', 'counter', 'announce'].map($);
 
   let config = {};
   try { config = JSON.parse($('chatlink-config').textContent) || {}; } catch { /* run without greeting */ }
+  // Every sentence comes from the server's catalog, in the visitor's language.
+  const S = config.strings || {};
+  const t = (key, vars = {}) => Object.entries(vars).reduce((s, [k, v]) => s.split('{' + k + '}').join(v), S[key] || key);
+  // An answer's code picks its sentence; the server's own words are for codes the catalog lacks.
+  const said = (data, key) => S['error.' + data.code] || t(key);
+
+  // Replies that arrive while the visitor looks elsewhere show in the tab's title.
+  const baseTitle = document.title;
+  let unread = 0;
+  const showUnread = () => { document.title = unread ? `(${unread}) ${baseTitle}` : baseTitle; };
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) { unread = 0; showUnread(); } });
+  // A finished reply is read out once, whole, instead of piece by piece as it streams.
+  function announce(el) {
+    announcer.textContent = '';
+    setTimeout(() => { announcer.textContent = el.textContent; }, 50);
+    if (document.hidden) { unread++; showUnread(); }
+  }
 
   // Keyed by path so two links on the same origin never share a conversation.
   const KEY = 'chatlink:' + location.pathname;
@@ -62,7 +80,7 @@
 
   const setState = (next) => { state = next; document.body.dataset.state = next; updateComposer(); };
   // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
-  const setStatus = (text) => { statusEl.textContent = text ? text[0].toUpperCase() + text.slice(1) : ''; };
+  const setStatus = (text) => { statusEl.textContent = text || ''; };
   // Count code points, not UTF-16 units, so emoji count once like on the server.
   const charCount = (s) => [...s].length;
   const readJson = (res) => res.json().catch(() => ({}));
@@ -84,11 +102,19 @@
   const nearBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 96;
   const scrollDown = () => { list.scrollTop = list.scrollHeight; };
 
+  // Replies render their Markdown; the visitor's own words stay plain text. `dir=auto` lays a
+  // message out in its own script's direction (an Arabic reply right to left).
+  function show(el, text) {
+    if (el.classList.contains('user') || el.classList.contains('note')) el.textContent = text;
+    else { el.replaceChildren(renderRich(text)); el.classList.add('rich'); }
+  }
+
   function addElement(className, text, id) {
     const follow = nearBottom();
     const el = document.createElement('div');
     el.className = className;
-    el.textContent = text;
+    el.dir = 'auto';
+    show(el, text);
     if (id) el.dataset.id = id;
     list.appendChild(el);
     if (follow || className === 'msg user') scrollDown();
@@ -104,18 +130,23 @@
   const findMessage = (id) => [...list.querySelectorAll('.msg[data-id]')].find((el) => el.dataset.id === String(id));
 
   // Show a finished message once: update it if already shown, else fill the bubble or append.
-  function putMessage(m, bubble) {
+  // `live`: a message arriving now (announced), not one of the history.
+  function putMessage(m, bubble, live) {
     const follow = nearBottom();
     let el = findMessage(m.id);
+    const isNew = !el;
     if (!el && bubble && !bubble.dataset.id) el = bubble;
     else if (el && bubble && el !== bubble && !bubble.dataset.id) bubble.remove();
-    if (!el) return addMessage(m.role, m.content, m.id);
-    el.classList.remove('user', 'assistant', 'owner');
-    el.classList.add(roleClass(m.role));
-    setTyping(el, false);
-    el.textContent = m.content;
-    el.dataset.id = m.id;
-    if (follow) scrollDown();
+    if (!el) el = addMessage(m.role, m.content, m.id);
+    else {
+      el.classList.remove('user', 'assistant', 'owner');
+      el.classList.add(roleClass(m.role));
+      setTyping(el, false);
+      show(el, m.content);
+      el.dataset.id = m.id;
+      if (follow) scrollDown();
+    }
+    if (live && isNew && roleClass(m.role) !== 'user') announce(el);
     return el;
   }
 
@@ -149,7 +180,7 @@
     try { m = JSON.parse(ev.data); } catch { return; }
     // The page's own turn arrives on its turn stream, with its typing bubble.
     if (m.turn_id && m.turn_id === streamingTurn) return;
-    putMessage(m);
+    putMessage(m, null, true);
   }
 
   // The conversation stream by long-poll; stops quietly after a few refusals, like the stream.
@@ -176,19 +207,19 @@
     feed?.close(); feed = null;
     input.disabled = true;
     setState('closed');
-    setStatus(message || 'This link no longer works. Please ask the shop for a new one.');
+    setStatus(message || t('chat.closed'));
   }
 
   async function loadHistory() {
     if (!saved.conv || state === 'closed') return;
     const url = 'history?conversation_id=' + encodeURIComponent(saved.conv);
     const res = await fetch(url, { headers: { Accept: 'application/json' } }).catch(() => null);
-    if (!res) return setStatus('Could not load earlier messages. Check your connection.');
+    if (!res) return setStatus(t('chat.earlier_failed'));
     if (res.status === 404) { saved = {}; persist(); return; } // unknown conversation: start fresh
     if (!res.ok) {
       const err = await readJson(res);
-      if (res.status === 401) closeLink(err.message);
-      else setStatus(err.message || 'Could not load earlier messages.');
+      if (res.status === 401) closeLink(said(err, 'chat.closed'));
+      else setStatus(said(err, 'chat.earlier_error'));
       return;
     }
     const history = await readJson(res);
@@ -210,7 +241,7 @@
     const bubble = addStreamingBubble();
     let query = '';
     if (saved.turn === turnId && saved.eid) {
-      if (saved.text) { setTyping(bubble, false); bubble.textContent = saved.text; }
+      if (saved.text) { setTyping(bubble, false); show(bubble, saved.text); }
       query = '?last_event_id=' + encodeURIComponent(saved.eid);
       lastEventId = saved.eid;
     } else {
@@ -232,17 +263,18 @@
       if (bubble.dataset.id) return;
       const follow = nearBottom();
       setTyping(bubble, false);
-      bubble.appendChild(document.createTextNode(d.text || ''));
       saved.eid = lastEventId; saved.text = (saved.text || '') + (d.text || '');
+      // The whole text so far is rendered again: Markdown only makes sense once it is closed.
+      show(bubble, saved.text);
       persist();
       if (follow) scrollDown();
     } else if (ev.type === 'message') {
-      putMessage(d, bubble);
+      putMessage(d, bubble, true);
       // Finished messages come back with history, so there is no partial text left to restore.
       saved.eid = lastEventId; saved.text = '';
       persist();
     } else if (ev.type === 'done') {
-      finish(bubble, d.status, d.message);
+      finish(bubble, d.status, S['turn.' + d.code] || d.message);
     }
   }
 
@@ -266,7 +298,7 @@
         closeSource();
         if (refusals < MAX_REFUSALS) {
           const wait = 1000 * 2 ** refusals++;
-          setStatus('Connection lost, retrying…');
+          setStatus(t('status.retrying'));
           bubble.remove();
           setState('reconnecting');
           setTimeout(async () => {
@@ -275,10 +307,10 @@
           }, wait);
           return;
         }
-        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
+        finish(bubble, 'error', t('reply.interrupted'));
         loadHistory();
       } else {
-        setStatus('Connection lost, reconnecting…');
+        setStatus(t('status.reconnecting'));
       }
     };
   }
@@ -299,16 +331,12 @@
         continue;
       }
       // Revoked or expired: the link is over. Not found (the turn is gone): history says what is left.
-      if (got && got.status === 401) return closeLink((await readJson(got)).message);
-      if (got && got.status === 404) {
-        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
+      if (got && got.status === 401) return closeLink(said(await readJson(got), 'chat.closed'));
+      if (got && got.status === 404 || ++failures > MAX_REFUSALS) {
+        finish(bubble, 'error', t('reply.interrupted'));
         return loadHistory();
       }
-      if (++failures > MAX_REFUSALS) {
-        finish(bubble, 'error', 'The reply was interrupted. Please try again.');
-        return loadHistory();
-      }
-      setStatus('Connection lost, reconnecting…');
+      setStatus(t('status.reconnecting'));
       await sleep(1000 * 2 ** failures);
     }
   }
@@ -318,7 +346,7 @@
     bubble.classList.remove('streaming');
     setTyping(bubble, false);
     if (status === 'error') {
-      const text = message || 'Sorry, something went wrong. Please try again.';
+      const text = message || t('reply.failed');
       // An empty bubble carries the error itself; after a partial reply the status line does.
       if (bubble.textContent) setStatus(text);
       else { bubble.textContent = text; bubble.classList.add('error'); }
@@ -328,7 +356,7 @@
     }
     // Said once: while the team has the conversation, every message ends this way.
     if (status === 'handoff' && !list.querySelector('.note.handoff')) {
-      addElement('note handoff', 'A person from the team will reply here.');
+      addElement('note handoff', t('chat.handoff'));
     }
     saved.turn = null; saved.eid = 0; saved.text = '';
     persist();
@@ -358,11 +386,10 @@
       // Give the text back so nothing the visitor typed is lost.
       mine.remove();
       if (!input.value) input.value = content;
-      if (res && (res.status === 401 || res.status === 404)) return closeLink(data.message);
+      if (res && (res.status === 401 || res.status === 404)) return closeLink(said(data, 'chat.closed'));
       setState('idle');
       const wait = res?.status === 429 ? parseInt(res.headers.get('Retry-After'), 10) : 0;
-      setStatus((!res ? 'Could not send. Check your connection and try again.'
-        : data.message || 'Could not send your message. Please try again.') + (wait > 0 ? ` Please wait ${wait} s.` : ''));
+      setStatus((!res ? t('send.offline') : said(data, 'send.failed')) + (wait > 0 ? ' ' + t('send.wait', { seconds: wait }) : ''));
       return;
     }
 

@@ -1,17 +1,27 @@
-/* Chatlink chat widget for customers' pages: one dependency-free IIFE, styles sealed in a Shadow DOM. */
+/* Chatlink chat widget for customers' pages: one dependency-free IIFE, styles sealed in a Shadow DOM.
+   The server wraps it with the reply renderer (rich.js) in one scope. Two ways in: a site with a
+   backend sets window.ChatlinkChat with fetchToken (verified users, JWT); any site can paste
+   <script src=".../widget/chat.js" data-chatlink="<chat link>"> (anonymous visitors of that link). */
 (() => {
   'use strict';
 
+  // currentScript is only set while the script first runs, so read it before anything async.
+  const me = document.currentScript;
+  const scriptSrc = me?.src;
+  let link = null;
+  try { if (me?.dataset.chatlink) link = new URL(me.dataset.chatlink.replace(/\/*$/, '/'), location.href); } catch { /* not a URL */ }
+  if (link && !/^\/chat\/[\w-]+\/$/.test(link.pathname)) link = null;
   // XYZChat is the name an existing snippet format uses; ours wins when a page sets both.
-  const cfg = window.ChatlinkChat || window.XYZChat;
+  const cfg = link ? {} : window.ChatlinkChat || window.XYZChat;
   const LOADED = Symbol.for('chatlink.widget');
   if (!cfg || typeof cfg !== 'object' || window[LOADED]) return;
   window[LOADED] = true;
 
-  // currentScript is only set while the script first runs, so read it before anything async.
-  const scriptSrc = document.currentScript?.src;
   // cfg.chatHost is accepted for old snippets but ignored: Chatlink serves everything from host.
-  const apiBase = String(cfg.host || (scriptSrc ? new URL(scriptSrc).origin : '')).replace(/\/+$/, '');
+  const apiBase = link ? link.origin : String(cfg.host || (scriptSrc ? new URL(scriptSrc).origin : '')).replace(/\/+$/, '');
+  // Filled from the server's catalog, in the visitor's language, before the bubble shows.
+  let S = {};
+  const t = (key, vars = {}) => Object.entries(vars).reduce((s, [k, v]) => s.split('{' + k + '}').join(v), S[key] || '');
 
   const MAX_CHARS = 4000, COUNTER_FROM = 3500, MAX_FAILURES = 4, MAX_TIMEOUT = 2 ** 31 - 1;
   // A stream whose answer has not begun by then is held by something on the way (a proxy that
@@ -20,21 +30,24 @@
   let polling = false;
   // Thrown once the widget has switched to a notice, so callers just stop.
   const ENDED = new Error('chat session ended');
-  // Non-ASCII as escapes: a page may run this script under its own legacy charset.
-  const ELLIPSIS = '\u2026';
 
   const CSS = `
 :host{all:initial;color-scheme:light dark;font:16px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;
---bg:#f5f6f8;--surface:#fff;--text:#1a1c1f;--muted:#565c66;--border:#d5d9df;--accent:#1d4ed8;--on-accent:#fff;--agent:#fff;
---owner:#fff6e5;--owner-edge:#9a4a06;--danger:#b42318;--focus:#1d4ed8;color:var(--text)}
+--bg:#f5f6f8;--surface:#fff;--text:#1a1c1f;--muted:#565c66;--border:#d5d9df;--accent:var(--al,#1d4ed8);--on-accent:var(--ol,#fff);--agent:#fff;
+--owner:#fff6e5;--owner-edge:#9a4a06;--danger:#b42318;--focus:var(--accent);color:var(--text)}
 @media (prefers-color-scheme:dark){:host{--bg:#121417;--surface:#1b1e22;--text:#e8eaed;--muted:#a7adb7;--border:#343a42;
---accent:#2563eb;--agent:#23272d;--owner:#2c2416;--owner-edge:#f3ad5b;--danger:#ff8f85;--focus:#8ab4ff}}
+--accent:var(--ad,#8fb0f5);--on-accent:var(--od,#111316);--agent:#23272d;--owner:#2c2416;--owner-edge:#f3ad5b;--danger:#ff8f85}}
 *,*::before,*::after{box-sizing:border-box} [hidden]{display:none!important}
 button{font:inherit;cursor:pointer;border:0;-webkit-tap-highlight-color:transparent} button:disabled{opacity:.4;cursor:default}
 :focus-visible{outline:3px solid var(--focus);outline-offset:2px}
 .bubble,.send,.close{display:grid;place-items:center;border-radius:50%} .bubble,.send,.retry{background:var(--accent);color:var(--on-accent)}
-.bubble{position:fixed;right:20px;bottom:20px;z-index:2147483000;width:56px;height:56px;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}
-.bubble:hover{transform:scale(1.05)}
+.bubble{position:fixed;right:20px;bottom:20px;z-index:2147483000;min-width:56px;height:56px;box-shadow:0 4px 14px rgba(0,0,0,.25);transition:transform .15s}
+.bubble:hover{transform:scale(1.05)} .bubble.label{display:flex;gap:.5rem;padding:0 1.25rem 0 1rem;border-radius:28px;font-weight:600}
+.badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:var(--danger);
+color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center}
+:host([data-side=left]) .bubble,:host([data-side=left]) .panel{right:auto;left:20px}
+.logo{width:32px;height:32px;border-radius:8px;object-fit:contain}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .panel{position:fixed;right:20px;bottom:88px;z-index:2147483000;width:370px;max-width:calc(100vw - 40px);height:min(560px,calc(100vh - 110px));
 display:flex;flex-direction:column;overflow:hidden;background:var(--bg);border:1px solid var(--border);border-radius:16px;
 box-shadow:0 12px 40px rgba(0,0,0,.22);animation:rise .18s ease-out}
@@ -46,11 +59,13 @@ box-shadow:0 12px 40px rgba(0,0,0,.22);animation:rise .18s ease-out}
 /* Long unbroken strings (URLs, codes) must wrap instead of widening the panel. */
 .msg{max-width:85%;padding:.55rem .85rem;border-radius:1.1rem 1.1rem 1.1rem .35rem;white-space:pre-wrap;overflow-wrap:anywhere;
 align-self:flex-start;background:var(--agent);border:1px solid var(--border)}
+.rich{white-space:normal} .msg p,.msg ul,.msg ol{margin:0} .msg p+*,.msg ul+*,.msg ol+*{margin-top:.5em}
+.msg ul,.msg ol{padding-inline-start:1.3em} .msg a{color:inherit;text-decoration:underline}
 .msg.user{align-self:flex-end;background:var(--accent);color:var(--on-accent);border:0;border-radius:1.1rem 1.1rem .35rem}
 .msg.owner{background:var(--owner);border-color:var(--owner-edge)} .msg.error{border-color:var(--danger);color:var(--danger)}
 /* Generated content keeps labels out of the message's textContent. */
-.msg.owner::before{content:"Team";display:block;margin-bottom:.15rem;font-size:.75rem;font-weight:700;color:var(--owner-edge)}
-.msg.failed{opacity:.7} .msg.failed::after{content:"Not sent";display:block;font-size:.75rem;text-align:right}
+.msg.owner::before{content:var(--team);display:block;margin-bottom:.15rem;font-size:.75rem;font-weight:700;color:var(--owner-edge)}
+.msg.failed{opacity:.7} .msg.failed::after{content:var(--not-sent);display:block;font-size:.75rem;text-align:right}
 .msg.typing{min-width:3.6rem} @keyframes pulse{50%{opacity:.3}}
 .msg.typing::after{content:"\\2022\\2009\\2022\\2009\\2022";color:var(--muted);animation:pulse 1.2s ease-in-out infinite}
 .notice{margin:0 .75rem .5rem;padding:.75rem 1rem;text-align:center;background:var(--surface);border:1px solid var(--danger);border-radius:12px}
@@ -92,24 +107,64 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
 
   const root = h('div', { id: 'chatlink-widget', 'data-state': 'closed', 'data-open': 'false' });
   const shadow = root.attachShadow({ mode: 'open' });
-  const bubbleBtn = h('button', { type: 'button', class: 'bubble', 'aria-label': 'Open chat', 'aria-expanded': 'false' },
-    icon('M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z', 28));
-  const title = h('span', { class: 'title' }, 'Chat');
-  const closeBtn = h('button', { type: 'button', class: 'close', 'aria-label': 'Close chat' },
+  const badge = h('span', { class: 'badge', hidden: '' });
+  const launcher = h('span');
+  const bubbleBtn = h('button', { type: 'button', class: 'bubble', 'aria-expanded': 'false' },
+    icon('M20 2H4a2 2 0 0 0-2 2v18l4-4h14a2 2 0 0 0 2-2V4a2 2 0 0 0-2-2z', 28), launcher, badge);
+  const logo = h('img', { class: 'logo', alt: '', hidden: '' });
+  const title = h('span', { class: 'title' });
+  const closeBtn = h('button', { type: 'button', class: 'close' },
     icon('M19 6.4 17.6 5 12 10.6 6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12z', 22));
-  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'polite' });
+  // The log is not live: a finished reply is read out once, whole, by `announcer`.
+  const list = h('div', { class: 'messages', role: 'log', 'aria-live': 'off' });
+  const announcer = h('p', { class: 'sr', 'aria-live': 'polite' });
   const noticeTitle = h('strong'), noticeText = h('p');
-  const retryBtn = h('button', { type: 'button', class: 'retry' }, 'Try again');
+  const retryBtn = h('button', { type: 'button', class: 'retry' });
   const notice = h('div', { class: 'notice', role: 'alert', hidden: '' }, noticeTitle, noticeText, retryBtn);
   const statusEl = h('p', { class: 'status', role: 'status' });
-  const input = h('textarea', { class: 'input', rows: '1', placeholder: 'Type your message' + ELLIPSIS,
-    'aria-label': 'Your message', enterkeyhint: 'send' });
+  const input = h('textarea', { class: 'input', rows: '1', enterkeyhint: 'send', dir: 'auto' });
   const counter = h('span', { class: 'counter', hidden: '' });
-  const sendBtn = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send', disabled: '' },
+  const sendBtn = h('button', { type: 'submit', class: 'send', disabled: '' },
     icon('M3.4 20.4 21 12 3.4 3.6 3.3 10l12.4 2-12.4 2z', 22));
   const form = h('form', { class: 'composer', novalidate: '' }, input, counter, sendBtn);
-  const panel = h('div', { class: 'panel', role: 'dialog', 'aria-label': 'Chat', hidden: '' },
-    h('div', { class: 'head' }, title, closeBtn), list, notice, statusEl, form);
+  const panel = h('div', { class: 'panel', role: 'dialog', hidden: '' },
+    h('div', { class: 'head' }, logo, title, closeBtn), list, notice, statusEl, announcer, form);
+
+  // The look and the words the server chose for this visitor (see /api/v1/widget/config).
+  function applyConfig(c) {
+    S = c.strings || {};
+    const look = c.look || {}, pal = look.palette || {};
+    for (const [k, v] of [['--al', pal.accent], ['--ol', pal.on_accent], ['--ad', pal.accent_dark], ['--od', pal.on_accent_dark],
+      ['--team', JSON.stringify(t('chat.team'))], ['--not-sent', JSON.stringify(t('chat.not_sent'))]]) if (v) root.style.setProperty(k, v);
+    root.dataset.side = look.side === 'left' ? 'left' : 'right';
+    panel.lang = c.lang || 'en';
+    panel.dir = c.dir === 'rtl' ? 'rtl' : 'ltr';
+    title.textContent = c.title || t('widget.title');
+    panel.setAttribute('aria-label', title.textContent);
+    greeting = c.greeting || '';
+    if (look.logo) { logo.src = apiBase + look.logo; logo.hidden = false; }
+    launcher.textContent = look.launcher || '';
+    bubbleBtn.classList.toggle('label', !!look.launcher);
+    closeBtn.setAttribute('aria-label', t('widget.close'));
+    retryBtn.textContent = t('widget.retry');
+    input.placeholder = t('composer.placeholder');
+    input.setAttribute('aria-label', t('composer.label'));
+    sendBtn.setAttribute('aria-label', t('composer.send'));
+    showUnread();
+  }
+
+  // Replies that came while the panel was closed are counted on the bubble.
+  let unread = 0, greeting = '';
+  function showUnread() {
+    badge.hidden = !unread;
+    badge.textContent = unread > 9 ? '9+' : String(unread);
+    bubbleBtn.setAttribute('aria-label', t('widget.open') + (unread ? ', ' + t('widget.unread', { count: unread }) : ''));
+  }
+  // A reply that just finished: read out once, and counted while the panel is closed.
+  function arrived(el) {
+    announcer.textContent = el.textContent;
+    if (!isOpen) { unread++; showUnread(); }
+  }
 
   // A constructable sheet is not subject to the page's style-src CSP; <style> covers older browsers.
   try {
@@ -137,9 +192,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   }
   // After a load or a turn, the panel's visibility picks the resting state.
   const settle = () => setState(isOpen ? 'idle' : 'closed');
-  // Server messages follow Rust's lowercase style; a sentence on screen starts with a capital.
-  const sentence = (text) => (text ? text[0].toUpperCase() + text.slice(1) : '');
-  const setStatus = (text) => { statusEl.textContent = sentence(text); };
+  const setStatus = (text) => { statusEl.textContent = text || ''; };
   const readJson = (res) => res.json().catch(() => ({}));
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   // Code points, not UTF-16 units, so an emoji counts once as on the server.
@@ -150,9 +203,9 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   function decode(jwt) {
     if (typeof jwt !== 'string' || !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(jwt)) return null;
     try {
-      const { exp, iat } = JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+      const { exp, iat, app } = JSON.parse(atob(jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
       // exp > iat also rules out a zero lifetime, which would make the refresh timer spin.
-      return Number.isFinite(exp) && Number.isFinite(iat) && exp > iat ? { jwt, exp, iat } : null;
+      return Number.isFinite(exp) && Number.isFinite(iat) && exp > iat ? { jwt, exp, iat, app } : null;
     } catch { return null; }
   }
 
@@ -199,12 +252,32 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
 
   // A usable session token, renewed first if needed (the site's backend may be slow).
   async function fresh() {
+    if (link) return; // a chat link is its own credential
     if (state === 'expired') throw ENDED;
     if (refreshing) await refreshing.catch(() => {});
     if (!token || Date.now() >= token.expiresAt) await renew();
   }
 
+  // A chat link's routes sit under the link itself; a widget app's under /api/v1/chat.
+  const paths = link ? {
+    history: () => 'history?conversation_id=' + encodeURIComponent(conv), post: '',
+    turn: (id) => encodeURIComponent(id) + '/sse', turnPoll: (id) => encodeURIComponent(id) + '/frames',
+    feed: () => 'events?conversation_id=' + encodeURIComponent(conv), feedPoll: () => 'frames?conversation_id=' + encodeURIComponent(conv),
+  } : {
+    history: () => '/api/v1/chat/history', post: '/api/v1/chat/messages',
+    turn: (id) => `/api/v1/chat/turns/${encodeURIComponent(id)}/events`, turnPoll: (id) => `/api/v1/chat/turns/${encodeURIComponent(id)}/frames`,
+    feed: () => '/api/v1/chat/events', feedPoll: () => '/api/v1/chat/frames',
+  };
+  // The link's conversation is kept in this browser, per link (an app's is found by its user id).
+  const KEY = 'chatlink:' + (link ? link.href : '');
+  let conv = null;
+  try { conv = link && localStorage.getItem(KEY); } catch { /* storage blocked: a new conversation per page */ }
+  const remember = (id) => { conv = id; try { localStorage.setItem(KEY, id); } catch { /* as above */ } };
+  // Both surfaces' answers: the widget API's camelCase names or the chat link's snake_case.
+  const get = (d, k) => d[k] ?? d[k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())];
+
   async function api(path, init = {}) {
+    if (link) return fetch(link.href + path, init);
     await fresh();
     const sent = token;
     const res = await authed(path, init, sent);
@@ -230,9 +303,17 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   const roleClass = (role) => (role === 'user' || role === 'owner' ? role : 'assistant');
   const findMessage = (id) => [...list.querySelectorAll('[data-id]')].find((el) => el.dataset.id === String(id));
 
+  // Replies render their Markdown; the visitor's own words and notices stay plain text.
+  function show(el, text) {
+    text = String(text ?? '');
+    if (/^msg (assistant|owner)/.test(el.className)) { el.replaceChildren(renderRich(text)); el.classList.add('rich'); }
+    else el.textContent = text;
+  }
+
   function addBubble(kind, text, id) {
     const follow = nearBottom(); // only follow new content if the visitor has not scrolled up to read
-    const el = h('div', { class: 'msg ' + kind }, String(text ?? ''));
+    const el = h('div', { class: 'msg ' + kind, dir: 'auto' });
+    show(el, text);
     if (id != null) el.dataset.id = id;
     list.append(el);
     if (follow || kind === 'user') scrollDown();
@@ -246,17 +327,22 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   }
 
   // History and a replayed stream overlap: a message already shown is updated, never added twice.
+  // Live messages of the team or the agent are announced (and counted while the panel is closed).
   function putMessage(m, bubble) {
     let el = findMessage(m.id);
+    const isNew = !el;
     if (el && bubble && el !== bubble) bubble.remove();
     else if (!el) el = bubble;
-    if (!el) return addBubble(roleClass(m.role), m.content, m.id);
-    const follow = nearBottom();
-    setTyping(el, false);
-    el.className = 'msg ' + roleClass(m.role);
-    el.textContent = String(m.content ?? '');
-    el.dataset.id = m.id;
-    if (follow) scrollDown();
+    if (!el) el = addBubble(roleClass(m.role), m.content, m.id);
+    else {
+      const follow = nearBottom();
+      setTyping(el, false);
+      el.className = 'msg ' + roleClass(m.role);
+      show(el, m.content);
+      el.dataset.id = m.id;
+      if (follow) scrollDown();
+    }
+    if (isNew && m.role !== 'user') arrived(el);
   }
 
   function updateComposer() {
@@ -282,15 +368,17 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     setState(next);
     setStatus('');
     noticeTitle.textContent = heading;
-    noticeText.textContent = sentence(text);
+    noticeText.textContent = text;
     retryBtn.hidden = !canRetry;
     notice.hidden = false;
     if (hadFocus && canRetry) retryBtn.focus(); // the textarea was just disabled under the visitor
   }
-  const expire = () => block('expired', 'Chat session ended',
-    "We couldn't renew your chat session. Try again, or reload the page.", true);
-  const fail = (message, canRetry) =>
-    block('error', 'Chat unavailable', message || 'The chat is not available right now.', canRetry);
+  const expire = () => block('expired', t('widget.ended_title'), t('widget.ended'), true);
+  const fail = (message, canRetry) => block('error', t('widget.unavailable_title'), message || t('widget.unavailable'), canRetry);
+  // An answer's code picks its sentence from the catalog.
+  const said = (data, key) => S['error.' + data?.code] || t(key);
+  // A refusal that retrying cannot fix: another website, a revoked link or app.
+  const final = (res) => res.status === 401 || res.status === 403 || res.status === 404;
 
   // ---- Conversation ----
 
@@ -300,21 +388,24 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     setState('loading');
     let res = null, data = {};
     try {
-      res = await api('/api/v1/chat/history', { headers: { Accept: 'application/json' } });
-      data = await readJson(res);
+      // A chat link without a conversation in this browser has no history yet.
+      if (!link || conv) {
+        res = await api(paths.history(), { headers: { Accept: 'application/json' } });
+        data = await readJson(res);
+        if (link && res.status === 404 && data.code === 'not_found') { conv = null; res = { ok: true }; data = {}; }
+      } else res = { ok: true };
     } catch (err) { if (err === ENDED) return; }
-    if (!res?.ok) return fail(res ? data.message : 'Could not reach the chat. Check your connection.', res?.status !== 403);
+    if (!res?.ok) return fail(res ? said(data, 'widget.unavailable') : t('widget.unreachable'), !res || !final(res));
     loaded = true;
-    title.textContent = data.name || 'Chat';
-    panel.setAttribute('aria-label', title.textContent);
     // History is the truth: render it afresh, so a reload after "Try again" shows nothing twice.
     list.replaceChildren();
-    if (data.greeting) addBubble('assistant greeting', data.greeting);
+    const hello = data.greeting ?? greeting;
+    if (hello) addBubble('assistant greeting', hello);
     for (const m of data.messages || []) addBubble(roleClass(m.role), m.content, m.id);
     settle();
     scrollDown();
-    if (data.runningTurnId) streamTurn(data.runningTurnId);
-    if (data.conversationId) { feedFrom = data.lastEventId || 0; follow(); }
+    if (get(data, 'runningTurnId')) streamTurn(get(data, 'runningTurnId'));
+    if (get(data, 'conversationId') || conv) { feedFrom = get(data, 'lastEventId') || 0; follow(); }
   }
 
   async function post(text) {
@@ -326,23 +417,24 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     let res = null, data = {}, ended = false;
     try {
       const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
-      res = await api('/api/v1/chat/messages', { method: 'POST', headers, body: JSON.stringify({ content }) });
+      const body = link && conv ? { content, conversation_id: conv } : { content };
+      res = await api(paths.post, { method: 'POST', headers, body: JSON.stringify(body) });
       data = await readJson(res);
     } catch (err) { ended = err === ENDED; }
     if (res?.ok) {
-      if (data.messageId) mine.dataset.id = data.messageId;
-      streamTurn(data.turnId);
+      if (get(data, 'messageId')) mine.dataset.id = get(data, 'messageId');
+      if (link) remember(get(data, 'conversationId'));
+      streamTurn(get(data, 'turnId'));
       // The first message starts the conversation: follow it from its start (this turn is skipped).
       if (feedFrom === null) { feedFrom = 0; follow(); }
       return true;
     }
     mine.classList.add('failed');
     if (ended) return false;
-    if (res?.status === 403 || res?.status === 404) return fail(data.message, res.status !== 403), false;
+    if (res && final(res)) return fail(said(data, 'widget.unavailable'), false), false;
     settle();
-    // No extra text for 429: its message already says how long to wait.
-    setStatus(res ? data.message || 'Could not send your message. Please try again.'
-      : 'Could not send. Check your connection and try again.');
+    const wait = res?.status === 429 ? parseInt(res.headers.get('Retry-After'), 10) : 0;
+    setStatus((res ? said(data, 'send.failed') : t('send.offline')) + (wait > 0 ? ' ' + t('send.wait', { seconds: wait }) : ''));
     return false;
   }
 
@@ -359,8 +451,8 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   function endTurn(s, status, message) {
     if (stream !== s) return;
     stopStream();
-    if (status === 'error') addBubble('error', sentence(message) || 'Sorry, something went wrong. Please try again.');
-    setStatus(status === 'lost' ? 'Connection lost. Try again later.' : '');
+    if (status === 'error') addBubble('error', message || t('reply.failed'));
+    setStatus(status === 'lost' ? t('status.lost') : '');
     settle();
   }
 
@@ -374,16 +466,17 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     try { d = JSON.parse(ev.data); } catch { return true; }
     if (ev.event === 'delta') {
       const follow = nearBottom();
-      s.bubble ??= addBubble('assistant', ''); // a turn may hold several assistant messages
+      if (!s.bubble) { s.bubble = addBubble('assistant', ''); s.text = ''; } // a turn may hold several messages
       setTyping(s.bubble, false);
-      s.bubble.append(String(d.text ?? ''));
+      // The whole text so far is rendered again: Markdown only makes sense once it is closed.
+      show(s.bubble, s.text += String(d.text ?? ''));
       if (follow) scrollDown();
     } else if (ev.event === 'message') {
       // An owner's message never takes over the reply being streamed.
       putMessage(d, d.role === 'assistant' ? s.bubble : null);
       if (d.role === 'assistant') s.bubble = null;
     } else if (ev.event === 'done') {
-      endTurn(s, d.status, d.message);
+      endTurn(s, d.status, S['turn.' + d.code] || d.message);
     }
     return true;
   }
@@ -438,13 +531,20 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     return frames.map((f) => ({ id: String(f.id), event: f.event, data: f.data }));
   }
 
+  // A turn's stream refused for good: the turn is gone (404), or the chat is over for this page.
+  async function refused(s, res) {
+    const data = await readJson(res);
+    if (res.status === 404 && data.code === 'not_found') return endTurn(s, 'error', t('reply.interrupted'));
+    fail(said(data, 'widget.unavailable'), false);
+  }
+
   async function streamTurn(turnId) {
     stopStream();
     const bubble = addBubble('assistant', '');
     setTyping(bubble, true);
-    const s = (stream = { lastId: 0, failures: 0, ctrl: null, bubble, turnId });
+    const s = (stream = { lastId: 0, failures: 0, ctrl: null, bubble, turnId, text: '' });
     setState('streaming');
-    const path = `/api/v1/chat/turns/${encodeURIComponent(turnId)}/events`;
+    const path = paths.turn(turnId);
     while (stream === s) {
       if (polling) return pollTurn(s);
       const started = Date.now(), headers = { Accept: 'text/event-stream' };
@@ -474,17 +574,16 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       // The server ends streams when their token expires and on restarts: resume at once. Only an end
       // that came at once and brought nothing counts as a failure, so a bad proxy cannot make us spin.
       if (res?.ok && !broken && (applied || Date.now() - started >= 1000)) continue;
-      if (res?.status === 404) return endTurn(s, 'error', (await readJson(res)).message);
-      if (res?.status === 403) return fail((await readJson(res)).message, false);
+      if (res && final(res)) return refused(s, res);
       if (++s.failures > MAX_FAILURES) return endTurn(s, 'lost');
-      setStatus('Connection lost, reconnecting' + ELLIPSIS);
+      setStatus(t('status.reconnecting'));
       await sleep(1000 * 2 ** (s.failures - 1));
     }
   }
 
   // The same turn by long-poll, from the last frame applied.
   async function pollTurn(s) {
-    const path = `/api/v1/chat/turns/${encodeURIComponent(s.turnId)}/frames`;
+    const path = paths.turnPoll(s.turnId);
     while (stream === s) {
       let got = undefined;
       s.ctrl = new AbortController();
@@ -496,10 +595,9 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
         for (const ev of got) { apply(s, ev); if (stream !== s) return; }
         continue;
       }
-      if (got?.status === 404) return endTurn(s, 'error', (await readJson(got)).message);
-      if (got?.status === 403) return fail((await readJson(got)).message, false);
+      if (got && final(got)) return refused(s, got);
       if (++s.failures > MAX_FAILURES) return endTurn(s, 'lost');
-      setStatus('Connection lost, reconnecting' + ELLIPSIS);
+      setStatus(t('status.reconnecting'));
       await sleep(1000 * 2 ** (s.failures - 1));
     }
   }
@@ -525,10 +623,15 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
 
   // Same loop as a turn's stream: resume at once when the server ends it (the token expired),
   // back off when it fails, give up quietly (the turn streams still work) after a few failures.
+  // It keeps following while the panel is closed, so a reply from the team shows on the bubble;
+  // a widget app's only until its session is due for renewal, so an idle tab never asks the
+  // site's backend for tokens (opening the panel follows again).
+  const idle = () => !isOpen && !link && (!token || Date.now() >= token.due);
   async function follow() {
-    if (feed || feedFrom === null || !isOpen || state === 'expired' || state === 'error') return;
+    if (feed || feedFrom === null || state === 'expired' || state === 'error') return;
     const f = (feed = { lastId: feedFrom, failures: 0, ctrl: null });
     while (feed === f) {
+      if (idle()) { feed = null; return; }
       if (polling) return pollFeed(f);
       const started = Date.now(), headers = { Accept: 'text/event-stream' };
       if (f.lastId) headers['Last-Event-ID'] = String(f.lastId);
@@ -538,7 +641,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       try {
         await fresh();
         opened = watchOpen(f.ctrl);
-        res = await api('/api/v1/chat/events', { headers, signal: f.ctrl.signal });
+        res = await api(paths.feed(), { headers, signal: f.ctrl.signal });
         opened();
         if (res.ok) applied = await readEvents(res, (ev) => applyFeed(f, ev), () => feed === f);
       } catch (err) {
@@ -559,7 +662,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     while (feed === f) {
       let got = undefined;
       f.ctrl = new AbortController();
-      try { got = await pollOnce('/api/v1/chat/frames', f.lastId, f.ctrl); } catch (err) { if (err === ENDED) return; }
+      try { got = await pollOnce(paths.feedPoll(), f.lastId, f.ctrl); } catch (err) { if (err === ENDED) return; }
       if (feed !== f) return;
       if (Array.isArray(got)) { for (const ev of got) applyFeed(f, ev); continue; }
       if (got && got.status !== 429 && got.status < 500) { feed = null; return; }
@@ -591,6 +694,8 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
 
   function open() {
     if (!isOpen) { setOpen(true); autosize(); scrollDown(); }
+    unread = 0;
+    showUnread();
     if (state === 'expired') work = retry(); // opening counts as the visitor asking again
     else if (state === 'closed' && !loaded) work = loadHistory();
     else if (state === 'closed') setState('idle');
@@ -604,7 +709,6 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (!isOpen) return;
     const hadFocus = shadow.activeElement; // a site's own button keeps its focus
     setOpen(false);
-    stopFeed();
     // A reply on its way keeps streaming, so it is there on reopen.
     if (state === 'idle') setState('closed');
     else schedule();
@@ -637,10 +741,25 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   // Resolves to false when the chat is busy or unavailable and nothing was posted.
   cfg.send = async (text) => { await open(); return post(text); };
 
-  const initial = decode(cfg.token);
-  if (initial) useToken(initial, true);
-  // From <head> there is no <body> yet; an async load after DOMContentLoaded mounts at once.
-  const mount = () => document.body.append(root);
-  if (document.body) mount();
-  else document.addEventListener('DOMContentLoaded', mount, { once: true });
+  // The bubble shows once the server has said how it looks and what it says. A site the link or
+  // app does not allow, or a link that no longer works, gets no bubble at all.
+  async function boot() {
+    const initial = decode(cfg.token);
+    if (initial) useToken(initial, true);
+    let app = cfg.appId || initial?.app;
+    if (!link && !app) { try { await refresh(); app = token.app; } catch { /* the config call says no */ } }
+    const url = link ? link.href + 'widget' : apiBase + '/api/v1/widget/config?app=' + encodeURIComponent(app || '');
+    for (let tries = 0; ; tries++) {
+      const res = await fetch(url, { headers: { Accept: 'application/json' } }).catch(() => null);
+      if (res?.ok) { applyConfig(await readJson(res)); break; }
+      if ((res && final(res)) || tries >= MAX_FAILURES) return;
+      await sleep(2000 * 2 ** tries);
+    }
+    // From <head> there is no <body> yet; an async load after DOMContentLoaded mounts at once.
+    const mount = () => document.body.append(root);
+    if (document.body) mount();
+    else document.addEventListener('DOMContentLoaded', mount, { once: true });
+    if (link && conv) { feedFrom = 0; loadHistory(); } // a returning visitor: the team may have replied
+  }
+  boot();
 })();

@@ -3,12 +3,14 @@
 
 pub mod agent;
 pub mod app;
+pub mod brand;
 mod demo;
 pub mod error;
 pub mod feed;
 pub mod files;
 pub mod http;
 pub mod hub;
+pub mod i18n;
 pub mod jid;
 pub mod jwt;
 pub mod knowledge;

@@ -137,16 +137,35 @@ pub struct EndUser {
     pub id: String,
 }
 
+words! {
+    /// Why a reply failed, as a visitor is told: `turn.<word>` in the message catalog.
+    pub enum TurnError ("turn error") {
+        /// The reply took longer than the turn's deadline and nothing came.
+        TooSlow = "too_slow",
+        /// The provider failed; its detail stays in the logs.
+        Unavailable = "unavailable",
+        /// The server stopped in the middle of the reply.
+        Interrupted = "interrupted",
+        /// The reply could not be saved.
+        NotSaved = "not_saved",
+    }
+}
+
+impl TurnError {
+    /// The English sentence, which the `done` frame carries for pages that predate codes.
+    pub fn visitor_message(self) -> String {
+        crate::i18n::Lang::En.text(&format!("turn.{}", self.as_str()), &[])
+    }
+}
+
 /// How a turn ended, as its `done` frame reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
     /// The agent could not help and passed the question to a person.
     Handoff,
-    /// The engine failed; `visitor_message` is safe to show a visitor (no provider detail).
-    Error {
-        visitor_message: String,
-    },
+    /// The engine failed; what a visitor is told (no provider detail).
+    Error(TurnError),
 }
 
 impl Outcome {
@@ -154,7 +173,7 @@ impl Outcome {
         match self {
             Outcome::Ok => TurnStatus::Ok,
             Outcome::Handoff => TurnStatus::Handoff,
-            Outcome::Error { .. } => TurnStatus::Error,
+            Outcome::Error(_) => TurnStatus::Error,
         }
     }
 }
@@ -198,7 +217,9 @@ struct MessageJson<'a> {
 #[derive(Serialize)]
 struct DoneJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
+    code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
     status: TurnStatus,
     turn_id: &'a str,
 }
@@ -241,8 +262,12 @@ impl Frame {
                 turn_id,
             }),
             Frame::Done { turn_id, outcome } => serde_json::to_string(&DoneJson {
+                code: match outcome {
+                    Outcome::Error(e) => Some(e.as_str()),
+                    Outcome::Ok | Outcome::Handoff => None,
+                },
                 message: match outcome {
-                    Outcome::Error { visitor_message } => Some(visitor_message),
+                    Outcome::Error(e) => Some(e.visitor_message()),
                     Outcome::Ok | Outcome::Handoff => None,
                 },
                 status: outcome.status(),
@@ -359,10 +384,8 @@ mod tests {
             r#"{"status":"handoff","turn_id":"TURN"}"#
         );
         assert_eq!(
-            done(Outcome::Error {
-                visitor_message: "Sorry.".into()
-            }),
-            r#"{"message":"Sorry.","status":"error","turn_id":"TURN"}"#
+            done(Outcome::Error(TurnError::TooSlow)),
+            r#"{"code":"too_slow","message":"Sorry, the reply took too long. Please try again, or ask a shorter question.","status":"error","turn_id":"TURN"}"#
         );
     }
 

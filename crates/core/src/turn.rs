@@ -18,23 +18,14 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, AgentInput, Reply};
 use crate::hub::{Hub, LiveTurn, OwnerEvent};
 use crate::model::{
-    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, now_ms, rfc3339,
+    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, TurnError, now_ms,
+    rfc3339,
 };
 use crate::store::Store;
 use crate::token::random_id;
 
-/// What a visitor sees when the server stops in the middle of a reply.
-pub const INTERRUPTED: &str =
-    "The reply was interrupted because the chat server restarted. Please send your message again.";
-
 /// What ends a reply that hit its length cap or deadline with text, so nobody takes it as whole.
 pub const CUT_MARK: &str = " […]";
-/// What a visitor sees when the reply took longer than the turn's deadline and nothing came.
-pub const TOO_SLOW: &str =
-    "Sorry, the reply took too long. Please try again, or ask a shorter question.";
-/// What a visitor sees when their reply could not be saved.
-pub const NOT_SAVED: &str =
-    "Sorry, something went wrong while saving the reply. Please send your message again.";
 /// Tries at the final write before the turn is given up as an error.
 const SAVE_TRIES: u32 = 3;
 
@@ -55,6 +46,8 @@ pub struct TurnJob {
     pub knowledge: Arc<Vec<Knowledge>>,
     pub history: Vec<HistoryMessage>,
     pub message: String,
+    /// The visitor's language, for the words the agent adds itself.
+    pub lang: crate::i18n::Lang,
     /// The owner has the conversation: no agent answered, the visitor wrote to the owner.
     pub owner_answers: bool,
     /// The agent whose daily provider budget this turn's tokens are counted against.
@@ -142,6 +135,7 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         knowledge: &job.knowledge,
         history: &job.history,
         message: &job.message,
+        lang: job.lang,
     };
     let cut_short = |why: &str| {
         let text = streamed.text();
@@ -149,9 +143,7 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         if text.is_empty() {
             Reply {
                 text,
-                outcome: Outcome::Error {
-                    visitor_message: TOO_SLOW.to_owned(),
-                },
+                outcome: Outcome::Error(TurnError::TooSlow),
                 tokens: None,
             }
         } else {
@@ -173,9 +165,7 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
                 tracing::error!(turn_id, "the agent panicked; the turn ends as an error");
                 Reply {
                     text: streamed.text(),
-                    outcome: Outcome::Error {
-                        visitor_message: crate::agent::openai::VISITOR_MESSAGE.to_owned(),
-                    },
+                    outcome: Outcome::Error(TurnError::Unavailable),
                     tokens: None,
                 }
             }
@@ -184,7 +174,7 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         () = tokio::time::sleep(job.bounds.deadline) => cut_short("turn_deadline"),
         () = shutdown.cancelled() => Reply {
             text: streamed.text(),
-            outcome: Outcome::Error { visitor_message: INTERRUPTED.to_owned() },
+            outcome: Outcome::Error(TurnError::Interrupted),
             tokens: None,
         },
     };
@@ -281,13 +271,11 @@ async fn give_up(
 ) -> Vec<crate::model::EncodedFrame> {
     let done = Frame::Done {
         turn_id: turn_id.to_owned(),
-        outcome: Outcome::Error {
-            visitor_message: NOT_SAVED.to_owned(),
-        },
+        outcome: Outcome::Error(TurnError::NotSaved),
     };
     let (_, tail) = live.close_with(std::slice::from_ref(&done));
     let (store, id) = (store.clone(), turn_id.to_owned());
-    match tokio::task::spawn_blocking(move || store.fail_turn(&id, NOT_SAVED)).await {
+    match tokio::task::spawn_blocking(move || store.fail_turn(&id, TurnError::NotSaved)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(turn_id, error = %e, "could not mark the turn as failed"),
         Err(e) => tracing::error!(turn_id, error = %e, "could not mark the turn as failed"),
@@ -363,6 +351,7 @@ mod tests {
             owner_answers: false,
             charge: None,
             message: "when are you open?".into(),
+            lang: crate::i18n::Lang::En,
             bounds: TurnBounds {
                 deadline: Duration::from_secs(30),
                 reply_chars: 8000,
@@ -494,7 +483,7 @@ mod tests {
         let sweep = |except: &std::collections::HashSet<String>| {
             store
                 .end_running_turns(
-                    NOT_SAVED,
+                    TurnError::NotSaved,
                     crate::store::Running::StartedBefore {
                         before: now_ms() + 1000,
                         except,

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use serde_json::json;
 
-use chatlink_core::agent::openai::{OpenAiAgent, OpenAiConfig, VISITOR_MESSAGE, default_client};
+use chatlink_core::agent::openai::{FORMATTING, OpenAiAgent, OpenAiConfig, default_client};
 use chatlink_core::agent::{Agent, AgentInput, Reply};
+use chatlink_core::model::TurnError;
 use chatlink_core::model::{HistoryMessage, Knowledge, Outcome, Role};
 use chatlink_core::secret::Sensitive;
 use chatlink_test_support::provider::{Behaviour, End, FakeProvider, events};
@@ -70,6 +71,7 @@ fn input<'a>(
         knowledge,
         history,
         message,
+        lang: chatlink_core::i18n::Lang::En,
     }
 }
 
@@ -91,10 +93,11 @@ async fn turn(behaviour: Behaviour) -> (Vec<String>, Reply) {
 
 fn assert_visitor_error(reply: &Reply) {
     match &reply.outcome {
-        Outcome::Error { visitor_message } => {
-            assert_eq!(visitor_message, VISITOR_MESSAGE);
-            assert!(!visitor_message.contains("PROVIDER-SECRET-DETAIL"));
-            assert!(!visitor_message.contains("sk-"));
+        Outcome::Error(why) => {
+            assert_eq!(*why, TurnError::Unavailable);
+            let said = why.visitor_message();
+            assert!(!said.contains("PROVIDER-SECRET-DETAIL"));
+            assert!(!said.contains("sk-"));
         }
         other => panic!("expected an error outcome, got {other:?}"),
     }
@@ -107,7 +110,9 @@ async fn streams_deltas_in_order() {
     let (deltas, reply) = turn(streaming(pieces, End::Close)).await;
     assert_eq!(deltas, ["Hello", ", we", " open at 7", "."]);
     // No usage reported: every character sent (system prompt, message) and received counts.
-    let sent = "You are Rosie, the bakery's cheerful helper.".len() + "Hello?".len();
+    let sent = "You are Rosie, the bakery's cheerful helper.".len()
+        + FORMATTING.chars().count()
+        + "Hello?".len();
     assert_eq!(
         reply.tokens,
         Some((sent + "Hello, we open at 7.".len()) as u64)
@@ -355,6 +360,10 @@ async fn request_carries_model_key_prompt_history_and_message() {
     assert!(
         system.contains("Q: Do you bake sourdough?\nA: Yes, sourdough loaves every Friday."),
         "{system}"
+    );
+    assert!(
+        system.contains("**bold**") && system.contains("No headings, tables"),
+        "the model is told which Markdown the chat renders: {system}"
     );
     let history_sent: Vec<(&str, &str)> = messages[1..11]
         .iter()

@@ -126,6 +126,19 @@ pub async fn story_agent(app: &App, slug: &str) -> (FakeProvider, Vec<String>) {
     (provider, pieces)
 }
 
+/// A `width`×`height` PNG of one colour: a logo as an owner would upload it.
+pub fn logo_png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().expect("PNG header");
+    let pixels: Vec<u8> = (0..width * height).flat_map(|_| rgb).collect();
+    writer.write_image_data(&pixels).expect("PNG pixels");
+    writer.finish().expect("PNG end");
+    out
+}
+
 /// Decodes a QR code PNG back to its text, the way a phone camera would: 8-bit greyscale (as
 /// Chatlink writes them) or RGB(A) (as the clipboard hands images over). Exactly one code must
 /// be in the picture.

@@ -160,6 +160,7 @@ async fn page(State(site): State<Site>, headers: HeaderMap) -> Response {
             "{{script}}",
             &format!("{}/widget/chat.js", site.0.config.chatlink_url),
         )
+        .replace("{{appId}}", &js_string(&site.0.config.app_id))
         .replace("{{token}}", &js_string(&token));
     let mut res = Html(html).into_response();
     if let Some(c) = set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
@@ -214,6 +215,7 @@ const PAGE: &str = r#"<!doctype html>
 <!-- The Chatlink widget: the snippet a customer pastes into their page. -->
 <script>
 window.ChatlinkChat = {
+  appId: {{appId}},
   token: {{token}},
   host: {{chatlink}},
   fetchToken: async function () {

@@ -62,8 +62,6 @@ const SMALL_TALK_FILLER: &[&str] = &[
     "great", "guys", "how", "is", "it", "lot", "many", "much", "nice", "oh", "ok", "okay",
     "perfect", "so", "team", "there", "today", "up", "very", "well", "what", "you", "youre",
 ];
-const THANKS_REPLY: &str = "You're welcome! Let me know if there's anything else I can help with.";
-const DEFAULT_GREETING: &str = "Hello! How can I help you?";
 
 /// Answers from knowledge by ranked retrieval; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -100,10 +98,10 @@ fn answer(input: &AgentInput<'_>) -> Reply {
     };
     match small_talk(input.message, input.name) {
         Some(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {
-            return ok(DEFAULT_GREETING);
+            return ok(&input.lang.text("agent.greeting", &[]));
         }
         Some(SmallTalk::Greeting) => return ok(input.greeting.trim()),
-        Some(SmallTalk::Thanks) => return ok(THANKS_REPLY),
+        Some(SmallTalk::Thanks) => return ok(&input.lang.text("agent.thanks", &[])),
         None => {}
     }
     let index = Index::new(input.knowledge);
@@ -121,15 +119,12 @@ fn answer(input: &AgentInput<'_>) -> Reply {
     if !text.is_empty() {
         return ok(text);
     }
-    let who = match input.name.trim() {
-        "" => "a person".to_string(),
-        name => format!("someone at {name}"),
+    let text = match input.name.trim() {
+        "" => input.lang.text("agent.fallback", &[]),
+        name => input.lang.text("agent.fallback_named", &[("name", name)]),
     };
     Reply {
-        text: format!(
-            "I'm sorry, I don't know the answer to that. I've passed your question on to {who}, \
-             who will reply here as soon as they can."
-        ),
+        text,
         outcome: Outcome::Handoff,
         tokens: None,
     }
@@ -270,6 +265,7 @@ mod tests {
             knowledge,
             history: &history,
             message,
+            lang: crate::i18n::Lang::En,
         };
         let reply = AnswersAgent::new().run(input, &sink).await;
         let deltas = deltas.lock().expect("deltas lock").clone();
@@ -390,7 +386,10 @@ mod tests {
             let (reply, _) = ask(&bakery(), message).await;
             assert_eq!(
                 (reply.outcome, reply.text.as_str()),
-                (Outcome::Ok, THANKS_REPLY),
+                (
+                    Outcome::Ok,
+                    crate::i18n::Lang::En.text("agent.thanks", &[]).as_str()
+                ),
                 "{message}"
             );
         }
@@ -408,9 +407,13 @@ mod tests {
             knowledge: &[],
             history: &[],
             message: "hello",
+            lang: crate::i18n::Lang::En,
         };
         let reply = AnswersAgent.run(input, &sink).await;
-        assert_eq!(reply.text, DEFAULT_GREETING);
+        assert_eq!(
+            reply.text,
+            crate::i18n::Lang::En.text("agent.greeting", &[])
+        );
         let reply = AnswersAgent
             .run(
                 AgentInput {
@@ -422,6 +425,21 @@ mod tests {
             .await;
         assert_eq!(reply.outcome, Outcome::Handoff);
         assert!(reply.text.contains("to a person"));
+        let reply = AnswersAgent
+            .run(
+                AgentInput {
+                    message: "Kuchen?",
+                    lang: crate::i18n::Lang::De,
+                    ..input
+                },
+                &sink,
+            )
+            .await;
+        assert_eq!(
+            reply.text,
+            crate::i18n::Lang::De.text("agent.fallback", &[]),
+            "a German visitor is told in German"
+        );
     }
 
     #[tokio::test]

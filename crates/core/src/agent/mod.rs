@@ -29,6 +29,9 @@ pub struct AgentInput<'a> {
     pub history: &'a [HistoryMessage],
     /// The visitor's message this turn answers.
     pub message: &'a str,
+    /// The visitor's language: what the agent says in its own words (a greeting, a handoff)
+    /// comes from the message catalog in it.
+    pub lang: crate::i18n::Lang,
 }
 
 /// What an engine produced: the whole reply text (the concatenation of its deltas) and the outcome.

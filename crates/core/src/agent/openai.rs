@@ -11,12 +11,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply, retrieval};
-use crate::model::{Outcome, Role};
+use crate::model::{Outcome, Role, TurnError};
 use crate::secret::Sensitive;
 
-/// What the visitor sees whatever went wrong: provider detail stays in the logs.
-pub const VISITOR_MESSAGE: &str =
-    "Sorry, the assistant is unavailable right now. Please try again in a moment.";
 const KNOWLEDGE_LIMIT: usize = 4;
 const HISTORY_LIMIT: usize = 10;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -196,9 +193,7 @@ impl Agent for OpenAiAgent {
                 Err(failure) => {
                     let (model, streamed) = (&self.config.model, text.len());
                     tracing::warn!(%model, streamed, "chat turn failed: {failure}");
-                    Outcome::Error {
-                        visitor_message: VISITOR_MESSAGE.to_owned(),
-                    }
+                    Outcome::Error(TurnError::Unavailable)
                 }
             };
             // A provider that reports no usage is charged a token per character sent and
@@ -212,6 +207,13 @@ impl Agent for OpenAiAgent {
         })
     }
 }
+
+/// What the chat page and the widget render of Markdown (`assets/rich.js`): anything else would
+/// show as literal asterisks, hashes or pipes.
+pub const FORMATTING: &str = "\n\nFormat replies as plain text with at most this Markdown: paragraphs \
+     separated by a blank line, **bold**, *italic*, lists (lines starting with \"- \" or \"1. \") and \
+     links as [text](https://…). No headings, tables, code blocks, images or HTML. Write web \
+     addresses, e-mail addresses and phone numbers out in full: they become links by themselves.";
 
 /// System prompt (persona plus the relevant knowledge), recent history, then the new message.
 fn messages(input: &AgentInput<'_>) -> Vec<Value> {
@@ -241,6 +243,8 @@ fn messages(input: &AgentInput<'_>) -> Vec<Value> {
             };
         }
     }
+
+    system.push_str(FORMATTING);
 
     let recent = &input.history[input.history.len().saturating_sub(HISTORY_LIMIT)..];
     let mut out = Vec::with_capacity(recent.len() + 2);

@@ -452,13 +452,14 @@ impl App {
             knowledge: &knowledge,
             history: &[],
             message: question,
+            lang: folder.language.unwrap_or_default(),
         };
         let reply = agent.run(input, &|_: &str| {}).await;
         let outcome = reply.outcome.status();
         let text = match reply.outcome {
             // The owner sees the visitor-safe message; the detail is in the log.
-            Outcome::Error { visitor_message } if reply.text.is_empty() => visitor_message,
-            Outcome::Ok | Outcome::Handoff | Outcome::Error { .. } => reply.text,
+            Outcome::Error(e) if reply.text.is_empty() => e.visitor_message(),
+            Outcome::Ok | Outcome::Handoff | Outcome::Error(_) => reply.text,
         };
         Ok(TestAnswer { text, outcome })
     }

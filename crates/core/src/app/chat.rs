@@ -21,18 +21,14 @@ use crate::store::{self, ConversationRow, EngineRow, NewTurn, TokenRow};
 use crate::token;
 use crate::turn::{self, TurnJob};
 
-/// What the chat page shows before the first message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChatPage {
-    pub name: String,
-    pub greeting: String,
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct PostMessage {
     pub content: String,
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The browser's `Accept-Language` (a header, not part of the body): the reply's language.
+    #[serde(skip)]
+    pub accept_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,7 +139,7 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
 impl Inner {
     /// The live token of `kind` behind `raw`: unknown (or of the other kind) is not found,
     /// revoked or expired is refused.
-    fn resolve(&self, raw: &str, kind: TokenKind) -> Result<TokenRow> {
+    pub(super) fn resolve(&self, raw: &str, kind: TokenKind) -> Result<TokenRow> {
         if !token::looks_like_token(raw) {
             return Err(Error::NotFound { what: "link" });
         }
@@ -275,8 +271,10 @@ impl Inner {
         entry: Entry,
         content: &str,
         conversation_id: Option<&str>,
+        accept_language: Option<&str>,
     ) -> Result<(Posted, TurnJob)> {
         let (folder, persona, greeting) = self.persona(&entry.folder, &entry.jid)?;
+        let lang = crate::i18n::negotiate(accept_language, folder.language.unwrap_or_default());
         let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
         let start = self.store.begin_turn(NewTurn {
             conversation_id: conversation_id.map(str::to_owned),
@@ -294,7 +292,7 @@ impl Inner {
             Err(e) => {
                 if let Err(fail) = self
                     .store
-                    .fail_turn(&start.turn_id, crate::agent::openai::VISITOR_MESSAGE)
+                    .fail_turn(&start.turn_id, crate::model::TurnError::Unavailable)
                 {
                     tracing::error!(error = %fail, "could not end a turn that did not start");
                 }
@@ -340,6 +338,7 @@ impl Inner {
             knowledge,
             history,
             message: bound(content),
+            lang,
             owner_answers,
             charge,
             bounds: turn::TurnBounds {
@@ -365,20 +364,6 @@ pub(super) fn check_message(content: &str, max: usize) -> Result<()> {
 }
 
 impl App {
-    /// The chat page's title and greeting for a live chat link. Creates nothing.
-    pub async fn chat_page(&self, token: &str) -> Result<ChatPage> {
-        let token = token.to_owned();
-        self.blocking(move |i| {
-            let row = i.resolve(&token, TokenKind::Web)?;
-            let (folder, _, greeting) = i.persona(&row.folder, &row.jid)?;
-            Ok(ChatPage {
-                name: folder.name,
-                greeting,
-            })
-        })
-        .await
-    }
-
     /// A visitor's message on a chat link: stored before this returns, answered in the background.
     pub async fn post_message(
         &self,
@@ -400,6 +385,7 @@ impl App {
             msg.content,
             msg.conversation_id,
             client,
+            msg.accept_language,
         )
         .await
     }
@@ -420,6 +406,7 @@ impl App {
             body,
             None,
             client,
+            None,
         )
         .await
     }
@@ -432,6 +419,7 @@ impl App {
         content: String,
         conversation_id: Option<String>,
         client: IpAddr,
+        accept_language: Option<String>,
     ) -> Result<Posted> {
         if self.0.shutdown.is_cancelled() {
             return Err(Error::ShuttingDown);
@@ -444,7 +432,12 @@ impl App {
                 let entry = entry(i)?;
                 let key = entry.rate_key(conversation_id.as_deref());
                 i.rates.check(&entry.switch, key.as_deref(), client)?;
-                i.begin(entry, &content, conversation_id.as_deref())
+                i.begin(
+                    entry,
+                    &content,
+                    conversation_id.as_deref(),
+                    accept_language.as_deref(),
+                )
             })
             .await?;
         self.0.hub.insert_turn(job.live.clone());
@@ -660,12 +653,13 @@ mod tests {
         let (_d, app) = test_app();
         let t = demo_token(&app).await;
         assert_eq!(
-            app.chat_page(&t).await.expect("page").name,
+            app.chat_page(&t, None).await.expect("page").name,
             "Rosie's Bakery"
         );
         let msg = PostMessage {
             content: "When are you open on Sunday?".into(),
             conversation_id: None,
+            accept_language: None,
         };
         let posted = app.post_message(&t, msg, CLIENT).await.expect("post");
         let frames: Vec<_> = app
@@ -757,6 +751,7 @@ mod tests {
                     PostMessage {
                         content: content.into(),
                         conversation_id: None,
+                        accept_language: None,
                     },
                     CLIENT,
                 )
@@ -766,6 +761,7 @@ mod tests {
         let ok = PostMessage {
             content: "hi".into(),
             conversation_id: Some("nope".into()),
+            accept_language: None,
         };
         assert_eq!(
             app.post_message(&t, ok, CLIENT)
@@ -776,11 +772,19 @@ mod tests {
         );
         let unknown = "A".repeat(43);
         assert_eq!(
-            app.chat_page(&unknown).await.expect_err("unknown").code(),
+            app.chat_page(&unknown, None)
+                .await
+                .expect_err("unknown")
+                .error
+                .code(),
             "not_found"
         );
         assert_eq!(
-            app.chat_page("short").await.expect_err("garbage").code(),
+            app.chat_page("short", None)
+                .await
+                .expect_err("garbage")
+                .error
+                .code(),
             "not_found"
         );
 
@@ -795,9 +799,10 @@ mod tests {
             .expect("hook");
         let hook_token = token_of(&hook.url.expect("url"));
         assert_eq!(
-            app.chat_page(&hook_token)
+            app.chat_page(&hook_token, None)
                 .await
                 .expect_err("hook at chat")
+                .error
                 .code(),
             "not_found"
         );
@@ -836,6 +841,7 @@ mod tests {
                 PostMessage {
                     content: "hello".into(),
                     conversation_id: None,
+                    accept_language: None,
                 },
                 CLIENT,
             )
@@ -852,13 +858,21 @@ mod tests {
             .expect("closed within 1 s");
         assert!(ended.is_none());
         assert_eq!(
-            app.chat_page(&t).await.expect_err("revoked").code(),
+            app.chat_page(&t, None)
+                .await
+                .expect_err("revoked")
+                .error
+                .code(),
             "link_revoked"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
         let e = token_of(expiring.url.as_deref().expect("url"));
         assert_eq!(
-            app.chat_page(&e).await.expect_err("expired").code(),
+            app.chat_page(&e, None)
+                .await
+                .expect_err("expired")
+                .error
+                .code(),
             "link_expired"
         );
     }

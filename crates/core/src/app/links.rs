@@ -73,6 +73,8 @@ pub struct LinkInfo {
     /// Messages visitors sent through this link.
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub messages: i64,
+    /// Websites allowed to embed this chat link (see `App::set_link_origins`).
+    pub origins: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub url: Option<String>,
@@ -102,7 +104,7 @@ impl Inner {
         rows.iter().map(|r| self.info(r, with_url)).collect()
     }
 
-    fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
+    pub(super) fn info(&self, row: &TokenRow, with_url: bool) -> Result<LinkInfo> {
         let status = status(row, now_ms());
         let url = if with_url && matches!(status, LinkStatus::Live | LinkStatus::Paused) {
             let token = token::open(&self.keys, &row.sealed, &row.hash).map_err(|_| {
@@ -131,6 +133,7 @@ impl Inner {
             revoked_at: row.revoked_at.map(rfc3339),
             last_used_at: row.last_used_at.map(rfc3339),
             messages: row.visitor_messages,
+            origins: row.origins.clone(),
             url,
         })
     }
@@ -395,7 +398,7 @@ impl App {
             })
     }
 
-    async fn live_url(&self, id: i64) -> Result<String> {
+    pub(super) async fn live_url(&self, id: i64) -> Result<String> {
         let info = self.link(id).await?;
         info.url.ok_or_else(|| {
             Error::invalid(format!(

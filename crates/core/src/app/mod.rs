@@ -9,6 +9,7 @@ mod chat;
 mod inbox;
 mod limits;
 mod links;
+mod look;
 mod overview;
 mod proxies;
 mod public;
@@ -19,13 +20,14 @@ pub use agents::{
     AgentBudget, AgentInfo, AgentUpdate, EngineInfo, EngineSetting, NewAgent, RouteRuleInfo,
     TestAnswer,
 };
-pub use chat::{ChatPage, History, HistoryMessageView, PostMessage, Posted};
+pub use chat::{History, HistoryMessageView, PostMessage, Posted};
 pub use inbox::{
     Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
     InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
 pub use limits::{AddrList, ClientKey, LimitInfo, Limits, client_behind};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
+pub use look::{ChatPage, LanguageInfo, LinkEmbed, LookInfo, PageProblem, WidgetConfig};
 pub use overview::Overview;
 pub use proxies::{ProxyServer, proxy_config};
 pub use public::{
@@ -226,7 +228,10 @@ impl App {
             *slot = Some(lock);
         }
         let recovered = self
-            .blocking(|i| i.store.recover_running_turns(crate::turn::INTERRUPTED))
+            .blocking(|i| {
+                i.store
+                    .recover_running_turns(crate::model::TurnError::Interrupted)
+            })
             .await?;
         if !recovered.is_empty() {
             tracing::warn!(
@@ -302,7 +307,7 @@ impl App {
         let swept = self
             .blocking(move |i| {
                 i.store.end_running_turns(
-                    crate::turn::NOT_SAVED,
+                    crate::model::TurnError::NotSaved,
                     crate::store::Running::StartedBefore {
                         before,
                         except: &except,
@@ -537,6 +542,7 @@ mod tests {
                 PostMessage {
                     content: "hello".into(),
                     conversation_id: None,
+                    accept_language: None,
                 },
                 std::net::Ipv4Addr::LOCALHOST.into(),
             )

@@ -56,6 +56,7 @@ mod tests {
                 PostMessage {
                     content: text.into(),
                     conversation_id: None,
+                    accept_language: None,
                 },
                 CLIENT,
             )

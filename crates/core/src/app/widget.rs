@@ -130,6 +130,9 @@ pub struct WidgetMessage {
     pub content: String,
     #[serde(default)]
     pub conversation_id: Option<String>,
+    /// The browser's `Accept-Language` (a header, not part of the body): the reply's language.
+    #[serde(skip)]
+    pub accept_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -203,10 +206,10 @@ pub fn normalize_origin(raw: &str) -> Result<String> {
     Ok(url.origin().ascii_serialization())
 }
 
-fn normalize_origins(raw: &[String]) -> Result<Vec<String>> {
+pub(super) fn normalize_origins(raw: &[String]) -> Result<Vec<String>> {
     if raw.len() > MAX_ORIGINS {
         return Err(Error::invalid(format!(
-            "at most {MAX_ORIGINS} origins per widget app"
+            "at most {MAX_ORIGINS} websites, please"
         )));
     }
     let mut out = Vec::with_capacity(raw.len());
@@ -468,6 +471,7 @@ impl App {
                 "<script>\n\
                  window.ChatlinkChat = {{\n\
                  \x20 host: '{host}',\n\
+                 \x20 appId: '{}',\n\
                  \x20 fetchToken: async function () {{\n\
                  \x20   var res = await fetch('/api/your-token-endpoint', {{\n\
                  \x20     method: 'POST', headers: {{ 'Content-Type': 'application/json' }}, body: '{{}}'\n\
@@ -476,7 +480,8 @@ impl App {
                  \x20 }}\n\
                  }};\n\
                  </script>\n\
-                 <script src=\"{host}/widget/chat.js\" async></script>\n"
+                 <script src=\"{host}/widget/chat.js\" async></script>\n",
+                app.id
             ),
             token_request: format!(
                 "curl -X POST {host}/api/v1/auth/token \\\n\
@@ -566,8 +571,14 @@ impl App {
             });
         }
         let entry = session.entry.clone();
-        self.start_turn(move |_| Ok(entry), msg.content, msg.conversation_id, client)
-            .await
+        self.start_turn(
+            move |_| Ok(entry),
+            msg.content,
+            msg.conversation_id,
+            client,
+            msg.accept_language,
+        )
+        .await
     }
 
     /// A turn of the end user's conversation, like [`App::subscribe`] (`None` too when the

@@ -25,11 +25,54 @@ pub async fn add_slash(uri: Uri) -> Redirect {
     Redirect::permanent(&format!("{}/", uri.path()))
 }
 
-pub async fn page(State(app): State<App>, Path(token): Path<String>) -> Response {
-    match app.chat_page(&token).await {
+/// The browser's `Accept-Language`, if it sent one that is text.
+pub(super) fn accept_language(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+}
+
+pub async fn page(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match app.chat_page(&token, accept_language(&headers)).await {
         Ok(p) => page::chat(&p),
-        Err(e) => page::error(&e),
+        Err(p) => page::error(&p.error, p.lang),
     }
+}
+
+/// What the one-line widget needs to show this link's bubble.
+pub async fn widget_config(
+    State(app): State<App>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let config = app
+        .link_widget_config(&token, accept_language(&headers))
+        .await?;
+    Ok(super::widget::config_response(&config))
+}
+
+/// A logo: named by its content, so it may be cached for ever; any website's widget shows it.
+pub async fn logo(State(app): State<App>, Path(id): Path<String>) -> ApiResult<Response> {
+    let (kind, bytes) = app.logo(&id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(kind.mime())),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            ),
+            (
+                axum::http::HeaderName::from_static("cross-origin-resource-policy"),
+                HeaderValue::from_static("cross-origin"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 pub async fn not_found() -> ApiError {
@@ -73,7 +116,8 @@ pub async fn post_message(
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().chat_body).await?;
-    let msg = parse_message(&headers, &body)?;
+    let mut msg = parse_message(&headers, &body)?;
+    msg.accept_language = accept_language(&headers).map(str::to_owned);
     let posted = app.post_message(&token, msg, client).await?;
     Ok((StatusCode::ACCEPTED, Json(posted)))
 }

@@ -177,6 +177,59 @@ async fn count_reads(
     next.run(req).await
 }
 
+/// The token of a `/chat/<token>/…` path.
+fn link_token(path: &str) -> &str {
+    path.split('/').nth(2).unwrap_or("")
+}
+
+fn header_str(headers: &axum::http::HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Refuses (403 `origin_not_allowed`) a chat link request sent by a web page that is neither
+/// the link's own chat page nor a website on the link's list.
+async fn link_origin_guard(State(app): State<App>, req: Request<Body>, next: Next) -> Response {
+    let checked = app
+        .check_link_origin(
+            link_token(req.uri().path()),
+            header_str(req.headers(), header::ORIGIN),
+            header_str(req.headers(), header::HOST),
+        )
+        .await;
+    match checked {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// CORS on a chat link's routes for the websites on that link's list only: the one-line widget
+/// on those sites can read the answers, and no other site's script can.
+fn link_cors(app: App) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::async_predicate(
+            move |origin: HeaderValue, parts: &Parts| {
+                let token = link_token(parts.uri.path()).to_owned();
+                let host = header_str(&parts.headers, header::HOST).map(str::to_owned);
+                async move {
+                    let Ok(origin) = origin.to_str() else {
+                        return false;
+                    };
+                    app.check_link_origin(&token, Some(origin), host.as_deref())
+                        .await
+                        .is_ok()
+                }
+            },
+        ))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
 /// SSE comment interval: under the 30–60 s idle timeouts of common proxies and phone networks.
 pub const PING_INTERVAL: Duration = Duration::from_secs(15);
 
@@ -200,18 +253,31 @@ pub fn public_router(app: App) -> Router {
         .route("/api/v1/chat/turns/{turn_id}/frames", get(widget::poll))
         .route("/api/v1/chat/frames", get(widget::poll_conversation))
         .layer(widget::cors());
-    Router::new()
-        .merge(widget_api)
-        .route("/api/v1/auth/token", post(widget::token))
-        .route("/widget/chat.js", get(widget::script))
-        .route("/widget/xyz-chat.js", get(widget::script))
-        .route("/chat/{token}", get(chat::add_slash))
+    let link_api = Router::new()
         .route("/chat/{token}/", get(chat::page).post(chat::post_message))
         .route("/chat/{token}/history", get(chat::history))
         .route("/chat/{token}/events", get(chat::conversation_events))
+        .route("/chat/{token}/widget", get(chat::widget_config))
         .route("/chat/{token}/{turn_id}/sse", get(chat::sse))
         .route("/chat/{token}/frames", get(chat::poll_conversation))
         .route("/chat/{token}/{turn_id}/frames", get(chat::poll))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            link_origin_guard,
+        ))
+        .layer(link_cors(app.clone()));
+    Router::new()
+        .merge(widget_api)
+        .merge(link_api)
+        .route("/api/v1/auth/token", post(widget::token))
+        .route(
+            "/api/v1/widget/config",
+            get(widget::app_config).layer(widget::cors()),
+        )
+        .route("/widget/chat.js", get(widget::script))
+        .route("/widget/xyz-chat.js", get(widget::script))
+        .route("/logo/{id}", get(chat::logo))
+        .route("/chat/{token}", get(chat::add_slash))
         .route("/.well-known/chatlink/{nonce}", get(reach::proof))
         .route("/.well-known/chatlink/{nonce}/stream", get(reach::proof_stream))
         .route("/hook/{token}", post(chat::post_hook))

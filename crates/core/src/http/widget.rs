@@ -26,7 +26,13 @@ use crate::error::Error;
 
 type ApiResult<T> = Result<T, ApiError>;
 
-const SCRIPT: &str = include_str!("../../assets/widget.js");
+const WIDGET_JS: &str = include_str!("../../assets/widget.js");
+
+/// The widget script as served (see `page::visitor_script`).
+pub(super) fn script_text() -> &'static str {
+    static SCRIPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| super::page::visitor_script(WIDGET_JS))
+}
 /// A token request is three short strings.
 pub(super) const TOKEN_BODY_LIMIT: usize = 4 * 1024;
 
@@ -83,10 +89,12 @@ pub async fn post_message(
     State(app): State<App>,
     Session(session): Session,
     Client(client): Client,
+    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<impl IntoResponse> {
     let body = read_body(body, app.limits().chat_body).await?;
-    let msg: WidgetMessage = parse_json(&body, r#"{"content": "…"}"#)?;
+    let mut msg: WidgetMessage = parse_json(&body, r#"{"content": "…"}"#)?;
+    msg.accept_language = super::chat::accept_language(&headers).map(str::to_owned);
     let posted = app.widget_post(&session, msg, client).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -146,6 +154,40 @@ pub async fn poll_conversation(
     Ok(poll_response(Some(frames), wait).await)
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub struct ConfigQuery {
+    app: String,
+}
+
+/// A widget app's look and strings, before the widget has a session (`?app=<appId>`).
+pub async fn app_config(
+    State(app): State<App>,
+    query: Result<Query<ConfigQuery>, axum::extract::rejection::QueryRejection>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|_| Error::invalid("add ?app=<appId> to the URL"))?;
+    let config = app
+        .app_widget_config(&q.app, super::chat::accept_language(&headers))
+        .await?;
+    Ok(config_response(&config))
+}
+
+/// A widget config: it follows the visitor's language, and changes when the owner edits the
+/// look, so caches keep it a minute at most.
+pub(super) fn config_response(config: &crate::app::WidgetConfig) -> Response {
+    let mut res = Json(config).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=60"),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Origin"),
+    );
+    res
+}
+
 pub async fn history(State(app): State<App>, Session(session): Session) -> ApiResult<Response> {
     let mut res = Json(app.widget_history(&session).await?).into_response();
     res.headers_mut()
@@ -171,7 +213,7 @@ pub async fn script() -> Response {
                 HeaderValue::from_static("cross-origin"),
             ),
         ],
-        SCRIPT,
+        script_text(),
     )
         .into_response()
 }

@@ -59,7 +59,7 @@ fn require(conn: &Connection, id: &str) -> Result<AppRow> {
     by_id(conn, id)?.ok_or(Error::NotFound { what: "widget app" })
 }
 
-fn require_live(conn: &Connection, id: &str) -> Result<AppRow> {
+pub(super) fn require_live(conn: &Connection, id: &str) -> Result<AppRow> {
     let app = require(conn, id)?;
     if app.revoked_at.is_some() {
         return Err(Error::Conflict(format!("widget app {id} is revoked")));

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::jid::Jid;
 use crate::model::{
     ConversationState, EncodedFrame, EndUser, FinishedTurn, Frame, HistoryMessage,
-    MAX_FRAMES_PER_TURN, Message, Outcome, Role, TurnStatus, now_ms,
+    MAX_FRAMES_PER_TURN, Message, Outcome, Role, TurnError, TurnStatus, now_ms,
 };
 use crate::token::random_id;
 
@@ -389,13 +389,13 @@ impl Store {
     /// a `done` frame placed after any seq the turn could have used, so a visitor resuming from
     /// the last frame they saw gets it. Running turns are found through their partial index, so
     /// a start-up on a large history reads only them.
-    pub fn recover_running_turns(&self, visitor_message: &str) -> Result<Vec<RecoveredTurn>> {
-        self.end_running_turns(visitor_message, Running::All)
+    pub fn recover_running_turns(&self, why: TurnError) -> Result<Vec<RecoveredTurn>> {
+        self.end_running_turns(why, Running::All)
     }
 
     /// Ends one running turn as an error (its reply could not be stored).
-    pub fn fail_turn(&self, turn_id: &str, visitor_message: &str) -> Result<()> {
-        self.end_running_turns(visitor_message, Running::One(turn_id))
+    pub fn fail_turn(&self, turn_id: &str, why: TurnError) -> Result<()> {
+        self.end_running_turns(why, Running::One(turn_id))
             .map(|_| ())
     }
 
@@ -403,7 +403,7 @@ impl Store {
     /// anything the turn wrote, the turn's status, the conversation's cursor.
     pub fn end_running_turns(
         &self,
-        visitor_message: &str,
+        why: TurnError,
         which: Running<'_>,
     ) -> Result<Vec<RecoveredTurn>> {
         self.write(|tx| {
@@ -432,7 +432,7 @@ impl Store {
             for (turn_id, conversation_id, first_seq) in running {
                 let done = Frame::Done {
                     turn_id: turn_id.clone(),
-                    outcome: Outcome::Error { visitor_message: visitor_message.to_owned() },
+                    outcome: Outcome::Error(why),
                 }
                 .encode(first_seq + MAX_FRAMES_PER_TURN);
                 insert_frame(tx, &conversation_id, &turn_id, &done)?;
@@ -621,7 +621,9 @@ mod tests {
         let (_d, s) = temp_store();
         s.create_folder("acme", "Acme", "", "").expect("folder");
         let t = s.begin_turn(new_turn(None, "hello")).expect("begin");
-        let rec = s.recover_running_turns("sorry").expect("recover");
+        let rec = s
+            .recover_running_turns(TurnError::Interrupted)
+            .expect("recover");
         assert_eq!(
             rec,
             vec![RecoveredTurn {
@@ -637,7 +639,8 @@ mod tests {
         assert_eq!(
             &*frames[0].data,
             format!(
-                r#"{{"message":"sorry","status":"error","turn_id":"{}"}}"#,
+                r#"{{"code":"interrupted","message":"{}","status":"error","turn_id":"{}"}}"#,
+                TurnError::Interrupted.visitor_message(),
                 t.turn_id
             ),
             "the recovered done frame has the wire's bytes"
@@ -647,7 +650,11 @@ mod tests {
             s.turn(&t.turn_id).expect("turn").expect("exists").status,
             TurnStatus::Error
         );
-        assert!(s.recover_running_turns("sorry").expect("again").is_empty());
+        assert!(
+            s.recover_running_turns(TurnError::Interrupted)
+                .expect("again")
+                .is_empty()
+        );
         // The next turn continues after the recovered done frame.
         let t2 = s
             .begin_turn(new_turn(Some(&t.conversation_id), "again"))

@@ -24,6 +24,8 @@ pub struct FolderRow {
     pub updated_at: i64,
     pub knowledge_count: i64,
     pub ceilings: Ceilings,
+    /// The language of visitors whose browser asks for none a catalog ships for (its look's).
+    pub language: Option<crate::i18n::Lang>,
 }
 
 /// An agent's own ceilings on its provider's use; `None` takes the server's default limit.
@@ -57,7 +59,7 @@ pub struct RouteRule {
 
 const FOLDER_COLUMNS: &str = "slug, name, greeting, instructions, engine, openai_base_url, openai_model, \
      created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug), \
-     max_tokens, daily_requests, daily_tokens";
+     max_tokens, daily_requests, daily_tokens, json_extract(look, '$.language')";
 
 fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
     let engine: String = r.get(4)?;
@@ -82,6 +84,10 @@ fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
             daily_requests: r.get(11)?,
             daily_tokens: r.get(12)?,
         },
+        language: r
+            .get::<_, Option<String>>(13)?
+            .as_deref()
+            .and_then(crate::i18n::Lang::from_tag),
     })
 }
 

@@ -11,6 +11,7 @@ mod chat;
 mod folders;
 mod group;
 mod inbox;
+mod looks;
 mod schema;
 mod settings;
 mod stats;

@@ -164,6 +164,23 @@ CREATE TABLE usage (
     PRIMARY KEY (folder, day)
 ) STRICT, WITHOUT ROWID;
 "#,
+    r#"
+-- The shop's look (`brand::Look` as JSON) per agent, and a widget app's overrides of it.
+ALTER TABLE folders ADD COLUMN look TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE widget_apps ADD COLUMN look TEXT NOT NULL DEFAULT '{}';
+-- Logos, named by their content's hash, so a URL of one can be cached for ever.
+CREATE TABLE logos (
+    id         TEXT PRIMARY KEY,
+    mime       TEXT NOT NULL CHECK (mime IN ('image/png', 'image/jpeg', 'image/webp')),
+    bytes      BLOB NOT NULL,
+    width      INTEGER NOT NULL,
+    height     INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+-- Websites that may embed a chat link's widget (one origin per line); empty: none, only the
+-- link's own page.
+ALTER TABLE tokens ADD COLUMN origins TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

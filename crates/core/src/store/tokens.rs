@@ -40,10 +40,12 @@ pub struct TokenRow {
     pub visitor_messages: i64,
     /// Paused by the owner: visitors get "back soon" until it is resumed.
     pub paused_at: Option<i64>,
+    /// Websites allowed to embed this link's widget (`https://shop.example`); empty: none.
+    pub origins: Vec<String>,
 }
 
 const COLUMNS: &str = "id, folder, kind, jid, suffix, source, label, hash, sealed, created_at, \
-                       expires_at, revoked_at, last_used_at, visitor_messages, paused_at";
+                       expires_at, revoked_at, last_used_at, visitor_messages, paused_at, origins";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -62,6 +64,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
         last_used_at: r.get(12)?,
         visitor_messages: r.get(13)?,
         paused_at: r.get(14)?,
+        origins: r.get::<_, String>(15)?.lines().map(str::to_owned).collect(),
     })
 }
 
