@@ -491,6 +491,7 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
     )
     .await;
     assert_eq!(reply, json!({"strong": ["fresh bread"], "links": 3}));
+    tokio::time::sleep(Duration::from_millis(400)).await;
     screenshot(&browser.client, "look-widget-open-light").await;
 
     // The owner answers while the panel is closed: the bubble counts it.
@@ -597,6 +598,8 @@ async fn the_widget_speaks_german_in_the_dark() {
             "lang": "de",
         })
     );
+    // Let the panel's 0.18 s opening animation finish before the picture.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     screenshot(&browser.client, "look-widget-open-de-dark").await;
     browser.close().await;
     shop.server.stop().await;

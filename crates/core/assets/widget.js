@@ -45,7 +45,8 @@ button{font:inherit;cursor:pointer;border:0;-webkit-tap-highlight-color:transpar
 .bubble:hover{transform:scale(1.05)} .bubble.label{display:flex;gap:.5rem;padding:0 1.25rem 0 1rem;border-radius:28px;font-weight:600}
 .badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:var(--danger);
 color:#fff;font:700 12px/22px system-ui,sans-serif;text-align:center}
-:host([data-side=left]) .bubble,:host([data-side=left]) .panel{right:auto;left:20px}
+:host([data-side=left]) .bubble{right:auto;left:20px}
+@media (min-width:481px){:host([data-side=left]) .panel{right:auto;left:20px}}
 .logo{width:32px;height:32px;border-radius:8px;object-fit:contain}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 .panel{position:fixed;right:20px;bottom:88px;z-index:2147483000;width:370px;max-width:calc(100vw - 40px);height:min(560px,calc(100vh - 110px));
