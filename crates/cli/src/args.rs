@@ -217,6 +217,14 @@ pub enum TokenCmd {
     Pause { id: i64 },
     /// Resume a paused link
     Resume { id: i64 },
+    /// Print the one-line website embed of a chat link; `--origin` (repeatable) sets the
+    /// websites it works on first (it works on none until one is set)
+    Embed {
+        id: i64,
+        /// A website allowed to show the chat, e.g. https://rosies-bakery.example
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -497,6 +497,7 @@ async fn token(app: App, cmd: TokenCmd, out: &Out) -> Result<()> {
         TokenCmd::Reissue { id } => out.issued(&app.reissue_link(id).await?),
         TokenCmd::Pause { id } => out.links(&[app.pause_link(id, true).await?]),
         TokenCmd::Resume { id } => out.links(&[app.pause_link(id, false).await?]),
+        TokenCmd::Embed { id, origins } => out.embed(&app.embed_link(id, origins).await?),
     }
     Ok(())
 }

@@ -343,6 +343,18 @@ impl Out {
     }
 
     /// Text printed as it is (a configuration file), or as `{"text": …}` with `--json`.
+    pub fn embed(&self, embed: &chatlink_core::app::LinkEmbed) {
+        if self.json {
+            return print_json(embed);
+        }
+        println!("{}", embed.snippet);
+        if embed.origins.is_empty() {
+            eprintln!("It shows on no website yet: add yours with --origin https://your-shop.example");
+        } else {
+            eprintln!("It shows on: {}", embed.origins.join(", "));
+        }
+    }
+
     pub fn text(&self, text: &str) {
         if self.json {
             print_json(&serde_json::json!({ "text": text }));

@@ -346,6 +346,14 @@ impl App {
         .await
     }
 
+    /// Sets the websites of chat link `id` when `origins` names some, then gives its embed.
+    pub async fn embed_link(&self, id: i64, origins: Vec<String>) -> Result<LinkEmbed> {
+        if !origins.is_empty() {
+            self.set_link_origins(id, origins).await?;
+        }
+        self.link_embed(id).await
+    }
+
     /// The one-line embed of live chat link `id`.
     pub async fn link_embed(&self, id: i64) -> Result<LinkEmbed> {
         let url = self.live_url(id).await?;
