@@ -8,7 +8,8 @@ use chatlink_core::app::{
     ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
     ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
-use chatlink_core::app::{ProxyServer, ReachCheck};
+use chatlink_core::app::{LanguageInfo, LinkEmbed, LookInfo, ProxyServer, ReachCheck};
+use chatlink_core::brand::Look;
 use chatlink_core::model::Knowledge;
 use chatlink_core::model::now_ms;
 use chatlink_core::secret::Sensitive;
@@ -384,6 +385,74 @@ pub async fn set_widget_app_origins(
 #[tauri::command]
 pub async fn widget_embed(desktop: State<'_, Desktop>, app_id: String) -> Reply<WidgetEmbed> {
     Ok(desktop.app()?.widget_embed(&app_id).await?)
+}
+
+#[tauri::command]
+pub fn languages(desktop: State<'_, Desktop>) -> Reply<Vec<LanguageInfo>> {
+    Ok(desktop.app()?.languages())
+}
+
+#[tauri::command]
+pub async fn agent_look(desktop: State<'_, Desktop>, slug: String) -> Reply<LookInfo> {
+    Ok(desktop.app()?.agent_look(&slug).await?)
+}
+
+/// What `look` would show, unsaved: the Look panel's live preview.
+#[tauri::command]
+pub async fn preview_look(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    look: Look,
+) -> Reply<LookInfo> {
+    Ok(desktop.app()?.preview_look(&slug, look).await?)
+}
+
+#[tauri::command]
+pub async fn set_agent_look(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    look: Look,
+) -> Reply<LookInfo> {
+    Ok(desktop.app()?.set_agent_look(&slug, look).await?)
+}
+
+/// `bytes`: the file the owner picked, read by the window; the core checks what it is.
+#[tauri::command]
+pub async fn set_agent_logo(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    bytes: Vec<u8>,
+) -> Reply<LookInfo> {
+    Ok(desktop.app()?.set_agent_logo(&slug, bytes).await?)
+}
+
+#[tauri::command]
+pub async fn app_look(desktop: State<'_, Desktop>, app_id: String) -> Reply<Look> {
+    Ok(desktop.app()?.app_look(&app_id).await?)
+}
+
+#[tauri::command]
+pub async fn set_app_look(desktop: State<'_, Desktop>, app_id: String, look: Look) -> Reply<Look> {
+    Ok(desktop.app()?.set_app_look(&app_id, look).await?)
+}
+
+/// Sets the websites of a chat link (when any are given) and gives its one-line embed.
+#[tauri::command]
+pub async fn embed_link(
+    desktop: State<'_, Desktop>,
+    id: i64,
+    origins: Vec<String>,
+) -> Reply<LinkEmbed> {
+    Ok(desktop.app()?.embed_link(id, origins).await?)
+}
+
+#[tauri::command]
+pub async fn set_link_origins(
+    desktop: State<'_, Desktop>,
+    id: i64,
+    origins: Vec<String>,
+) -> Reply<LinkInfo> {
+    Ok(desktop.app()?.set_link_origins(id, origins).await?)
 }
 
 /// `path` comes from the window's save dialog; the format follows its extension.

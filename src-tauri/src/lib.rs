@@ -195,6 +195,15 @@ pub fn run() {
             commands::revoke_widget_app,
             commands::set_widget_app_origins,
             commands::widget_embed,
+            commands::languages,
+            commands::agent_look,
+            commands::preview_look,
+            commands::set_agent_look,
+            commands::set_agent_logo,
+            commands::app_look,
+            commands::set_app_look,
+            commands::embed_link,
+            commands::set_link_origins,
         ])
         .build(tauri::generate_context!());
     let app = match app {

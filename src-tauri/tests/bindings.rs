@@ -10,6 +10,9 @@ use chatlink_core::app::{
     Reach, ReachCheck, ReachProblem, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage,
     Via, WidgetAppInfo, WidgetEmbed,
 };
+use chatlink_core::app::{LanguageInfo, LinkEmbed, LookInfo};
+use chatlink_core::brand::{Look, Palette, Shown, Side};
+use chatlink_core::i18n::Lang;
 use chatlink_core::model::{ConversationState, Knowledge, Role, TokenKind};
 use chatlink_core::tunnel::{
     NamedTunnel, TunnelChoice, TunnelKind, TunnelState, TunnelStatus, TunnelTool,
@@ -55,6 +58,14 @@ fn typescript_bindings_match_the_rust_types() {
         check::<Knowledge>(),
         check::<WidgetAppInfo>(),
         check::<WidgetEmbed>(),
+        check::<Look>(),
+        check::<Shown>(),
+        check::<Palette>(),
+        check::<Side>(),
+        check::<Lang>(),
+        check::<LookInfo>(),
+        check::<LinkEmbed>(),
+        check::<LanguageInfo>(),
         check::<NewAgentForm>(),
         check::<EngineForm>(),
         check::<AgentEdit>(),

@@ -936,3 +936,131 @@ async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
     .expect("the app quit and no tunnel process outlives it");
     app.close().await;
 }
+
+/// Runs `script` in the window (a function body) and returns its value.
+async fn js(app: &DesktopApp, script: &str, args: Vec<serde_json::Value>) -> serde_json::Value {
+    app.client
+        .execute(script, args)
+        .await
+        .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+}
+
+/// `rgb(r, g, b)`, as a computed style writes `hex`.
+fn css_rgb(hex: &str) -> String {
+    let c = chatlink_core::brand::Rgb::parse(hex).expect("a colour");
+    format!("rgb({}, {}, {})", c.0, c.1, c.2)
+}
+
+async fn preview_bubble(app: &DesktopApp) -> serde_json::Value {
+    js(
+        app,
+        "const b = document.querySelector('[data-testid=look-preview-user]');
+         return b ? getComputedStyle(b).backgroundColor : null",
+        vec![],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_website() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=agent-row][data-slug=demo]").await;
+    find(&app, "[data-testid=look-preview]").await;
+    // A colour picker's value, as the picker sets it.
+    js(
+        &app,
+        "const i = document.querySelector('[data-testid=look-accent]');
+         i.value = '#ffee00'; i.dispatchEvent(new Event('input', { bubbles: true })); return true",
+        vec![],
+    )
+    .await;
+    let palette = chatlink_core::brand::Palette::of(
+        chatlink_core::brand::Rgb::parse("#ffee00").expect("yellow"),
+    );
+    wait_text(&app, "[data-testid=look-adjusted]", &palette.accent.hex()).await;
+    let light = css_rgb(&palette.accent.hex());
+    wait_for(
+        || async { (preview_bubble(&app).await == light.as_str()).then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the preview shows the readable colour");
+    type_into(&app, "[data-testid=look-launcher]", "Chat with us").await;
+    wait_text(&app, "[data-testid=look-preview-bubble]", "Chat with us").await;
+    app.screenshot("desktop-look-light").await;
+    click(&app, "[data-testid=look-dark]").await;
+    let dark = css_rgb(&palette.accent_dark.hex());
+    wait_for(
+        || async { (preview_bubble(&app).await == dark.as_str()).then_some(()) },
+        SHORT,
+    )
+    .await
+    .expect("the dark preview shows the dark theme's colour");
+    app.screenshot("desktop-look-dark").await;
+    click(&app, "[data-testid=look-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Look saved").await;
+
+    // A logo, picked as a file: the window reads it and the core checks it.
+    let png = chatlink_test_support::logo_png(64, 64, [122, 75, 42]);
+    js(
+        &app,
+        "const input = document.querySelector('[data-testid=look-logo-input]');
+         const dt = new DataTransfer();
+         dt.items.add(new File([new Uint8Array(arguments[0])], 'logo.png', { type: 'image/png' }));
+         input.files = dt.files;
+         input.dispatchEvent(new Event('change', { bubbles: true }));
+         return true",
+        vec![serde_json::json!(png)],
+    )
+    .await;
+    find(&app, "[data-testid=look-logo-set]").await;
+
+    // The demo link: its page has the look; on a website it works only where it is allowed.
+    nav(&app, "Links").await;
+    let demo = "[data-testid=link-row][data-jid='web:demo']";
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    let url = text(&app, "[data-testid=link-url]").await.trim().to_owned();
+    let (status, page) = http_get(&url).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("class=\"logo\""), "the page shows the logo");
+    assert!(
+        page.contains(&format!("--accent:{}", palette.accent.hex())),
+        "the page has the saved colour"
+    );
+    type_into(&app, "[data-testid=embed-origins]", "https://Shop.Example/").await;
+    click(&app, "[data-testid=embed-save]").await;
+    wait_text(&app, "[data-testid=embed-snippet]", "data-chatlink=").await;
+    assert!(
+        text(&app, "[data-testid=embed-snippet]")
+            .await
+            .contains(&format!("data-chatlink=\"{url}\""))
+    );
+    assert_eq!(
+        js(
+            &app,
+            "return document.querySelector('[data-testid=embed-origins]').value",
+            vec![]
+        )
+        .await,
+        "https://shop.example",
+        "the website as the core normalised it"
+    );
+    app.screenshot("desktop-embed").await;
+    let client = reqwest::Client::new();
+    for (origin, allowed) in [
+        ("https://shop.example", true),
+        ("https://other.example", false),
+    ] {
+        let res = client
+            .get(format!("{url}widget"))
+            .header("Origin", origin)
+            .send()
+            .await
+            .expect("the widget's config");
+        assert_eq!(res.status().is_success(), allowed, "{origin}");
+    }
+    app.close().await;
+}

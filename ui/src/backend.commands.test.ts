@@ -49,6 +49,7 @@ describe('command wrappers', () => {
   };
   const filter = { agent: 'acme', jid: null, state: 'handoff', search: 'refund', limit: 100, offset: 0 };
   const one = { kind: 'conversation', id: 'c_1' } as const;
+  const look = { accent: '#1d4ed8', logo: null, title: null, side: 'left', launcher: 'Chat with us', language: 'de' } as const;
   const between = { kind: 'between', from: 1_740_000_000_000, to: 1_742_592_000_000 } as const;
   const rule = { suffix: 'flyer', persona: 'Be brief.', greeting: null };
   const newLink = { folder: 'acme', suffix: 'flyer', label: null, expires_in_days: 30 };
@@ -107,6 +108,15 @@ describe('command wrappers', () => {
       { appId: 'app_1', origins: ['https://shop.example'] },
     ],
     ['widgetEmbed', () => backend.widgetEmbed('app_1'), 'widget_embed', { appId: 'app_1' }],
+    ['languages', () => backend.languages(), 'languages', {}],
+    ['agentLook', () => backend.agentLook('acme'), 'agent_look', { slug: 'acme' }],
+    ['previewLook', () => backend.previewLook('acme', look), 'preview_look', { slug: 'acme', look }],
+    ['setAgentLook', () => backend.setAgentLook('acme', look), 'set_agent_look', { slug: 'acme', look }],
+    ['setAgentLogo', () => backend.setAgentLogo('acme', new Uint8Array([137, 80])), 'set_agent_logo', { slug: 'acme', bytes: [137, 80] }],
+    ['appLook', () => backend.appLook('app_1'), 'app_look', { appId: 'app_1' }],
+    ['setAppLook', () => backend.setAppLook('app_1', look), 'set_app_look', { appId: 'app_1', look }],
+    ['embedLink', () => backend.embedLink(3, ['https://shop.example']), 'embed_link', { id: 3, origins: ['https://shop.example'] }],
+    ['setLinkOrigins', () => backend.setLinkOrigins(3, []), 'set_link_origins', { id: 3, origins: [] }],
     ['listConversations', () => backend.listConversations(filter), 'list_conversations', { filter }],
     ['getConversation', () => backend.getConversation('c_1'), 'get_conversation', { id: 'c_1' }],
     ['takeOver', () => backend.takeOver('c_1'), 'take_over', { id: 'c_1' }],

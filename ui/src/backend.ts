@@ -21,7 +21,11 @@ import type { EngineInfo } from './bindings/EngineInfo';
 import type { ExportForm } from './bindings/ExportForm';
 import type { InboxFilterForm } from './bindings/InboxFilterForm';
 import type { Knowledge } from './bindings/Knowledge';
+import type { LanguageInfo } from './bindings/LanguageInfo';
+import type { LinkEmbed } from './bindings/LinkEmbed';
 import type { LinkInfo } from './bindings/LinkInfo';
+import type { Look } from './bindings/Look';
+import type { LookInfo } from './bindings/LookInfo';
 import type { NewAgentForm } from './bindings/NewAgentForm';
 import type { NewLink } from './bindings/NewLink';
 import type { NewWidgetAppForm } from './bindings/NewWidgetAppForm';
@@ -46,6 +50,10 @@ import { withQrExtension } from './lib/links';
 export type {
   AgentEdit,
   AgentInfo,
+  LanguageInfo,
+  LinkEmbed,
+  Look,
+  LookInfo,
   CommandError,
   ConversationDetail,
   ConversationSummary,
@@ -390,6 +398,47 @@ export function setWidgetAppOrigins(appId: string, origins: string[]): Promise<W
 
 export function widgetEmbed(appId: string): Promise<WidgetEmbed> {
   return call<WidgetEmbed>('widget_embed', { appId });
+}
+
+export function languages(): Promise<LanguageInfo[]> {
+  return call<LanguageInfo[]>('languages', {});
+}
+
+export function agentLook(slug: string): Promise<LookInfo> {
+  return call<LookInfo>('agent_look', { slug });
+}
+
+/** What `look` would show, without saving it (the live preview). */
+export function previewLook(slug: string, look: Look): Promise<LookInfo> {
+  return call<LookInfo>('preview_look', { slug, look });
+}
+
+export function setAgentLook(slug: string, look: Look): Promise<LookInfo> {
+  return call<LookInfo>('set_agent_look', { slug, look });
+}
+
+/** `bytes`: the picked file as it is; the core says whether it is a usable logo. */
+export function setAgentLogo(slug: string, bytes: Uint8Array): Promise<LookInfo> {
+  return call<LookInfo>('set_agent_logo', { slug, bytes: Array.from(bytes) });
+}
+
+export function appLook(appId: string): Promise<Look> {
+  return call<Look>('app_look', { appId });
+}
+
+/** A widget app's overrides of its agent's look; empty fields show the agent's. */
+export function setAppLook(appId: string, look: Look): Promise<Look> {
+  return call<Look>('set_app_look', { appId, look });
+}
+
+/** Sets the link's websites when `origins` names some, then gives its one-line embed. */
+export function embedLink(id: number, origins: string[]): Promise<LinkEmbed> {
+  return call<LinkEmbed>('embed_link', { id, origins });
+}
+
+/** Replaces the websites the link's one-line embed works on (none: it works on none). */
+export function setLinkOrigins(id: number, origins: string[]): Promise<LinkInfo> {
+  return call<LinkInfo>('set_link_origins', { id, origins });
 }
 
 export async function copyText(text: string): Promise<void> {

@@ -349,7 +349,9 @@ impl Out {
         }
         println!("{}", embed.snippet);
         if embed.origins.is_empty() {
-            eprintln!("It shows on no website yet: add yours with --origin https://your-shop.example");
+            eprintln!(
+                "It shows on no website yet: add yours with --origin https://your-shop.example"
+            );
         } else {
             eprintln!("It shows on: {}", embed.origins.join(", "));
         }

@@ -1230,7 +1230,10 @@ async fn cli_inbox_reply_export_and_retention_beside_a_running_server() {
 fn token_embed_prints_the_snippet_for_the_websites_given() {
     let data = Data::new();
     let demo = data.show("web:demo");
-    let id = demo[0]["id"].as_i64().expect("the demo link's id").to_string();
+    let id = demo[0]["id"]
+        .as_i64()
+        .expect("the demo link's id")
+        .to_string();
     let url = data.url_of("web:demo");
     let err = data.fail(&["token", "embed", &id, "--origin", "javascript:alert(1)"]);
     assert!(err.contains("is not an origin"), "{err}");
@@ -1238,8 +1241,13 @@ fn token_embed_prints_the_snippet_for_the_websites_given() {
     let snippet = data.ok(&["token", "embed", &id, "--origin", "https://Shop.Example/"]);
     assert_eq!(
         snippet.trim(),
-        format!("<script src=\"{DEFAULT_BASE}/widget/chat.js\" data-chatlink=\"{url}\" async></script>")
+        format!(
+            "<script src=\"{DEFAULT_BASE}/widget/chat.js\" data-chatlink=\"{url}\" async></script>"
+        )
     );
     let embed = data.json(&["token", "embed", &id]);
-    assert_eq!(embed["origins"], serde_json::json!(["https://shop.example"]));
+    assert_eq!(
+        embed["origins"],
+        serde_json::json!(["https://shop.example"])
+    );
 }

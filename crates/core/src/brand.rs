@@ -104,7 +104,7 @@ impl<'de> Deserialize<'de> for Rgb {
 /// The accent as each theme uses it: as the visitor's bubble and buttons (with `on_*` text on
 /// it) and as link colour on the reply bubbles. Both pairs meet [`MIN_CONTRAST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Palette {
     #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub accent: Rgb,
@@ -161,7 +161,7 @@ impl Palette {
 /// Where the widget's bubble sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Side {
     Left,
     #[default]
@@ -171,7 +171,7 @@ pub enum Side {
 /// An agent's look, or a widget app's overrides of it: every part optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Look {
     #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub accent: Option<Rgb>,
@@ -237,7 +237,7 @@ fn text(value: Option<String>, what: &str, max: usize) -> Result<Option<String>>
 
 /// What the chat page and the widget show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(export))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Shown {
     pub title: String,
     pub palette: Palette,

@@ -9,4 +9,8 @@ export type LinkInfo = { id: number, jid: string, folder: string, kind: TokenKin
 /**
  * Messages visitors sent through this link.
  */
-messages: number, url?: string, };
+messages: number, 
+/**
+ * Websites allowed to embed this chat link (see `App::set_link_origins`).
+ */
+origins: Array<string>, url?: string, };

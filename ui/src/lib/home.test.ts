@@ -51,6 +51,7 @@ function link(id: number, created_at: string, status: LinkStatus = 'live', kind:
     revoked_at: null,
     last_used_at: null,
     messages: 0,
+    origins: [],
   };
 }
 

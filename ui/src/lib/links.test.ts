@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { qrFileName, withQrExtension } from './links';
+import { originLines, qrFileName, withQrExtension } from './links';
 
 describe('qrFileName', () => {
   it('turns a JID into a safe file name', () => {
@@ -50,5 +50,16 @@ describe('withQrExtension', () => {
 
   it('treats a bare dot-name as having no extension (".png" is a hidden file)', () => {
     expect(withQrExtension('/home/me/.png')).toBe('/home/me/.png.png');
+  });
+});
+
+describe('originLines', () => {
+  it('splits on lines and commas and drops blanks', () => {
+    expect(originLines(' https://a.example \n\nhttps://b.example, https://c.example\n')).toEqual([
+      'https://a.example',
+      'https://b.example',
+      'https://c.example',
+    ]);
+    expect(originLines('  \n')).toEqual([]);
   });
 });

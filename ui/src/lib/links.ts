@@ -36,3 +36,12 @@ export function qrFileName(jid: string): string {
 export function withQrExtension(path: string): string {
   return withFileExtension(path, ['png', 'svg'], 'png');
 }
+
+/** The websites the owner typed, one per line (commas too); blank lines dropped. The core
+ * checks and normalises each. */
+export function originLines(text: string): string[] {
+  return text
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

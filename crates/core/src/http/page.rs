@@ -305,7 +305,11 @@ mod tests {
             html.contains("Hi {{TITLE}} {{SCRIPT}}"),
             "the greeting stays literal"
         );
-        assert_eq!(html.matches(chat_script()).count(), 1, "the script appears once");
+        assert_eq!(
+            html.matches(chat_script()).count(),
+            1,
+            "the script appears once"
+        );
         let values = |k: &str| (k == "X").then(|| "{{Y}}".to_owned());
         assert_eq!(fill("a{{X}}b{{Y}}{{", values), "a{{Y}}b{{Y}}{{");
     }
