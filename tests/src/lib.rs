@@ -340,6 +340,20 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs `body` in the page with `root` (the widget's host element) and `w` (its shadow
+    /// root) in scope.
+    pub async fn widget(&self, body: &str) -> serde_json::Value {
+        self.js(
+            &format!(
+                "const root = document.getElementById('chatlink-widget');
+                 const w = root && root.shadowRoot;
+                 {body}"
+            ),
+            vec![],
+        )
+        .await
+    }
+
     /// `document.body.dataset.state` (`loading`, `idle`, `sending`, `streaming`, `closed`).
     pub async fn state(&self) -> Option<String> {
         self.js(

@@ -407,24 +407,10 @@ async fn site(chatlink: &str, link: &str) -> String {
     url
 }
 
-/// Runs `body` with `root` (the widget's host element) and `w` (its shadow root) in scope.
-async fn widget(browser: &Browser, body: &str) -> Value {
-    browser
-        .js(
-            &format!(
-                "const root = document.getElementById('chatlink-widget');
-                 const w = root && root.shadowRoot;
-                 {body}"
-            ),
-            vec![],
-        )
-        .await
-}
-
 async fn wait_widget(browser: &Browser, check: &str, what: &str) -> Value {
     wait_for(
         || async {
-            let v = widget(browser, check).await;
+            let v = browser.widget(check).await;
             (!v.is_null() && v != json!(false)).then_some(v)
         },
         SHORT,
@@ -468,19 +454,21 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
     );
     assert_eq!(bubble["bg"], css_rgb(&palette.accent.hex()));
     screenshot(&browser.client, "look-widget-closed-light").await;
-    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     wait_widget(&browser, "return root.dataset.state === 'idle'", "opened").await;
-    let sent = widget(
-        &browser,
-        "const input = w.querySelector('.input');
+    let sent = browser
+        .widget(
+            "const input = w.querySelector('.input');
          input.value = 'Do you have bread?';
          input.dispatchEvent(new Event('input', { bubbles: true }));
          const send = w.querySelector('.send');
          if (send.disabled) return false;
          send.click();
          return true;",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(sent, json!(true));
     let reply = wait_widget(
         &browser,
@@ -495,7 +483,9 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
     screenshot(&browser.client, "look-widget-open-light").await;
 
     // The owner answers while the panel is closed: the bubble counts it.
-    widget(&browser, "w.querySelector('.close').click(); return true").await;
+    browser
+        .widget("w.querySelector('.close').click(); return true")
+        .await;
     let conv = app
         .inbox(Default::default())
         .await
@@ -515,7 +505,9 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
     )
     .await;
     assert_eq!(badge[0], "1", "{badge}");
-    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     let owner = wait_widget(
         &browser,
         "const el = w.querySelector('.msg.owner');
@@ -542,7 +534,9 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
         .expect("open the other site");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
-        widget(&browser, "return root ? root.isConnected : false").await,
+        browser
+            .widget("return root ? root.isConnected : false")
+            .await,
         json!(false),
         "no bubble on a site off the list"
     );
@@ -582,7 +576,9 @@ async fn the_widget_speaks_german_in_the_dark() {
     .await;
     browser.client.goto(&allowed).await.expect("open the site");
     wait_widget(&browser, "return root && root.isConnected", "mounted").await;
-    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     let strings = wait_widget(
         &browser,
         "return root.dataset.state === 'idle' ? {placeholder: w.querySelector('.input').placeholder,
@@ -649,7 +645,9 @@ async fn axe_finds_no_serious_violations_on_the_page_or_the_open_widget() {
         .expect("allow the site");
     browser.client.goto(&allowed).await.expect("open the site");
     wait_widget(&browser, "return root && root.isConnected", "mounted").await;
-    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     wait_widget(&browser, "return root.dataset.state === 'idle'", "opened").await;
     let open = serious_violations(&browser, "document.getElementById('chatlink-widget')").await;
     assert_eq!(open, json!([]), "the open widget");

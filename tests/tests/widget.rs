@@ -78,24 +78,12 @@ impl Shop {
     }
 }
 
-/// Runs `body` in the page with `root` (the widget's host) and `w` (its shadow root) in scope.
-async fn widget(browser: &Browser, body: &str) -> Value {
-    browser
-        .js(
-            &format!(
-                "const root = document.getElementById('chatlink-widget');
-                 const w = root && root.shadowRoot;
-                 {body}"
-            ),
-            vec![],
-        )
-        .await
-}
-
 async fn wait_widget(browser: &Browser, state: &str, timeout: Duration) {
     wait_for(
         || async {
-            let now = widget(browser, "return root ? root.dataset.state : null").await;
+            let now = browser
+                .widget("return root ? root.dataset.state : null")
+                .await;
             (now == json!(state)).then_some(())
         },
         timeout,
@@ -154,7 +142,9 @@ async fn fetch_tokens(browser: &Browser) -> u64 {
 }
 
 async fn open_panel(browser: &Browser) {
-    widget(browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     wait_widget(browser, "idle", SHORT).await;
 }
 
@@ -178,9 +168,7 @@ async fn type_and_send(browser: &Browser, text: &str) {
 
 /// Every bubble in the panel: `[{cls, text}]`.
 async fn bubbles(browser: &Browser) -> Vec<Value> {
-    widget(
-        browser,
-        "return [...w.querySelectorAll('.messages .msg')].map(e => ({cls: e.className, text: e.textContent}))",
+    browser.widget("return [...w.querySelectorAll('.messages .msg')].map(e => ({cls: e.className, text: e.textContent}))",
     )
     .await
     .as_array()
@@ -217,13 +205,13 @@ async fn the_widget_chats_on_a_customer_site_and_renews_its_token_before_expiry(
     assert_eq!(rendered, 1, "the page was rendered with one token");
 
     open_panel(&browser).await;
-    let head = widget(
-        &browser,
-        "return {title: w.querySelector('.title').textContent,
+    let head = browser
+        .widget(
+            "return {title: w.querySelector('.title').textContent,
                  focused: w.activeElement && w.activeElement.className,
                  first: w.querySelector('.messages .msg').textContent}",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(head["title"], "Rosie's Bakery");
     assert_eq!(
         head["focused"], "input",
@@ -245,9 +233,7 @@ async fn the_widget_chats_on_a_customer_site_and_renews_its_token_before_expiry(
     )
     .await;
     wait_widget(&browser, "idle", SHORT).await;
-    let markup = widget(
-        &browser,
-        "return {xss: window.__xss || 0, imgs: w.querySelectorAll('.messages img, .messages b').length}",
+    let markup = browser.widget("return {xss: window.__xss || 0, imgs: w.querySelectorAll('.messages img, .messages b').length}",
     )
     .await;
     assert_eq!(markup, json!({"xss": 0, "imgs": 0}));
@@ -273,9 +259,7 @@ async fn the_widget_chats_on_a_customer_site_and_renews_its_token_before_expiry(
     assert!(shop.site.exchanges() >= rendered + 2);
 
     // Escape closes the panel and gives focus back to the bubble.
-    let closed = widget(
-        &browser,
-        "w.querySelector('.input').dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true}));
+    let closed = browser.widget("w.querySelector('.input').dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true, composed: true}));
          return {open: root.dataset.open, focused: w.activeElement && w.activeElement.className}",
     )
     .await;
@@ -301,9 +285,7 @@ async fn a_reply_streamed_across_a_token_renewal_arrives_whole_and_once() {
     open_panel(&browser).await;
     // Every text the reply bubble shows on its way: a lost or repeated frame would show as a text
     // that is not a prefix of the reply (the final `message` frame alone would hide it).
-    widget(
-        &browser,
-        "window.__texts = [];
+    browser.widget("window.__texts = [];
          new MutationObserver(() => {
            const all = w.querySelectorAll('.messages .msg.assistant');
            window.__texts.push(all[all.length - 1].textContent);
@@ -419,14 +401,14 @@ async fn a_401_renews_once_and_retries_once_and_a_second_401_ends_the_session() 
             || posts == [json!(401), json!(202), json!(401), json!(401)],
         "{posts:?}"
     );
-    let notice = widget(
-        &browser,
-        "const n = w.querySelector('.notice');
+    let notice = browser
+        .widget(
+            "const n = w.querySelector('.notice');
          return {hidden: n.hidden, text: n.textContent,
                  retry: !w.querySelector('.retry').hidden,
                  disabled: w.querySelector('.input').disabled}",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(notice["hidden"], json!(false));
     assert!(
         notice["text"]
@@ -448,7 +430,9 @@ async fn a_401_renews_once_and_retries_once_and_a_second_401_ends_the_session() 
             vec![],
         )
         .await;
-    widget(&browser, "w.querySelector('.retry').click(); return true").await;
+    browser
+        .widget("w.querySelector('.retry').click(); return true")
+        .await;
     wait_widget(&browser, "idle", SHORT).await;
     type_and_send(&browser, "Do you deliver?").await;
     wait_reply_containing(&browser, "5 km", SHORT).await;
@@ -483,7 +467,9 @@ async fn a_revoked_app_stops_the_widget_with_a_clear_message() {
         statuses(&browser, "/api/your-token-endpoint", Some("POST")).await,
         [json!(502)]
     );
-    let text = widget(&browser, "return w.querySelector('.notice').textContent").await;
+    let text = browser
+        .widget("return w.querySelector('.notice').textContent")
+        .await;
     assert!(
         text.as_str()
             .is_some_and(|t| t.contains("Chat session ended") && t.contains("reload")),
@@ -511,11 +497,11 @@ async fn a_site_off_the_allowed_origins_gets_a_clear_refusal() {
         .expect("allow another site only");
     let browser = Browser::start().await;
     visit(&browser, &shop).await;
-    widget(&browser, "w.querySelector('.bubble').click(); return true").await;
+    browser
+        .widget("w.querySelector('.bubble').click(); return true")
+        .await;
     wait_widget(&browser, "error", SHORT).await;
-    let notice = widget(
-        &browser,
-        "return {text: w.querySelector('.notice').textContent, retry: !w.querySelector('.retry').hidden}",
+    let notice = browser.widget("return {text: w.querySelector('.notice').textContent, retry: !w.querySelector('.retry').hidden}",
     )
     .await;
     assert!(
