@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use base64::prelude::{BASE64_STANDARD, Engine as _};
 use chatlink_core::app::{
     AgentInfo, AgentUpdate, ConversationDetail, ConversationSummary, DayActivity, EngineSetting,
     ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
@@ -426,6 +427,18 @@ pub async fn set_agent_logo(
     Ok(desktop.app()?.set_agent_logo(&slug, bytes).await?)
 }
 
+/// A stored logo as a `data:` URL: the window's CSP lets images come from itself and `data:`
+/// only, not from the local server that serves visitors `/logo/<id>`.
+#[tauri::command]
+pub async fn logo_image(desktop: State<'_, Desktop>, id: String) -> Reply<String> {
+    let (kind, bytes) = desktop.app()?.logo(&id).await?;
+    Ok(format!(
+        "data:{};base64,{}",
+        kind.mime(),
+        BASE64_STANDARD.encode(bytes)
+    ))
+}
+
 #[tauri::command]
 pub async fn app_look(desktop: State<'_, Desktop>, app_id: String) -> Reply<Look> {
     Ok(desktop.app()?.app_look(&app_id).await?)
@@ -436,14 +449,10 @@ pub async fn set_app_look(desktop: State<'_, Desktop>, app_id: String, look: Loo
     Ok(desktop.app()?.set_app_look(&app_id, look).await?)
 }
 
-/// Sets the websites of a chat link (when any are given) and gives its one-line embed.
+/// A chat link's one-line embed for a site builder, and the websites it works on.
 #[tauri::command]
-pub async fn embed_link(
-    desktop: State<'_, Desktop>,
-    id: i64,
-    origins: Vec<String>,
-) -> Reply<LinkEmbed> {
-    Ok(desktop.app()?.embed_link(id, origins).await?)
+pub async fn link_embed(desktop: State<'_, Desktop>, id: i64) -> Reply<LinkEmbed> {
+    Ok(desktop.app()?.link_embed(id).await?)
 }
 
 #[tauri::command]

@@ -200,9 +200,10 @@ pub fn run() {
             commands::preview_look,
             commands::set_agent_look,
             commands::set_agent_logo,
+            commands::logo_image,
             commands::app_look,
             commands::set_app_look,
-            commands::embed_link,
+            commands::link_embed,
             commands::set_link_origins,
         ])
         .build(tauri::generate_context!());

@@ -214,6 +214,15 @@ async fn type_into(app: &DesktopApp, css: &str, text: &str) {
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
 }
 
+async fn clear_and_type(app: &DesktopApp, css: &str, text: &str) {
+    find(app, css)
+        .await
+        .clear()
+        .await
+        .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+    type_into(app, css, text).await;
+}
+
 #[tokio::test]
 async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widget() {
     let app = DesktopApp::start().await;
@@ -359,6 +368,29 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         .await
         .expect("token exchange");
     assert_eq!(res.status().as_u16(), 200);
+
+    // This website's chat gets a title of its own; the rest stays the agent's, which the
+    // blank fields name.
+    wait_text(
+        &app,
+        "[data-testid=app-look-side]",
+        "agent's (bottom right)",
+    )
+    .await;
+    type_into(&app, "[data-testid=app-look-title]", "Fern's online shop").await;
+    click(&app, "[data-testid=app-look-save]").await;
+    wait_text(&app, "[data-testid=toast]", "its own look").await;
+    scroll_to(&app, "[data-testid=app-look]").await;
+    app.screenshot("desktop-widget-app-look").await;
+    let config: serde_json::Value =
+        reqwest::get(format!("{local}/api/v1/widget/config?app={app_id}"))
+            .await
+            .expect("the widget's config")
+            .json()
+            .await
+            .expect("JSON");
+    assert_eq!(config["title"], "Fern's online shop");
+    assert_eq!(config["look"]["side"], "right", "the agent's corner");
     app.close().await;
 }
 
@@ -961,6 +993,24 @@ async fn preview_bubble(app: &DesktopApp) -> serde_json::Value {
     .await
 }
 
+/// Picks `path` in the file input `css` the way an owner does, through WebDriver's file upload.
+async fn pick_file(app: &DesktopApp, css: &str, path: &std::path::Path) {
+    find(app, css)
+        .await
+        .send_keys(&path.display().to_string())
+        .await
+        .unwrap_or_else(|e| panic!("pick {} in {css}: {e}", path.display()));
+}
+
+async fn scroll_to(app: &DesktopApp, css: &str) {
+    js(
+        app,
+        "document.querySelector(arguments[0]).scrollIntoView({ block: 'center' }); return true",
+        vec![serde_json::json!(css)],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_website() {
     let app = DesktopApp::start().await;
@@ -969,6 +1019,45 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
     nav(&app, "Agents").await;
     click(&app, "[data-testid=agent-row][data-slug=demo]").await;
     find(&app, "[data-testid=look-preview]").await;
+
+    // A logo, picked as a file: the window sends the bytes and the core says what they are.
+    let svg = app.scratch.path().join("logo.svg");
+    std::fs::write(
+        &svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><script>alert(1)</script></svg>"#,
+    )
+    .expect("write the SVG");
+    pick_file(&app, "[data-testid=look-logo-input]", &svg).await;
+    wait_text(&app, "[data-testid=look-logo-problem]", "SVG").await;
+    let png = app.scratch.path().join("logo.png");
+    std::fs::write(&png, chatlink_test_support::logo_png(64, 64, [122, 75, 42])).expect("PNG");
+    pick_file(&app, "[data-testid=look-logo-input]", &png).await;
+    find(&app, "[data-testid=look-logo-set]").await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=look-logo-problem]"))
+            .await
+            .is_err(),
+        "the refusal is gone once a good file is in"
+    );
+    // The preview shows the stored copy (a data: URL: the window's CSP loads nothing from the
+    // local server), decoded to its real size.
+    wait_for(
+        || async {
+            let w = js(
+                &app,
+                "const i = document.querySelector('[data-testid=look-preview-logo]');
+                 return i && i.complete ? i.naturalWidth : 0",
+                vec![],
+            )
+            .await;
+            (w == 64).then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the preview shows the logo");
+
     // A colour picker's value, as the picker sets it.
     js(
         &app,
@@ -980,6 +1069,10 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
     let palette = chatlink_core::brand::Palette::of(
         chatlink_core::brand::Rgb::parse("#ffee00").expect("yellow"),
     );
+    assert!(
+        palette.adjusted,
+        "a faint yellow is too light for white text"
+    );
     wait_text(&app, "[data-testid=look-adjusted]", &palette.accent.hex()).await;
     let light = css_rgb(&palette.accent.hex());
     wait_for(
@@ -990,6 +1083,7 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
     .expect("the preview shows the readable colour");
     type_into(&app, "[data-testid=look-launcher]", "Chat with us").await;
     wait_text(&app, "[data-testid=look-preview-bubble]", "Chat with us").await;
+    scroll_to(&app, "[data-testid=look-preview]").await;
     app.screenshot("desktop-look-light").await;
     click(&app, "[data-testid=look-dark]").await;
     let dark = css_rgb(&palette.accent_dark.hex());
@@ -1003,22 +1097,7 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
     click(&app, "[data-testid=look-save]").await;
     wait_text(&app, "[data-testid=toast]", "Look saved").await;
 
-    // A logo, picked as a file: the window reads it and the core checks it.
-    let png = chatlink_test_support::logo_png(64, 64, [122, 75, 42]);
-    js(
-        &app,
-        "const input = document.querySelector('[data-testid=look-logo-input]');
-         const dt = new DataTransfer();
-         dt.items.add(new File([new Uint8Array(arguments[0])], 'logo.png', { type: 'image/png' }));
-         input.files = dt.files;
-         input.dispatchEvent(new Event('change', { bubbles: true }));
-         return true",
-        vec![serde_json::json!(png)],
-    )
-    .await;
-    find(&app, "[data-testid=look-logo-set]").await;
-
-    // The demo link: its page has the look; on a website it works only where it is allowed.
+    // The demo link's page has the logo and the colour.
     nav(&app, "Links").await;
     let demo = "[data-testid=link-row][data-jid='web:demo']";
     click(&app, &format!("{demo} [data-testid=show-qr]")).await;
@@ -1030,7 +1109,13 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
         page.contains(&format!("--accent:{}", palette.accent.hex())),
         "the page has the saved colour"
     );
-    type_into(&app, "[data-testid=embed-origins]", "https://Shop.Example/").await;
+
+    // On a website: none listed yet, so the window says the bubble shows nowhere.
+    wait_text(&app, "[data-testid=embed-no-site]", "appears nowhere").await;
+    type_into(&app, "[data-testid=embed-origins]", "shop.example/prices").await;
+    click(&app, "[data-testid=embed-save]").await;
+    wait_text(&app, "[data-testid=embed-problem]", "not an origin").await;
+    clear_and_type(&app, "[data-testid=embed-origins]", "https://Shop.Example/").await;
     click(&app, "[data-testid=embed-save]").await;
     wait_text(&app, "[data-testid=embed-snippet]", "data-chatlink=").await;
     assert!(
@@ -1048,7 +1133,20 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
         "https://shop.example",
         "the website as the core normalised it"
     );
+    scroll_to(&app, "[data-testid=embed-copy]").await;
     app.screenshot("desktop-embed").await;
+    click(&app, "[data-testid=embed-copy]").await;
+    wait_text(&app, "[data-testid=toast]", "Copied").await;
+    assert!(
+        app.clipboard().contains("data-chatlink="),
+        "the line is on the clipboard"
+    );
+
+    // Saved in the core: the panel, opened again, reads it back, and the widget's config
+    // answers that website only.
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    click(&app, &format!("{demo} [data-testid=show-qr]")).await;
+    wait_text(&app, "[data-testid=embed-snippet]", "data-chatlink=").await;
     let client = reqwest::Client::new();
     for (origin, allowed) in [
         ("https://shop.example", true),

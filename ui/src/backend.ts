@@ -39,6 +39,7 @@ import type { OwnerEventView } from './bindings/OwnerEventView';
 import type { RouteRuleForm } from './bindings/RouteRuleForm';
 import type { RouteRuleInfo } from './bindings/RouteRuleInfo';
 import type { ServerSettings } from './bindings/ServerSettings';
+import type { Shown } from './bindings/Shown';
 import type { Status } from './bindings/Status';
 import type { TestAnswer } from './bindings/TestAnswer';
 import type { TranscriptMessage } from './bindings/TranscriptMessage';
@@ -78,6 +79,7 @@ export type {
   RouteRuleForm,
   RouteRuleInfo,
   ServerSettings,
+  Shown,
   Status,
   TestAnswer,
   TranscriptMessage,
@@ -422,6 +424,12 @@ export function setAgentLogo(slug: string, bytes: Uint8Array): Promise<LookInfo>
   return call<LookInfo>('set_agent_logo', { slug, bytes: Array.from(bytes) });
 }
 
+/** A stored logo (`Look.logo`) as a `data:` URL: the window's CSP loads no image from the
+ * local server. */
+export function logoImage(id: string): Promise<string> {
+  return call<string>('logo_image', { id });
+}
+
 export function appLook(appId: string): Promise<Look> {
   return call<Look>('app_look', { appId });
 }
@@ -431,9 +439,9 @@ export function setAppLook(appId: string, look: Look): Promise<Look> {
   return call<Look>('set_app_look', { appId, look });
 }
 
-/** Sets the link's websites when `origins` names some, then gives its one-line embed. */
-export function embedLink(id: number, origins: string[]): Promise<LinkEmbed> {
-  return call<LinkEmbed>('embed_link', { id, origins });
+/** A live chat link's one-line embed for a site builder, and the websites it works on. */
+export function linkEmbed(id: number): Promise<LinkEmbed> {
+  return call<LinkEmbed>('link_embed', { id });
 }
 
 /** Replaces the websites the link's one-line embed works on (none: it works on none). */

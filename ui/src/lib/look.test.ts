@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { DEFAULT_ACCENT, emptyLook, lookEdits, lookOf, previewColours } from './look';
+import { appLookFields, appLookOf, DEFAULT_ACCENT, emptyLook, lookEdits, lookOf, previewColours } from './look';
 
 const palette = { accent: '#7a6f00', on_accent: '#ffffff', accent_dark: '#ffee00', on_accent_dark: '#111316', adjusted: true };
 
@@ -25,5 +25,26 @@ describe('the look form', () => {
   it('previews each theme with its own readable pair', () => {
     expect(previewColours(palette, false)).toMatchObject({ accent: '#7a6f00', onAccent: '#ffffff', page: '#f5f6f8' });
     expect(previewColours(palette, true)).toMatchObject({ accent: '#ffee00', onAccent: '#111316', agent: '#23272d' });
+  });
+});
+
+describe("a website's own look", () => {
+  const none = { accent: null, logo: null, title: null, side: null, launcher: null, language: null };
+
+  it('leaves every part to the agent when nothing is set', () => {
+    const f = appLookFields(none, '#7a4b2a');
+    expect(f).toEqual({ ownColour: false, accent: '#7a4b2a', title: '', side: '', launcher: '' });
+    expect(appLookOf(f, none)).toEqual(none);
+  });
+
+  it('sends only what the owner set, and a colour only when asked for', () => {
+    const f = { ownColour: false, accent: '#FF0000', title: " Rosie's shop ", side: 'left', launcher: '  ' } as const;
+    expect(appLookOf(f, none)).toEqual({ ...none, title: "Rosie's shop", side: 'left' });
+    expect(appLookOf({ ...f, ownColour: true }, none).accent).toBe('#ff0000');
+  });
+
+  it('keeps a saved logo and language it does not offer', () => {
+    const saved = { ...none, logo: 'ab12', language: 'de' } as const;
+    expect(appLookOf(appLookFields(saved), saved)).toEqual(saved);
   });
 });

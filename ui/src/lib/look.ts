@@ -62,3 +62,36 @@ export function previewColours(p: Palette, dark: boolean): PreviewColours {
     ? { page: '#121417', surface: '#1b1e22', agent: '#23272d', text: '#e8eaed', accent: p.accent_dark, onAccent: p.on_accent_dark, link: p.accent_dark }
     : { page: '#f5f6f8', surface: '#ffffff', agent: '#ffffff', text: '#1a1c1f', accent: p.accent, onAccent: p.on_accent, link: p.accent };
 }
+
+/** A widget app's override form: every part may be left to the agent. */
+export type AppLookFields = {
+  ownColour: boolean;
+  accent: string;
+  title: string;
+  side: '' | Side;
+  launcher: string;
+};
+
+export function appLookFields(look: Look, agentAccent: string = DEFAULT_ACCENT): AppLookFields {
+  return {
+    ownColour: look.accent !== null,
+    accent: look.accent ?? agentAccent,
+    title: look.title ?? '',
+    side: look.side ?? '',
+    launcher: look.launcher ?? '',
+  };
+}
+
+/** The overrides the form describes. The logo and language are not offered per website, so
+ * whatever is saved for them is kept. */
+export function appLookOf(f: AppLookFields, saved: Look | null): Look {
+  const text = (s: string) => (s.trim() === '' ? null : s.trim());
+  return {
+    accent: f.ownColour ? f.accent.toLowerCase() : null,
+    logo: saved?.logo ?? null,
+    title: text(f.title),
+    side: f.side === '' ? null : f.side,
+    launcher: text(f.launcher),
+    language: saved?.language ?? null,
+  };
+}

@@ -422,6 +422,53 @@ mod tests {
         assert!(embed.snippet.contains(&format!("data-chatlink=\"{url}\"")));
     }
 
+    /// A widget app's look overrides only what it sets; the rest is its agent's.
+    #[tokio::test]
+    async fn a_widget_app_overrides_its_agents_look() {
+        let (_d, app) = test_app();
+        let agent = Look {
+            accent: Some(brand::Rgb::parse("#7a4b2a").expect("brown")),
+            title: Some("Rosie's Bakery".into()),
+            language: Some(Lang::De),
+            ..Look::default()
+        };
+        app.set_agent_look("demo", agent).await.expect("agent look");
+        let created = app
+            .create_widget_app(crate::app::NewWidgetApp {
+                folder: "demo".into(),
+                name: None,
+                origins: vec![],
+                token_ttl: None,
+            })
+            .await
+            .expect("app");
+        let id = created.app.id;
+        let over = Look {
+            title: Some("Rosie's online shop".into()),
+            side: Some(brand::Side::Left),
+            ..Look::default()
+        };
+        assert_eq!(
+            app.set_app_look(&id, over.clone()).await.expect("set"),
+            over
+        );
+        let config = app.app_widget_config(&id, None).await.expect("config");
+        assert_eq!(config.title, "Rosie's online shop");
+        assert_eq!(config.look.side, brand::Side::Left);
+        assert_eq!(
+            config.look.palette.accent.hex(),
+            "#7a4b2a",
+            "the agent's colour"
+        );
+        assert_eq!(config.lang, Lang::De, "the agent's language");
+        let bad = Look {
+            launcher: Some("x".repeat(100)),
+            ..Look::default()
+        };
+        assert!(app.set_app_look(&id, bad).await.is_err());
+        assert_eq!(app.app_look(&id).await.expect("look"), over, "unchanged");
+    }
+
     #[tokio::test]
     async fn the_page_speaks_the_visitors_language_else_the_agents() {
         let (_d, app) = test_app();
