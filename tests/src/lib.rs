@@ -62,6 +62,12 @@ where
     }
 }
 
+/// `rgb(r, g, b)`, as a computed style writes the colour `#rrggbb`.
+pub fn css_rgb(hex: &str) -> String {
+    let c = chatlink_core::brand::Rgb::parse(hex).expect("a colour");
+    format!("rgb({}, {}, {})", c.0, c.1, c.2)
+}
+
 /// The workspace root (the parent of this crate).
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

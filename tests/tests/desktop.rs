@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chatlink_e2e::desktop::DesktopApp;
-use chatlink_e2e::{healthy, http_get, wait_for};
+use chatlink_e2e::{css_rgb, healthy, http_get, wait_for};
 use fantoccini::Locator;
 use fantoccini::elements::Element;
 
@@ -975,12 +975,6 @@ async fn js(app: &DesktopApp, script: &str, args: Vec<serde_json::Value>) -> ser
         .execute(script, args)
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
-}
-
-/// `rgb(r, g, b)`, as a computed style writes `hex`.
-fn css_rgb(hex: &str) -> String {
-    let c = chatlink_core::brand::Rgb::parse(hex).expect("a colour");
-    format!("rgb({}, {}, {})", c.0, c.1, c.2)
 }
 
 async fn preview_bubble(app: &DesktopApp) -> serde_json::Value {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chatlink_core::app::IssueLink;
 use chatlink_core::brand::{Look, Rgb, Side};
 use chatlink_core::i18n::Lang;
-use chatlink_e2e::{Browser, DESKTOP, Visitor, screenshot, wait_for, workspace_dir};
+use chatlink_e2e::{Browser, DESKTOP, Visitor, css_rgb, screenshot, wait_for, workspace_dir};
 use chatlink_test_support::{FakeProvider, TestServer, agent_on, logo_png};
 use fantoccini::Locator;
 use serde_json::{Value, json};
@@ -77,10 +77,12 @@ async fn shop(reply: &[&str]) -> Shop {
     }
 }
 
-/// `rgb(r, g, b)` as a computed style says it.
-fn css_rgb(hex: &str) -> String {
-    let c = Rgb::parse(hex).expect("a colour");
-    format!("rgb({}, {}, {})", c.0, c.1, c.2)
+impl Shop {
+    /// The colours visitors get for the agent's look.
+    async fn palette(&self) -> chatlink_core::brand::Palette {
+        let look = self.server.app.agent_look("bakery").await.expect("look");
+        look.shown.palette
+    }
 }
 
 async fn open(browser: &Browser, url: &str) {
@@ -191,14 +193,7 @@ async fn a_german_visitor_sees_the_shops_look_and_a_rendered_reply() {
     );
 
     // The faint yellow was darkened for white text; the visitor's bubble shows the result.
-    let palette = shop
-        .server
-        .app
-        .agent_look("bakery")
-        .await
-        .expect("look")
-        .shown
-        .palette;
+    let palette = shop.palette().await;
     assert!(palette.adjusted);
     let bg = browser
         .js(
@@ -208,6 +203,88 @@ async fn a_german_visitor_sees_the_shops_look_and_a_rendered_reply() {
         .await;
     assert_eq!(bg, css_rgb(&palette.accent.hex()));
     screenshot(&browser.client, "look-page-de-light").await;
+
+    // The finished reply is read out once, whole, by the page's live region.
+    let announced = wait_for(
+        || async {
+            let v = browser
+                .js(
+                    "return document.getElementById('announce').textContent",
+                    vec![],
+                )
+                .await;
+            (v != "").then_some(v)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the reply is announced");
+    assert_eq!(announced, reply["text"]);
+
+    // While the visitor looks at another tab, the owner's reply shows in the tab's title.
+    browser
+        .js(
+            "Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }); return true",
+            vec![],
+        )
+        .await;
+    let app = &shop.server.app;
+    let conv = app
+        .inbox(Default::default())
+        .await
+        .expect("inbox")
+        .into_iter()
+        .next()
+        .expect("the visitor's conversation")
+        .id;
+    app.owner_reply(&conv, "Ja, bis mittags!")
+        .await
+        .expect("the owner replies");
+    wait_for(
+        || async {
+            let t = browser.js("return document.title", vec![]).await;
+            (t == "(1) Rosie's Bakery").then_some(())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the tab counts the unread reply");
+    browser
+        .js(
+            "Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+             document.dispatchEvent(new Event('visibilitychange'));
+             return document.title",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        browser.js("return document.title", vec![]).await,
+        "Rosie's Bakery",
+        "back on the tab, the count goes"
+    );
+
+    // The logo is served as the image it is, cacheable for ever (its URL names its content),
+    // and readable from any website's widget.
+    let logo = app
+        .agent_look("bakery")
+        .await
+        .expect("look")
+        .shown
+        .logo
+        .expect("a logo");
+    let res = reqwest::get(format!("{}{logo}", shop.server.base_url))
+        .await
+        .expect("the logo");
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(header("content-type"), "image/png");
+    assert!(header("cache-control").contains("immutable"));
+    assert_eq!(header("cross-origin-resource-policy"), "cross-origin");
     browser.close().await;
     shop.server.stop().await;
 }
@@ -236,14 +313,7 @@ async fn a_french_visitor_at_night_gets_the_dark_theme_in_french() {
     assert_eq!(page["dark"], true, "the browser prefers dark");
     assert_eq!(page["label"], Lang::Fr.text("composer.label", &[]));
     ask(&browser, "Avez-vous du pain ?").await;
-    let palette = shop
-        .server
-        .app
-        .agent_look("bakery")
-        .await
-        .expect("look")
-        .shown
-        .palette;
+    let palette = shop.palette().await;
     let user = browser
         .js(
             "const s = getComputedStyle(document.querySelector('.msg.user'));
@@ -446,7 +516,7 @@ async fn the_one_line_embed_chats_on_an_allowed_site_and_nowhere_else() {
         "showed its bubble",
     )
     .await;
-    let palette = app.agent_look("bakery").await.expect("look").shown.palette;
+    let palette = shop.palette().await;
     assert_eq!(bubble["label"], "Chat with us");
     assert!(
         bubble["left"].as_f64().unwrap_or(999.0) < 100.0,

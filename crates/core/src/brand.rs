@@ -411,21 +411,13 @@ mod tests {
         assert!(bad_logo.checked().is_err());
     }
 
-    fn png(w: u32, h: u32) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut enc = png::Encoder::new(&mut out, w, h);
-        enc.set_color(png::ColorType::Rgb);
-        let mut writer = enc.write_header().expect("header");
-        writer
-            .write_image_data(&vec![200; (w * h * 3) as usize])
-            .expect("data");
-        drop(writer);
-        out
+    fn logo_png(w: u32, h: u32) -> Vec<u8> {
+        chatlink_test_support::logo_png(w, h, [200, 200, 200])
     }
 
     #[test]
     fn logos_are_checked_by_their_bytes() {
-        let logo = check_logo(png(64, 32)).expect("a small PNG");
+        let logo = check_logo(logo_png(64, 32)).expect("a small PNG");
         assert_eq!(
             (logo.kind, logo.width, logo.height),
             (ImageKind::Png, 64, 32)
@@ -433,13 +425,13 @@ mod tests {
         assert!(is_logo_id(&logo.id));
         let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>"#.to_vec();
         assert_eq!(check_logo(svg).expect_err("svg").code(), "invalid_input");
-        assert!(check_logo(png(8, 8)).is_err(), "too small");
-        assert!(check_logo(png(2000, 20)).is_err(), "too wide");
+        assert!(check_logo(logo_png(8, 8)).is_err(), "too small");
+        assert!(check_logo(logo_png(2000, 20)).is_err(), "too wide");
         assert!(
             check_logo(vec![0; MAX_LOGO_BYTES + 1]).is_err(),
             "too large"
         );
-        let mut cut = png(64, 64);
+        let mut cut = logo_png(64, 64);
         cut.truncate(12);
         assert!(check_logo(cut).is_err(), "damaged");
     }

@@ -149,13 +149,12 @@ fn quality(q: &str) -> Option<u16> {
         .then(|| (v * 1000.0).round() as u16)
 }
 
-/// One language's messages, and the same as JSON for the pages and the widget.
+/// One language's messages, and the same as a JSON object for the pages and the widget.
 #[derive(Debug)]
 pub struct Catalog {
     pub lang: Lang,
     messages: HashMap<String, String>,
     value: serde_json::Value,
-    json: String,
 }
 
 impl Catalog {
@@ -170,10 +169,6 @@ impl Catalog {
     }
 
     /// The whole catalog as a JSON object.
-    pub fn json(&self) -> &str {
-        &self.json
-    }
-
     pub fn value(&self) -> &serde_json::Value {
         &self.value
     }
@@ -190,12 +185,10 @@ fn catalogs() -> &'static [Catalog] {
                 let messages: HashMap<String, String> =
                     serde_json::from_str(source).unwrap_or_default();
                 let value = serde_json::to_value(&messages).unwrap_or_default();
-                let json = value.to_string();
                 Catalog {
                     lang: *lang,
                     messages,
                     value,
-                    json,
                 }
             })
             .collect()
@@ -316,7 +309,10 @@ mod tests {
             Lang::En.text("send.wait", &[("seconds", "30")]),
             "Please wait 30 s."
         );
-        assert!(Lang::De.catalog().json().contains("\"composer.send\""));
+        assert_eq!(
+            Lang::De.catalog().value()["composer.send"],
+            Lang::De.text("composer.send", &[])
+        );
         assert_eq!(Lang::En.catalog().get("no.such.key"), "no.such.key");
     }
 }

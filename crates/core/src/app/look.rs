@@ -183,11 +183,6 @@ impl App {
         })
     }
 
-    /// The language for a visitor whose link (or app) is not known: the browser's, else English.
-    pub fn visitor_language(&self, accept_language: Option<&str>) -> Lang {
-        i18n::negotiate(accept_language, Lang::En)
-    }
-
     /// What the widget needs to show a chat link's bubble.
     pub async fn link_widget_config(
         &self,
