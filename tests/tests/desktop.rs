@@ -52,16 +52,46 @@ async fn nav(app: &DesktopApp, screen: &str) {
 }
 
 async fn wait_text(app: &DesktopApp, css: &str, want: &str) {
-    wait_for(
+    let last = std::sync::Mutex::new(None::<String>);
+    let found = wait_for(
         || async {
             let el = app.client.find(Locator::Css(css)).await.ok()?;
             let t = el.text().await.ok()?;
-            t.contains(want).then_some(())
+            let hit = t.contains(want);
+            if let Ok(mut l) = last.lock() {
+                *l = Some(t);
+            }
+            hit.then_some(())
+        },
+        SHORT,
+    )
+    .await;
+    if let Err(e) = found {
+        let toast = match app.client.find(Locator::Css("[data-testid=toast]")).await {
+            Ok(el) => el.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let seen = last.lock().ok().and_then(|l| l.clone());
+        panic!("{css} never showed {want:?}: {e}; it last showed {seen:?}; toast {toast:?}");
+    }
+}
+
+/// Dismisses the address-change warning and waits for it to go: the panel below it moves up
+/// as it does, and a click aimed at a button there while it moves can land on nothing.
+async fn dismiss_address_change(app: &DesktopApp) {
+    click(app, "[data-testid=dismiss-address-change]").await;
+    wait_for(
+        || async {
+            app.client
+                .find(Locator::Css("[data-testid=address-change]"))
+                .await
+                .is_err()
+                .then_some(())
         },
         SHORT,
     )
     .await
-    .unwrap_or_else(|e| panic!("{css} never showed {want:?}: {e}"));
+    .expect("the address-change warning goes when dismissed");
 }
 
 #[tokio::test]
@@ -899,7 +929,7 @@ async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
         Vec::<u32>::new(),
         "the tunnel's process ended"
     );
-    click(&app, "[data-testid=dismiss-address-change]").await;
+    dismiss_address_change(&app).await;
 
     // A named tunnel: started by name, links on the owner's hostname, which stays.
     click(&app, "[data-testid=go-public] details.named summary").await;
@@ -933,7 +963,7 @@ async fn going_public_with_a_tunnel_from_home_rebuilds_links_and_qr_codes() {
     );
     click(&app, "[data-testid=stop-tunnel]").await;
     wait_text(&app, "[data-testid=audience]", "Only this computer").await;
-    click(&app, "[data-testid=dismiss-address-change]").await;
+    dismiss_address_change(&app).await;
 
     // Started again, then the session ends (SIGTERM, as at logout): the app quits the way its
     // tray's Quit does, and its child goes with it.
