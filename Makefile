@@ -16,7 +16,7 @@ DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 # The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
 TAURI_DRIVER_VERSION := ^2
 
-.PHONY: install ui build run test lint bench bench-build bench-quick bench-quick-record bundle clean
+.PHONY: install ui build run test lint bench bench-build bench-quick bench-quick-record eval bundle clean
 
 install:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -88,6 +88,13 @@ bench-quick: bench-build
 		target/release/chatlink-bench --quick --check $(QUICK_BASELINE); }
 	CHATLINK_BENCH_SLOWDOWN_MS=100 target/release/chatlink-bench --quick --only 1,4 --runs 1 \
 		--check $(QUICK_BASELINE) --expect-slowdown
+
+# The built-in answers agent against the visitor phrasings in eval/ (eval/README.md): right,
+# wrong and handed-off rates per business, language and half of the set, and the time a
+# question takes against 1,000 entries. Fails below the targets.
+eval: install
+	$(CARGO) build --release -p chatlink-bench --bin chatlink-eval
+	target/release/chatlink-eval
 
 # Renews the quick baseline (the median of three quick suites, about 3 minutes) after a change
 # meant to move its numbers; say why in the commit.

@@ -63,6 +63,7 @@ async fn main() -> chatlink_core::Result<()> {
             frames: Vec::new(),
             reply: None,
             status: TurnStatus::Ok,
+            unanswered: None,
         })?;
         store.begin_turn(turn(Some(first.conversation_id), "And on Monday?"))?;
     }

@@ -39,6 +39,10 @@ pub fn knowledge() -> Vec<Entry> {
             "Can I pay by card?",
             "Yes, we take all major cards, contactless payments and cash.",
         ),
+        qa(
+            "How can I contact you?",
+            "Call us on 555-0142 while we're open, or write to hello@rosies-bakery.example and we'll answer within a day.",
+        ),
         (
             None,
             "Rosie's Bakery was founded in 1998 by Rosie Alvarez, who started out selling bread from her kitchen window. \
@@ -46,4 +50,28 @@ pub fn knowledge() -> Vec<Entry> {
                 .to_owned(),
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    /// `eval/knowledge/bakery.json` measures the demo: it must be the demo, entry for entry.
+    #[test]
+    fn the_eval_sets_bakery_is_the_demo() {
+        let eval: serde_json::Value =
+            serde_json::from_str(include_str!("../../../eval/knowledge/bakery.json"))
+                .expect("eval/knowledge/bakery.json is JSON");
+        assert_eq!(eval["name"], super::NAME);
+        let entries: Vec<(Option<String>, String)> = eval["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| {
+                (
+                    e["question"].as_str().map(str::to_owned),
+                    e["answer"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(entries, super::knowledge());
+    }
 }

@@ -466,6 +466,7 @@ mod tests {
         Frame::Done {
             turn_id: "t".into(),
             outcome: Outcome::Ok,
+            choices: Vec::new(),
         }
     }
 
@@ -583,6 +584,7 @@ mod tests {
                 frames: frames.clone(),
                 reply: None,
                 status: TurnStatus::Ok,
+                unanswered: None,
             })
             .expect("end");
         let store = Arc::new(store);

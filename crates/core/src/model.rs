@@ -192,8 +192,13 @@ pub enum Frame {
         /// Ms since the epoch; sent as RFC 3339.
         created_at: i64,
     },
-    /// The turn's end; always its last frame.
-    Done { turn_id: String, outcome: Outcome },
+    /// The turn's end; always its last frame. `choices`: questions the visitor may tap (the
+    /// agent was not sure which one was meant), usually none.
+    Done {
+        turn_id: String,
+        outcome: Outcome,
+        choices: Vec<String>,
+    },
 }
 
 // The JSON of each frame kind. Fields are in alphabetical order because that is the order the
@@ -216,6 +221,8 @@ struct MessageJson<'a> {
 
 #[derive(Serialize)]
 struct DoneJson<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    choices: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,7 +268,12 @@ impl Frame {
                 role: *role,
                 turn_id,
             }),
-            Frame::Done { turn_id, outcome } => serde_json::to_string(&DoneJson {
+            Frame::Done {
+                turn_id,
+                outcome,
+                choices,
+            } => serde_json::to_string(&DoneJson {
+                choices,
                 code: match outcome {
                     Outcome::Error(e) => Some(e.as_str()),
                     Outcome::Ok | Outcome::Handoff => None,
@@ -311,13 +323,19 @@ pub struct HistoryMessage {
 }
 
 /// One knowledge entry of a folder: a question/answer pair, or free text when `question` is None.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Knowledge {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
     pub question: Option<String>,
     pub answer: String,
+    /// Other ways visitors ask the question ("also asked as"), matched like it.
+    #[serde(default)]
+    pub phrasings: Vec<String>,
+    /// The language it is written in; None: read from its text, else the agent's language.
+    #[serde(default)]
+    pub lang: Option<crate::i18n::Lang>,
 }
 
 /// Everything a finished turn writes at once: its frames, the reply, and how it ended.
@@ -328,6 +346,8 @@ pub struct FinishedTurn {
     pub frames: Vec<EncodedFrame>,
     pub reply: Option<Message>,
     pub status: TurnStatus,
+    /// A handed-off question to count among the agent's unanswered ones.
+    pub unanswered: Option<crate::store::UnansweredNote>,
 }
 
 #[cfg(test)]
@@ -376,6 +396,7 @@ mod tests {
             data(&Frame::Done {
                 turn_id: t(),
                 outcome,
+                choices: Vec::new(),
             })
         };
         assert_eq!(done(Outcome::Ok), r#"{"status":"ok","turn_id":"TURN"}"#);
@@ -394,6 +415,7 @@ mod tests {
         let f = Frame::Done {
             turn_id: "T".into(),
             outcome: Outcome::Ok,
+            choices: Vec::new(),
         }
         .encode(42);
         assert_eq!((f.seq, f.event), (42, FrameEvent::Done));

@@ -18,8 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{Agent, AgentInput, Reply};
 use crate::hub::{Hub, LiveTurn, OwnerEvent};
 use crate::model::{
-    FinishedTurn, Frame, HistoryMessage, Knowledge, Message, Outcome, Role, TurnError, now_ms,
-    rfc3339,
+    FinishedTurn, Frame, HistoryMessage, Message, Outcome, Role, TurnError, now_ms, rfc3339,
 };
 use crate::store::Store;
 use crate::token::random_id;
@@ -40,10 +39,12 @@ pub struct TurnBounds {
 pub struct TurnJob {
     pub live: Arc<LiveTurn>,
     pub agent: Arc<dyn Agent>,
+    /// The agent's folder.
+    pub folder: String,
     pub name: String,
     pub persona: String,
     pub greeting: String,
-    pub knowledge: Arc<Vec<Knowledge>>,
+    pub knowledge: Arc<crate::agent::KnowledgeBase>,
     pub history: Vec<HistoryMessage>,
     pub message: String,
     /// The visitor's language, for the words the agent adds itself.
@@ -141,17 +142,9 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
         let text = streamed.text();
         tracing::warn!(turn_id, streamed = text.len(), "turn cut short: {why}");
         if text.is_empty() {
-            Reply {
-                text,
-                outcome: Outcome::Error(TurnError::TooSlow),
-                tokens: None,
-            }
+            Reply::new(text, Outcome::Error(TurnError::TooSlow))
         } else {
-            Reply {
-                text: text + CUT_MARK,
-                outcome: Outcome::Ok,
-                tokens: None,
-            }
+            Reply::new(text + CUT_MARK, Outcome::Ok)
         }
     };
     let reply = tokio::select! {
@@ -163,20 +156,12 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
             },
             Err(_) => {
                 tracing::error!(turn_id, "the agent panicked; the turn ends as an error");
-                Reply {
-                    text: streamed.text(),
-                    outcome: Outcome::Error(TurnError::Unavailable),
-                    tokens: None,
-                }
+                Reply::new(streamed.text(), Outcome::Error(TurnError::Unavailable))
             }
         },
         () = streamed.cut.notified() => cut_short("reply_chars"),
         () = tokio::time::sleep(job.bounds.deadline) => cut_short("turn_deadline"),
-        () = shutdown.cancelled() => Reply {
-            text: streamed.text(),
-            outcome: Outcome::Error(TurnError::Interrupted),
-            tokens: None,
-        },
+        () = shutdown.cancelled() => Reply::new(streamed.text(), Outcome::Error(TurnError::Interrupted)),
     };
     let handoff = matches!(reply.outcome, Outcome::Handoff);
     let owner_answers = job.owner_answers;
@@ -201,7 +186,18 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
             tracing::warn!(turn_id, "could not count the turn's tokens");
         }
     }
-    finish(&store, &live, reply).await;
+    // A question the agent could not answer is counted for the owner, who may answer it once
+    // for every visitor who asks it next.
+    let unanswered = (handoff && !owner_answers).then(|| {
+        let (key, lang) = crate::agent::retrieval::question_key(&job.message, job.lang);
+        crate::store::UnansweredNote {
+            folder: job.folder.clone(),
+            key,
+            question: job.message.clone(),
+            lang,
+        }
+    });
+    finish(&store, &live, reply, unanswered).await;
     hub.remove_turn(&turn_id);
     hub.conversation_changed(&live.conversation_id);
     let conversation_id = live.conversation_id.clone();
@@ -212,7 +208,12 @@ pub async fn run(store: Arc<Store>, hub: Arc<Hub>, job: TurnJob, shutdown: Cance
     });
 }
 
-async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
+async fn finish(
+    store: &Arc<Store>,
+    live: &Arc<LiveTurn>,
+    reply: Reply,
+    unanswered: Option<crate::store::UnansweredNote>,
+) {
     let turn_id = live.turn_id.clone();
     // Partial text the visitor already saw is kept: history must match what was on screen. No
     // text (a failed engine, or no agent while the owner has the conversation) is no message.
@@ -231,6 +232,7 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
     tail.push(Frame::Done {
         turn_id: turn_id.clone(),
         outcome: reply.outcome,
+        choices: reply.choices,
     });
     let (frames, tail) = live.close_with(&tail);
     let end = FinishedTurn {
@@ -239,6 +241,7 @@ async fn finish(store: &Arc<Store>, live: &Arc<LiveTurn>, reply: Reply) {
         frames,
         reply: message,
         status,
+        unanswered,
     };
     let mut tries = 0;
     let tail = loop {
@@ -272,6 +275,7 @@ async fn give_up(
     let done = Frame::Done {
         turn_id: turn_id.to_owned(),
         outcome: Outcome::Error(TurnError::NotSaved),
+        choices: Vec::new(),
     };
     let (_, tail) = live.close_with(std::slice::from_ref(&done));
     let (store, id) = (store.clone(), turn_id.to_owned());
@@ -339,14 +343,19 @@ mod tests {
         TurnJob {
             live,
             agent,
+            folder: "acme".into(),
             name: "Acme".into(),
             persona: String::new(),
             greeting: "Hi".into(),
-            knowledge: Arc::new(vec![Knowledge {
-                id: 1,
-                question: Some("When are you open?".into()),
-                answer: "Nine to five, every day.".into(),
-            }]),
+            knowledge: Arc::new(crate::agent::KnowledgeBase::new(
+                vec![crate::model::Knowledge {
+                    id: 1,
+                    question: Some("When are you open?".into()),
+                    answer: "Nine to five, every day.".into(),
+                    ..Default::default()
+                }],
+                crate::i18n::Lang::En,
+            )),
             history: vec![],
             owner_answers: false,
             charge: None,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use chatlink_core::agent::openai::{FORMATTING, OpenAiAgent, OpenAiConfig, default_client};
-use chatlink_core::agent::{Agent, AgentInput, Reply};
+use chatlink_core::agent::{Agent, AgentInput, KnowledgeBase, Reply};
 use chatlink_core::model::TurnError;
 use chatlink_core::model::{HistoryMessage, Knowledge, Outcome, Role};
 use chatlink_core::secret::Sensitive;
@@ -45,22 +45,31 @@ fn knowledge() -> Vec<Knowledge> {
             id: 1,
             question: Some("When are you open?".into()),
             answer: "Tuesday to Saturday, 7am to 3pm.".into(),
+            ..Knowledge::default()
         },
         Knowledge {
             id: 2,
             question: Some("Do you bake sourdough?".into()),
             answer: "Yes, sourdough loaves every Friday.".into(),
+            ..Knowledge::default()
         },
         Knowledge {
             id: 3,
             question: None,
             answer: "We deliver within 5 km for free.".into(),
+            ..Knowledge::default()
         },
     ]
 }
 
+/// No knowledge: most of these tests are about the provider's protocol.
+fn none() -> &'static KnowledgeBase {
+    static NONE: std::sync::OnceLock<KnowledgeBase> = std::sync::OnceLock::new();
+    NONE.get_or_init(|| KnowledgeBase::new(Vec::new(), chatlink_core::i18n::Lang::En))
+}
+
 fn input<'a>(
-    knowledge: &'a [Knowledge],
+    knowledge: &'a KnowledgeBase,
     history: &'a [HistoryMessage],
     message: &'a str,
 ) -> AgentInput<'a> {
@@ -88,7 +97,7 @@ async fn run(agent: &OpenAiAgent, input: AgentInput<'_>) -> (Vec<String>, Reply)
 
 async fn turn(behaviour: Behaviour) -> (Vec<String>, Reply) {
     let (url, _) = start(behaviour).await;
-    run(&agent(&url, None), input(&[], &[], "Hello?")).await
+    run(&agent(&url, None), input(none(), &[], "Hello?")).await
 }
 
 fn assert_visitor_error(reply: &Reply) {
@@ -123,6 +132,7 @@ async fn streams_deltas_in_order() {
             text: "Hello, we open at 7.".into(),
             outcome: Outcome::Ok,
             tokens: reply.tokens,
+            choices: Vec::new(),
         }
     );
 }
@@ -142,7 +152,7 @@ async fn reports_the_tokens_the_provider_used() {
     })
     .await;
     let sink = |_: &str| {};
-    let reply = agent(&url, None).run(input(&[], &[], "hi"), &sink).await;
+    let reply = agent(&url, None).run(input(none(), &[], "hi"), &sink).await;
     assert_eq!(reply.tokens, Some(60), "{reply:?}");
     let body = &provider.seen()[0].body;
     assert_eq!(body["stream_options"]["include_usage"], true);
@@ -190,6 +200,7 @@ async fn tolerates_crlf_keepalives_garbage_and_split_writes() {
             text: "Fresh bread daily".into(),
             outcome: Outcome::Ok,
             tokens: reply.tokens,
+            choices: Vec::new(),
         }
     );
 }
@@ -221,6 +232,7 @@ async fn finish_reason_then_close_without_done_is_accepted() {
             text: "All done".into(),
             outcome: Outcome::Ok,
             tokens: reply.tokens,
+            choices: Vec::new(),
         }
     );
 }
@@ -275,7 +287,7 @@ async fn connection_refused_is_an_error() {
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     let agent = agent(&format!("http://{addr}/v1"), Some("sk-test"));
-    let (_, reply) = run(&agent, input(&[], &[], "Hello?")).await;
+    let (_, reply) = run(&agent, input(none(), &[], "Hello?")).await;
     assert_eq!(reply.text, "");
     assert_visitor_error(&reply);
 }
@@ -285,7 +297,7 @@ async fn idle_provider_times_out_quickly() {
     let (url, _) = start(streaming(events(&["Thinking"], "\n"), End::Stall)).await;
     let agent = agent(&url, None).with_idle_timeout(Duration::from_millis(300));
     let started = Instant::now();
-    let (_, reply) = run(&agent, input(&[], &[], "Hello?")).await;
+    let (_, reply) = run(&agent, input(none(), &[], "Hello?")).await;
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "took {:?}",
@@ -307,13 +319,14 @@ async fn keepalives_hold_a_slow_stream_open() {
     };
     let (url, _) = start(behaviour).await;
     let agent = agent(&url, None).with_idle_timeout(Duration::from_millis(300));
-    let (_, reply) = run(&agent, input(&[], &[], "Hello?")).await;
+    let (_, reply) = run(&agent, input(none(), &[], "Hello?")).await;
     assert_eq!(
         reply,
         Reply {
             text: "Ready".into(),
             outcome: Outcome::Ok,
             tokens: reply.tokens,
+            choices: Vec::new(),
         }
     );
 }
@@ -323,7 +336,7 @@ async fn request_carries_model_key_prompt_history_and_message() {
     let mut pieces = events(&["Yes!"], "\n");
     pieces.push("data: [DONE]\n\n".into());
     let (url, provider) = start(streaming(pieces, End::Close)).await;
-    let knowledge = knowledge();
+    let knowledge = KnowledgeBase::new(knowledge(), chatlink_core::i18n::Lang::En);
     // Twelve messages, so the oldest two must be left out.
     let history: Vec<HistoryMessage> = (0..12)
         .map(|i| HistoryMessage {
@@ -392,7 +405,7 @@ async fn no_key_means_no_authorization_and_a_default_persona() {
     let mut pieces = events(&["Hi"], "\n");
     pieces.push("data: [DONE]\n\n".into());
     let (url, provider) = start(streaming(pieces, End::Close)).await;
-    let mut input = input(&[], &[], "Hello?");
+    let mut input = input(none(), &[], "Hello?");
     input.persona = "  ";
     let (_, reply) = run(&agent(url.trim_end_matches('/'), None), input).await;
     assert_eq!(reply.outcome, Outcome::Ok);

@@ -8,4 +8,8 @@ export type TestAnswer = { text: string,
  * `ok`, `handoff` (the agent would pass the visitor to a person) or `error`; never
  * `running`.
  */
-outcome: "ok" | "handoff" | "error", };
+outcome: "ok" | "handoff" | "error", 
+/**
+ * The questions a visitor would be offered to tap (the agent was unsure which was meant).
+ */
+choices: Array<string>, };

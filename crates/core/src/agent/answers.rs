@@ -1,22 +1,16 @@
-//! The built-in engine: answers from the folder's knowledge without a language model, and hands the
-//! question to a person when nothing in the knowledge answers it.
+//! The built-in engine: answers from the folder's knowledge without a language model, asks which
+//! question was meant when a few fit about equally, and hands the question to a person when
+//! nothing in the knowledge answers it.
+//!
+//! Matching is [`super::retrieval`]'s; this module turns its decision into words. Words of the
+//! engine's own (thanks, "did you mean", the handoff) are in the language the visitor wrote in
+//! when that is clear, else in the page's language.
 
-use super::retrieval::{Index, terms};
+use super::retrieval::analyze::{Analyzer, SmallTalk, folded_words};
+use super::retrieval::{Decision, Index};
 use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
-use crate::model::Outcome;
-
-/// A match must contain more than half of the question's IDF weight. A word no entry contains has
-/// the highest IDF there is, so a question about something the folder never mentions stays below
-/// this even when it shares a word ("do you sell wedding dresses" matches "weddings" and no more),
-/// while a paraphrase missing one minor word still passes ("when are you open on sunday": "when"
-/// is nowhere, "open" and "sunday" are).
-const MIN_COVERAGE: f64 = 0.5;
-
-/// A match on a term that nearly every entry contains (the shop's own name) is no answer, however
-/// complete. Such a term's IDF falls towards 0 as the folder grows (≈0.06 at 8 entries, ≈0.01 at
-/// 50) while a term found in one entry scores about 1 or more; 0.1 sits between, and still lets a
-/// one-entry folder answer (its terms score at least ln(4/3) ≈ 0.29).
-const MIN_SCORE: f64 = 0.1;
+use crate::i18n::Lang;
+use crate::model::{Knowledge, Outcome};
 
 /// Longer paragraphs of free text are narrowed to their best sentence: a chat reply, not a page.
 const MAX_EXCERPT_CHARS: usize = 300;
@@ -24,44 +18,8 @@ const MAX_EXCERPT_CHARS: usize = 300;
 /// Pieces small enough to look typed, large enough not to flood the socket with frames.
 const WORDS_PER_DELTA: usize = 3;
 
-const GREETINGS: &[&str] = &[
-    "hi",
-    "hello",
-    "hey",
-    "heya",
-    "hiya",
-    "howdy",
-    "yo",
-    "greetings",
-    "morning",
-    "afternoon",
-    "evening",
-    "bonjour",
-    "salut",
-    "hola",
-    "hallo",
-    "ciao",
-    "ola",
-    "olá",
-];
-const THANKS: &[&str] = &[
-    "thanks",
-    "thank",
-    "thx",
-    "ty",
-    "cheers",
-    "appreciated",
-    "merci",
-    "gracias",
-    "danke",
-    "grazie",
-];
-/// Words that may surround a greeting or thanks without making it a question.
-const SMALL_TALK_FILLER: &[&str] = &[
-    "a", "again", "all", "and", "are", "awesome", "doing", "everyone", "folks", "going", "good",
-    "great", "guys", "how", "is", "it", "lot", "many", "much", "nice", "oh", "ok", "okay",
-    "perfect", "so", "team", "there", "today", "up", "very", "well", "what", "you", "youre",
-];
+/// Ranked entries a decision looks at.
+const RANKED: usize = 8;
 
 /// Answers from knowledge by ranked retrieval; see the module docs.
 #[derive(Debug, Default, Clone, Copy)]
@@ -85,107 +43,108 @@ impl Agent for AnswersAgent {
     }
 }
 
-enum SmallTalk {
-    Greeting,
-    Thanks,
+/// What the engine makes of a message, before it is put into words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    SmallTalk(SmallTalk),
+    /// Entry `.0` of the knowledge answers it.
+    Answer(usize),
+    /// One of these entries may: the visitor is asked which.
+    Clarify(Vec<usize>),
+    Handoff,
+}
+
+/// The engine's verdict on `input.message`, and the language its own words should be in: the
+/// message's when that is clear, else the page's.
+pub fn verdict(input: &AgentInput<'_>) -> (Verdict, Lang) {
+    let name = folded_words(input.name);
+    let talk = Lang::ALL
+        .iter()
+        .find_map(|&l| Analyzer::of(l).small_talk(input.message, &name));
+    let index = input.knowledge.index();
+    let ranked = index.rank(input.message, RANKED);
+    let lang = ranked.detected.unwrap_or(input.lang);
+    if let Some(talk) = talk {
+        return (Verdict::SmallTalk(talk), lang);
+    }
+    let verdict = match index.decide(&ranked) {
+        Decision::Answer(at) => Verdict::Answer(at),
+        Decision::Clarify(choices) => Verdict::Clarify(choices),
+        Decision::Handoff => Verdict::Handoff,
+    };
+    (verdict, lang)
 }
 
 fn answer(input: &AgentInput<'_>) -> Reply {
-    let ok = |text: &str| Reply {
-        text: text.to_string(),
-        outcome: Outcome::Ok,
-        tokens: None,
-    };
-    match small_talk(input.message, input.name) {
-        Some(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {
-            return ok(&input.lang.text("agent.greeting", &[]));
+    let ok = |text: &str| Reply::new(text, Outcome::Ok);
+    let (verdict, lang) = verdict(input);
+    let entries = input.knowledge.entries();
+    match verdict {
+        Verdict::SmallTalk(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {
+            return ok(&lang.text("agent.greeting", &[]));
         }
-        Some(SmallTalk::Greeting) => return ok(input.greeting.trim()),
-        Some(SmallTalk::Thanks) => return ok(&input.lang.text("agent.thanks", &[])),
-        None => {}
-    }
-    let index = Index::new(input.knowledge);
-    let found = index
-        .search(input.message, 1)
-        .into_iter()
-        .next()
-        .filter(|hit| hit.coverage > MIN_COVERAGE && hit.score >= MIN_SCORE)
-        .and_then(|hit| input.knowledge.get(hit.index));
-    let text = match found {
-        Some(entry) if entry.question.is_some() => entry.answer.trim(),
-        Some(entry) => excerpt(&index, &entry.answer, &terms(input.message)),
-        None => "",
-    };
-    if !text.is_empty() {
-        return ok(text);
+        Verdict::SmallTalk(SmallTalk::Greeting) => return ok(input.greeting.trim()),
+        Verdict::SmallTalk(SmallTalk::Thanks) => return ok(&lang.text("agent.thanks", &[])),
+        Verdict::Answer(at) => {
+            let index = input.knowledge.index();
+            let text = entries
+                .get(at)
+                .map(|entry| text_of(index, at, entry, input.message))
+                .unwrap_or_default();
+            if !text.is_empty() {
+                return ok(text);
+            }
+        }
+        Verdict::Clarify(choices) => {
+            let choices: Vec<String> = choices
+                .iter()
+                .filter_map(|&at| entries.get(at)?.question.clone())
+                .collect();
+            if !choices.is_empty() {
+                return Reply {
+                    choices,
+                    ..ok(&lang.text("agent.clarify", &[]))
+                };
+            }
+        }
+        Verdict::Handoff => {}
     }
     let text = match input.name.trim() {
-        "" => input.lang.text("agent.fallback", &[]),
-        name => input.lang.text("agent.fallback_named", &[("name", name)]),
+        "" => lang.text("agent.fallback", &[]),
+        name => lang.text("agent.fallback_named", &[("name", name)]),
     };
-    Reply {
-        text,
-        outcome: Outcome::Handoff,
-        tokens: None,
-    }
+    Reply::new(text, Outcome::Handoff)
 }
 
-/// Whether the whole message is a greeting or a thanks. Words of the folder's name are allowed
-/// ("hi Rosie"); anything else makes it a question, so "hi, are you open today?" is searched.
-fn small_talk(message: &str, name: &str) -> Option<SmallTalk> {
-    let words = |text: &str| -> Vec<String> {
-        text.to_lowercase()
-            .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’')
-            // "hi Rosie" should match a folder named "Rosie's Bakery".
-            .map(|w| {
-                w.strip_suffix("'s")
-                    .or_else(|| w.strip_suffix("’s"))
-                    .unwrap_or(w)
-            })
-            .map(|w| w.replace(['\'', '’'], ""))
-            .filter(|w| !w.is_empty())
-            .collect()
-    };
-    let message = words(message);
-    let name = words(name);
-    let has = |set: &[&str]| message.iter().any(|w| set.contains(&w.as_str()));
-    let all_small_talk = message.iter().all(|w| {
-        [GREETINGS, THANKS, SMALL_TALK_FILLER]
-            .iter()
-            .any(|set| set.contains(&w.as_str()))
-            || name.contains(w)
-    });
-    if message.len() > 8 || !all_small_talk {
-        None
-    } else if has(THANKS) {
-        Some(SmallTalk::Thanks)
-    } else if has(GREETINGS) {
-        Some(SmallTalk::Greeting)
+/// A Q&A entry's answer, or the part of free text the message is about.
+fn text_of<'t>(index: &Index, at: usize, entry: &'t Knowledge, message: &str) -> &'t str {
+    if entry.question.is_some() {
+        entry.answer.trim()
     } else {
-        None
+        excerpt(index, at, &entry.answer, message)
     }
 }
 
-/// The paragraph of a free-text entry that best matches the query, or its best sentence when that
-/// paragraph is long. Ties go to the earliest, which is usually the more general.
-fn excerpt<'t>(index: &Index, text: &'t str, query: &[String]) -> &'t str {
+/// The paragraph of a free-text entry that best matches the message, or its best sentence when
+/// that paragraph is long. Ties go to the earliest, which is usually the more general.
+fn excerpt<'t>(index: &Index, at: usize, text: &'t str, message: &str) -> &'t str {
     let text = text.trim();
-    let paragraph = most_relevant(index, paragraphs(text), query).unwrap_or(text);
+    let paragraph = most_relevant(index, at, paragraphs(text), message).unwrap_or(text);
     if paragraph.chars().count() <= MAX_EXCERPT_CHARS {
         return paragraph;
     }
-    most_relevant(index, sentences(paragraph), query).unwrap_or(paragraph)
+    most_relevant(index, at, sentences(paragraph), message).unwrap_or(paragraph)
 }
 
-fn most_relevant<'t>(index: &Index, parts: Vec<&'t str>, query: &[String]) -> Option<&'t str> {
+fn most_relevant<'t>(
+    index: &Index,
+    at: usize,
+    parts: Vec<&'t str>,
+    message: &str,
+) -> Option<&'t str> {
     let mut best: Option<(f64, &str)> = None;
     for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
-        let found = terms(part);
-        let score: f64 = query
-            .iter()
-            .filter(|t| found.contains(t))
-            .map(|t| index.weight(t))
-            .sum();
+        let score = index.overlap(at, message, part);
         if best.is_none_or(|(top, _)| score > top) {
             best = Some((score, part));
         }
@@ -247,9 +206,10 @@ fn pieces(text: &str, words: usize) -> Vec<&str> {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use super::super::KnowledgeBase;
     use super::super::retrieval::tests::bakery;
     use super::*;
-    use crate::model::{HistoryMessage, Knowledge};
+    use crate::model::HistoryMessage;
 
     const GREETING: &str = "Hi! Welcome to Rosie's Bakery. How can we help?";
 
@@ -258,11 +218,12 @@ mod tests {
         let seen = Arc::clone(&deltas);
         let sink = move |d: &str| seen.lock().expect("sink lock").push(d.to_string());
         let history: [HistoryMessage; 0] = [];
+        let base = KnowledgeBase::new(knowledge.to_vec(), crate::i18n::Lang::En);
         let input = AgentInput {
             name: "Rosie's Bakery",
             persona: "Friendly and brief.",
             greeting: GREETING,
-            knowledge,
+            knowledge: &base,
             history: &history,
             message,
             lang: crate::i18n::Lang::En,
@@ -318,6 +279,7 @@ mod tests {
             id: 1,
             question: None,
             answer: long,
+            ..Knowledge::default()
         }];
         let (reply, _) = ask(&kb, "are your cakes iced?").await;
         assert_eq!(reply.text, "Our cakes are iced to order.");
@@ -353,6 +315,7 @@ mod tests {
                 id: i,
                 question: Some(format!("Question {i} about the bakery")),
                 answer: format!("Answer {i}."),
+                ..Knowledge::default()
             })
             .collect();
         assert_eq!(ask(&everywhere, "bakery").await.0.outcome, Outcome::Handoff);
@@ -400,11 +363,12 @@ mod tests {
     #[tokio::test]
     async fn an_empty_greeting_falls_back_to_a_default() {
         let sink = |_: &str| {};
+        let empty = KnowledgeBase::new(Vec::new(), crate::i18n::Lang::En);
         let input = AgentInput {
             name: "",
             persona: "",
             greeting: "  ",
-            knowledge: &[],
+            knowledge: &empty,
             history: &[],
             message: "hello",
             lang: crate::i18n::Lang::En,
@@ -493,6 +457,7 @@ mod tests {
             id: 1,
             question: None,
             answer: "Ünïcödé 🥐 croissants!\r\n\r\nÉté.".into(),
+            ..Knowledge::default()
         }];
         let (reply, _) = ask(&kb, "croissants").await;
         assert_eq!(reply.text, "Ünïcödé 🥐 croissants!");

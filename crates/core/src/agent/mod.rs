@@ -13,7 +13,9 @@ pub mod wait;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::model::{HistoryMessage, Knowledge, Outcome};
+pub use retrieval::KnowledgeBase;
+
+use crate::model::{HistoryMessage, Outcome};
 
 /// Everything an engine may use to answer one message.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +26,8 @@ pub struct AgentInput<'a> {
     pub persona: &'a str,
     /// Greeting after route rules.
     pub greeting: &'a str,
-    pub knowledge: &'a [Knowledge],
+    /// The folder's knowledge and its index, built once per version of it.
+    pub knowledge: &'a KnowledgeBase,
     /// Recent messages of the conversation, oldest first, without the current one.
     pub history: &'a [HistoryMessage],
     /// The visitor's message this turn answers.
@@ -42,6 +45,20 @@ pub struct Reply {
     /// Tokens the provider reported using (`usage.total_tokens`); `None` when it reported none
     /// or no provider was asked.
     pub tokens: Option<u64>,
+    /// Questions the visitor may tap to say which was meant (the `done` frame's `choices`).
+    pub choices: Vec<String>,
+}
+
+impl Reply {
+    /// A reply with no tokens counted and no choices.
+    pub fn new(text: impl Into<String>, outcome: Outcome) -> Reply {
+        Reply {
+            text: text.into(),
+            outcome,
+            tokens: None,
+            choices: Vec::new(),
+        }
+    }
 }
 
 /// Receives the reply as it is produced, one piece at a time.

@@ -10,7 +10,7 @@ use futures_util::{Stream, StreamExt, stream};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply, retrieval};
+use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
 use crate::model::{Outcome, Role, TurnError};
 use crate::secret::Sensitive;
 
@@ -203,6 +203,7 @@ impl Agent for OpenAiAgent {
                 text,
                 outcome,
                 tokens,
+                choices: Vec::new(),
             }
         })
     }
@@ -228,12 +229,21 @@ fn messages(input: &AgentInput<'_>) -> Vec<Value> {
     } else {
         input.persona.trim().to_owned()
     };
-    let best = retrieval::best(input.knowledge, input.message, KNOWLEDGE_LIMIT);
-    // `get` rather than indexing: a ranking bug must not take the turn down.
-    let entries: Vec<_> = best
-        .iter()
-        .filter_map(|&i| input.knowledge.get(i))
-        .collect();
+    // The built-in engine's ranking. A message in a language the knowledge is not written in
+    // matches nothing word for word, but a model reads across languages: it gets the first
+    // entries instead.
+    let ranked = input.knowledge.index().rank(input.message, KNOWLEDGE_LIMIT);
+    let all = input.knowledge.entries();
+    let entries: Vec<_> = if ranked.foreign {
+        all.iter().take(KNOWLEDGE_LIMIT).collect()
+    } else {
+        // `get` rather than indexing: a ranking bug must not take the turn down.
+        ranked
+            .hits
+            .iter()
+            .filter_map(|h| all.get(h.index))
+            .collect()
+    };
     if !entries.is_empty() {
         system.push_str("\n\nAnswer from this knowledge when it applies:");
         for entry in entries {

@@ -45,11 +45,7 @@ impl Agent for WaitAgent {
             let _ = rx.wait_for(|n| *n > start).await;
             sink("go");
             let _ = rx.wait_for(|n| *n > start + 1).await;
-            Reply {
-                text: "go".into(),
-                outcome: Outcome::Ok,
-                tokens: None,
-            }
+            Reply::new("go".into(), Outcome::Ok)
         })
     }
 }

@@ -135,6 +135,8 @@ pub struct TestAnswer {
     /// `running`.
     #[cfg_attr(feature = "ts", ts(type = "\"ok\" | \"handoff\" | \"error\""))]
     pub outcome: TurnStatus,
+    /// The questions a visitor would be offered to tap (the agent was unsure which was meant).
+    pub choices: Vec<String>,
 }
 
 /// A suffix's persona and greeting, instead of the agent's; `None` keeps the agent's.
@@ -441,7 +443,7 @@ impl App {
             .blocking(move |i| {
                 let (folder, persona, greeting) = i.persona(&slug, &jid)?;
                 let agent = i.agent_for(&folder)?;
-                let knowledge = i.store.knowledge(&folder.slug)?;
+                let knowledge = i.knowledge_base(&folder)?;
                 Ok((folder, persona, greeting, agent, knowledge))
             })
             .await?;
@@ -461,7 +463,11 @@ impl App {
             Outcome::Error(e) if reply.text.is_empty() => e.visitor_message(),
             Outcome::Ok | Outcome::Handoff | Outcome::Error(_) => reply.text,
         };
-        Ok(TestAnswer { text, outcome })
+        Ok(TestAnswer {
+            text,
+            outcome,
+            choices: reply.choices,
+        })
     }
 
     pub async fn route_rules(&self, slug: &str) -> Result<Vec<RouteRuleInfo>> {

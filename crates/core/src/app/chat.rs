@@ -75,13 +75,7 @@ struct OwnerAnswers;
 
 impl Agent for OwnerAnswers {
     fn run<'a>(&'a self, _: AgentInput<'a>, _: &'a DeltaSink) -> BoxFuture<'a, Reply> {
-        Box::pin(async {
-            Reply {
-                text: String::new(),
-                outcome: Outcome::Handoff,
-                tokens: None,
-            }
-        })
+        Box::pin(async { Reply::new(String::new(), Outcome::Handoff) })
     }
 }
 
@@ -137,6 +131,34 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
 }
 
 impl Inner {
+    /// The agent's knowledge with its index, built once per knowledge revision and language
+    /// and shared by every turn: a message never rebuilds it, nor reads the entries again.
+    pub(super) fn knowledge_base(
+        &self,
+        folder: &crate::store::FolderRow,
+    ) -> Result<Arc<crate::agent::KnowledgeBase>> {
+        let lang = folder.language.unwrap_or_default();
+        let fresh = |c: &super::CachedKnowledge| c.rev == folder.knowledge_rev && c.lang == lang;
+        if let Ok(cache) = self.knowledge.lock()
+            && let Some(cached) = cache.get(&folder.slug).filter(|c| fresh(c))
+        {
+            return Ok(Arc::clone(&cached.base));
+        }
+        let entries = self.store.knowledge(&folder.slug)?;
+        let base = Arc::new(crate::agent::KnowledgeBase::new(entries, lang));
+        if let Ok(mut cache) = self.knowledge.lock() {
+            cache.insert(
+                folder.slug.clone(),
+                super::CachedKnowledge {
+                    rev: folder.knowledge_rev,
+                    lang,
+                    base: Arc::clone(&base),
+                },
+            );
+        }
+        Ok(base)
+    }
+
     /// The live token of `kind` behind `raw`: unknown (or of the other kind) is not found,
     /// revoked or expired is refused.
     pub(super) fn resolve(&self, raw: &str, kind: TokenKind) -> Result<TokenRow> {
@@ -275,7 +297,7 @@ impl Inner {
     ) -> Result<(Posted, TurnJob)> {
         let (folder, persona, greeting) = self.persona(&entry.folder, &entry.jid)?;
         let lang = crate::i18n::negotiate(accept_language, folder.language.unwrap_or_default());
-        let knowledge = Arc::new(self.store.knowledge(&folder.slug)?);
+        let knowledge = self.knowledge_base(&folder)?;
         let start = self.store.begin_turn(NewTurn {
             conversation_id: conversation_id.map(str::to_owned),
             folder: entry.folder,
@@ -332,6 +354,7 @@ impl Inner {
         let job = TurnJob {
             live,
             agent,
+            folder: folder.slug,
             name: folder.name,
             persona,
             greeting,

@@ -7,6 +7,7 @@
 mod agents;
 mod chat;
 mod inbox;
+mod learn;
 mod limits;
 mod links;
 mod look;
@@ -25,6 +26,7 @@ pub use inbox::{
     Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
     InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
+pub use learn::{LearnAs, LearnSuggestion, SimilarEntry, UnansweredQuestion};
 pub use limits::{AddrList, ClientKey, LimitInfo, Limits, client_behind};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use look::{ChatPage, LanguageInfo, LinkEmbed, LookInfo, PageProblem, WidgetConfig};
@@ -125,6 +127,15 @@ struct Inner {
     budget_told: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Wakes the public-address check when the address changed.
     reach_changed: tokio::sync::Notify,
+    /// Each agent's knowledge and index as of a knowledge revision (see `knowledge_base`).
+    knowledge: std::sync::Mutex<std::collections::HashMap<String, CachedKnowledge>>,
+}
+
+/// An agent's built knowledge, good while its revision and language are these.
+struct CachedKnowledge {
+    rev: i64,
+    lang: crate::i18n::Lang,
+    base: Arc<crate::agent::KnowledgeBase>,
 }
 
 impl App {
@@ -177,6 +188,7 @@ impl App {
             serve_lock: std::sync::Mutex::new(None),
             budget_told: std::sync::Mutex::new(std::collections::HashSet::new()),
             reach_changed: tokio::sync::Notify::new(),
+            knowledge: std::sync::Mutex::new(std::collections::HashMap::new()),
         }));
         if config.seed_demo {
             app.seed_demo()?;

@@ -296,6 +296,9 @@ impl Store {
                         state = coalesce(?3, state), updated_at = ?4 WHERE id = ?1",
             )?
             .execute(params![end.conversation_id, last_seq, state, now])?;
+            if let Some(note) = &end.unanswered {
+                super::unanswered::note(tx, note, &end.conversation_id)?;
+            }
             Ok(())
         })
     }
@@ -433,6 +436,7 @@ impl Store {
                 let done = Frame::Done {
                     turn_id: turn_id.clone(),
                     outcome: Outcome::Error(why),
+                    choices: Vec::new(),
                 }
                 .encode(first_seq + MAX_FRAMES_PER_TURN);
                 insert_frame(tx, &conversation_id, &turn_id, &done)?;
@@ -516,6 +520,7 @@ mod tests {
             Frame::Done {
                 turn_id: turn_id(),
                 outcome: Outcome::Handoff,
+                choices: Vec::new(),
             }
             .encode(3),
         ];
@@ -525,6 +530,7 @@ mod tests {
             frames: frames.clone(),
             reply: Some(reply),
             status: TurnStatus::Handoff,
+            unanswered: None,
         })
         .expect("end");
         assert_eq!(
@@ -582,6 +588,7 @@ mod tests {
             frames: vec![],
             reply: None,
             status: TurnStatus::Ok,
+            unanswered: None,
         };
         s.end_turn(end(&first)).expect("end");
         let again = s.begin_turn(user("alice")).expect("same user, no id");

@@ -26,6 +26,8 @@ pub struct FolderRow {
     pub ceilings: Ceilings,
     /// The language of visitors whose browser asks for none a catalog ships for (its look's).
     pub language: Option<crate::i18n::Lang>,
+    /// Moves with every change to the knowledge (see the `knowledge_rev` column).
+    pub knowledge_rev: i64,
 }
 
 /// An agent's own ceilings on its provider's use; `None` takes the server's default limit.
@@ -59,7 +61,7 @@ pub struct RouteRule {
 
 const FOLDER_COLUMNS: &str = "slug, name, greeting, instructions, engine, openai_base_url, openai_model, \
      created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug), \
-     max_tokens, daily_requests, daily_tokens, json_extract(look, '$.language')";
+     max_tokens, daily_requests, daily_tokens, json_extract(look, '$.language'), knowledge_rev";
 
 fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
     let engine: String = r.get(4)?;
@@ -88,6 +90,7 @@ fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
             .get::<_, Option<String>>(13)?
             .as_deref()
             .and_then(crate::i18n::Lang::from_tag),
+        knowledge_rev: r.get(14)?,
     })
 }
 
@@ -113,16 +116,46 @@ pub fn require(conn: &Connection, slug: &str) -> Result<FolderRow> {
 
 pub fn knowledge(conn: &Connection, slug: &str) -> Result<Vec<Knowledge>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, question, answer FROM knowledge WHERE folder = ?1 ORDER BY id",
+        "SELECT id, question, answer, phrasings, lang FROM knowledge WHERE folder = ?1 ORDER BY id",
     )?;
-    let rows = stmt.query_map([slug], |r| {
-        Ok(Knowledge {
-            id: r.get(0)?,
-            question: r.get(1)?,
-            answer: r.get(2)?,
-        })
-    })?;
+    let rows = stmt.query_map([slug], knowledge_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn knowledge_from_row(r: &Row<'_>) -> rusqlite::Result<Knowledge> {
+    let phrasings: String = r.get(3)?;
+    Ok(Knowledge {
+        id: r.get(0)?,
+        question: r.get(1)?,
+        answer: r.get(2)?,
+        // Written only by `set_knowledge_phrasings`; a damaged value reads as none.
+        phrasings: serde_json::from_str(&phrasings).unwrap_or_default(),
+        lang: r
+            .get::<_, Option<String>>(4)?
+            .as_deref()
+            .and_then(crate::i18n::Lang::from_tag),
+    })
+}
+
+fn knowledge_entry(conn: &Connection, slug: &str, id: i64) -> Result<Knowledge> {
+    conn.query_row(
+        "SELECT id, question, answer, phrasings, lang FROM knowledge WHERE folder = ?1 AND id = ?2",
+        params![slug, id],
+        knowledge_from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound {
+        what: "knowledge entry",
+    })
+}
+
+/// Every change to an agent's knowledge moves its revision, so built indexes are rebuilt.
+fn knowledge_changed(conn: &Connection, slug: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE folders SET knowledge_rev = knowledge_rev + 1, updated_at = ?2 WHERE slug = ?1",
+        params![slug, now_ms()],
+    )?;
+    Ok(())
 }
 
 pub fn route_rule(conn: &Connection, jid: &Jid) -> Result<Option<RouteRule>> {
@@ -294,13 +327,19 @@ impl Store {
             )?;
             for (question, answer) in entries {
                 stmt.execute(params![slug, question, answer, now])?;
-                out.push(Knowledge { id: tx.last_insert_rowid(), question: question.clone(), answer: answer.clone() });
+                out.push(Knowledge {
+                    id: tx.last_insert_rowid(),
+                    question: question.clone(),
+                    answer: answer.clone(),
+                    ..Knowledge::default()
+                });
             }
-            tx.execute("UPDATE folders SET updated_at = ?2 WHERE slug = ?1", params![slug, now])?;
+            knowledge_changed(tx, slug)?;
             Ok(out)
         })
     }
 
+    /// Changes an entry's question and answer; its phrasings and language stay.
     pub fn update_knowledge(
         &self,
         slug: &str,
@@ -318,12 +357,59 @@ impl Store {
                     what: "knowledge entry",
                 });
             }
-            Ok(Knowledge {
-                id,
-                question: question.map(str::to_owned),
-                answer: answer.to_owned(),
-            })
+            knowledge_changed(tx, slug)?;
+            knowledge_entry(tx, slug, id)
         })
+    }
+
+    /// Replaces an entry's other phrasings (already checked by the caller).
+    pub fn set_knowledge_phrasings(
+        &self,
+        slug: &str,
+        id: i64,
+        phrasings: &[String],
+    ) -> Result<Knowledge> {
+        let json = serde_json::to_string(phrasings)
+            .map_err(|e| Error::Internal(format!("phrasings as JSON: {e}")))?;
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE knowledge SET phrasings = ?3 WHERE folder = ?1 AND id = ?2",
+                params![slug, id, json],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound {
+                    what: "knowledge entry",
+                });
+            }
+            knowledge_changed(tx, slug)?;
+            knowledge_entry(tx, slug, id)
+        })
+    }
+
+    /// Sets the language an entry is written in; `None`: read from its text.
+    pub fn set_knowledge_lang(
+        &self,
+        slug: &str,
+        id: i64,
+        lang: Option<crate::i18n::Lang>,
+    ) -> Result<Knowledge> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE knowledge SET lang = ?3 WHERE folder = ?1 AND id = ?2",
+                params![slug, id, lang.map(|l| l.code())],
+            )?;
+            if n == 0 {
+                return Err(Error::NotFound {
+                    what: "knowledge entry",
+                });
+            }
+            knowledge_changed(tx, slug)?;
+            knowledge_entry(tx, slug, id)
+        })
+    }
+
+    pub fn knowledge_entry(&self, slug: &str, id: i64) -> Result<Knowledge> {
+        self.read(|c| knowledge_entry(c, slug, id))
     }
 
     pub fn remove_knowledge(&self, slug: &str, id: i64) -> Result<()> {
@@ -337,7 +423,7 @@ impl Store {
                     what: "knowledge entry",
                 });
             }
-            Ok(())
+            knowledge_changed(tx, slug)
         })
     }
 
@@ -416,7 +502,8 @@ mod tests {
             vec![Knowledge {
                 id: added[0].id,
                 question: Some("When open?".into()),
-                answer: "9 to 6".into()
+                answer: "9 to 6".into(),
+                ..Knowledge::default()
             }]
         );
 

@@ -299,6 +299,8 @@ impl Store {
                 ),
                 [cutoff],
             )?;
+            // Unanswered questions are visitors' words too: kept no longer than conversations.
+            tx.execute("DELETE FROM unanswered WHERE last_at < ?1", [cutoff])?;
             Ok(tx.execute(
                 &format!(
                     "DELETE FROM conversations WHERE id IN (SELECT c.id FROM conversations c WHERE {EXPIRED})"

@@ -16,6 +16,7 @@ mod schema;
 mod settings;
 mod stats;
 mod tokens;
+mod unanswered;
 mod values;
 
 pub use apps::{AppRow, NewApp};
@@ -24,6 +25,7 @@ pub use folders::{Ceilings, EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use inbox::{DayRow, InboxQuery, InboxRow};
 pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};
+pub use unanswered::{UnansweredNote, UnansweredRow};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -181,6 +181,29 @@ CREATE TABLE logos (
 -- link's own page.
 ALTER TABLE tokens ADD COLUMN origins TEXT NOT NULL DEFAULT '';
 "#,
+    r#"
+-- Knowledge entries: the language each is written in (NULL: read from its text) and other ways
+-- visitors ask it ("also asked as", a JSON array of strings).
+ALTER TABLE knowledge ADD COLUMN lang TEXT;
+ALTER TABLE knowledge ADD COLUMN phrasings TEXT NOT NULL DEFAULT '[]';
+-- Moved by every change to an agent's knowledge: an index built for one value stays good
+-- until it moves, on this instance or another.
+ALTER TABLE folders ADD COLUMN knowledge_rev INTEGER NOT NULL DEFAULT 0;
+-- Questions the agent handed off, one row per way of asking (`key`: its words as the index
+-- reads them), so the owner sees the most asked first and can answer them once.
+CREATE TABLE unanswered (
+    folder       TEXT NOT NULL REFERENCES folders(slug) ON DELETE CASCADE,
+    key          TEXT NOT NULL,
+    question     TEXT NOT NULL,
+    lang         TEXT,
+    asks         INTEGER NOT NULL DEFAULT 1,
+    conversation TEXT,
+    first_at     INTEGER NOT NULL,
+    last_at      INTEGER NOT NULL,
+    PRIMARY KEY (folder, key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX unanswered_by_asks ON unanswered(folder, asks DESC, last_at DESC);
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

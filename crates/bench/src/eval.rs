@@ -1,0 +1,509 @@
+//! `chatlink-eval` (`make eval`): how often the built-in answers agent answers visitors right,
+//! measured on the phrasings in `eval/` (see `eval/README.md`), per business, language and half
+//! of the set, and how long a question takes against 1,000 entries.
+//!
+//! Exits non-zero when the whole set is below the targets (at least 90% right, at most 2%
+//! wrong) or a question takes longer than 1 ms.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chatlink_core::agent::answers::{Verdict, verdict};
+use chatlink_core::agent::{AgentInput, KnowledgeBase};
+use chatlink_core::i18n::Lang;
+use chatlink_core::model::Knowledge;
+use clap::Parser;
+use serde::Deserialize;
+
+const RIGHT_TARGET: f64 = 0.90;
+const WRONG_LIMIT: f64 = 0.02;
+const MS_PER_QUESTION: f64 = 1.0;
+const TIMING_ENTRIES: usize = 1_000;
+
+#[derive(Parser)]
+#[command(name = "chatlink-eval", about = "The answers agent against eval/")]
+struct Args {
+    /// The set's folder
+    #[arg(long, default_value = "eval")]
+    dir: PathBuf,
+    /// Also list the held-out half's misses (never tune on them)
+    #[arg(long)]
+    show_heldout: bool,
+    /// Print one line per dev case instead (expected, top entries and confidences), for
+    /// choosing thresholds on the dev half only
+    #[arg(long)]
+    dump_dev: bool,
+    /// Explain one message against one business's knowledge instead: BUSINESS MESSAGE
+    #[arg(long, num_args = 2, value_names = ["BUSINESS", "MESSAGE"])]
+    explain: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct Business {
+    name: String,
+    lang: String,
+    entries: Vec<Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    id: String,
+    question: Option<String>,
+    answer: String,
+    #[serde(default)]
+    phrasings: Vec<String>,
+}
+
+struct Loaded {
+    name: String,
+    ids: Vec<String>,
+    base: KnowledgeBase,
+}
+
+struct Case {
+    half: &'static str,
+    business: String,
+    lang: String,
+    expect: Vec<String>,
+    message: String,
+}
+
+/// What happened to one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Score {
+    Right,
+    Wrong,
+    Handoff,
+    Clarify,
+    SmallTalk,
+}
+
+const COLUMNS: [Score; 5] = [
+    Score::Right,
+    Score::Wrong,
+    Score::Handoff,
+    Score::Clarify,
+    Score::SmallTalk,
+];
+
+fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("chatlink-eval: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let businesses = load_businesses(&args.dir.join("knowledge"))?;
+    if let Some(explain) = &args.explain {
+        return explain_one(&businesses, &explain[0], &explain[1]);
+    }
+    let mut cases = load_cases(&args.dir.join("cases/dev.tsv"), "dev")?;
+    if args.dump_dev {
+        for case in &cases {
+            let b = businesses
+                .get(&case.business)
+                .ok_or_else(|| format!("no knowledge for business {:?}", case.business))?;
+            let ranked = b.base.index().rank(&case.message, 4);
+            let (_, label) = outcome(b, &case.message, lang_of(&case.lang)?);
+            let hits: Vec<String> = ranked
+                .hits
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{}:{:.3}",
+                        b.ids.get(h.index).map_or("?", |s| s),
+                        h.confidence
+                    )
+                })
+                .collect();
+            println!(
+                "{}\t{}\t{:.3}\t{}\t{}",
+                case.expect.join("|"),
+                label,
+                ranked.weight,
+                hits.join(" "),
+                case.message
+            );
+        }
+        return Ok(());
+    }
+    cases.extend(load_cases(&args.dir.join("cases/heldout.tsv"), "heldout")?);
+    let mut results = Vec::with_capacity(cases.len());
+    for case in &cases {
+        let b = businesses
+            .get(&case.business)
+            .ok_or_else(|| format!("no knowledge for business {:?}", case.business))?;
+        let (got, label) = outcome(b, &case.message, lang_of(&case.lang)?);
+        let score = if case.expect.contains(&label) {
+            Score::Right
+        } else {
+            match got {
+                Verdict::Answer(_) => Score::Wrong,
+                Verdict::Handoff => Score::Handoff,
+                Verdict::Clarify(_) => Score::Clarify,
+                Verdict::SmallTalk(_) => Score::SmallTalk,
+            }
+        };
+        results.push((case, label, score));
+    }
+
+    println!("Built-in answers against eval/ ({} cases)\n", cases.len());
+    for half in ["dev", "heldout", "all"] {
+        let of_half: Vec<_> = results
+            .iter()
+            .filter(|(c, _, _)| half == "all" || c.half == half)
+            .collect();
+        println!("## {half} ({} cases)\n", of_half.len());
+        table("business / language", &of_half, |c| {
+            format!("{} / {}", c.business, c.lang)
+        });
+        table("language", &of_half, |c| c.lang.clone());
+        table("business", &of_half, |c| c.business.clone());
+    }
+
+    println!("## Wrong answers (both halves)\n");
+    for (c, label, score) in &results {
+        if *score == Score::Wrong {
+            println!(
+                "- [{}] {} {}: {:?} → {label} (expected {})",
+                c.half,
+                c.business,
+                c.lang,
+                c.message,
+                c.expect.join("|")
+            );
+        }
+    }
+    println!(
+        "\n## Misses ({})\n",
+        if args.show_heldout {
+            "both halves"
+        } else {
+            "dev half"
+        }
+    );
+    for (c, label, score) in &results {
+        let shown = args.show_heldout || c.half == "dev";
+        if shown && !matches!(score, Score::Right | Score::Wrong) {
+            println!(
+                "- [{}] {} {}: {:?} → {label} (expected {})",
+                c.half,
+                c.business,
+                c.lang,
+                c.message,
+                c.expect.join("|")
+            );
+        }
+    }
+
+    let ms = timing(&cases);
+    println!("\n## Speed\n");
+    println!(
+        "{ms:.3} ms per question against {TIMING_ENTRIES} entries (target: at most {MS_PER_QUESTION} ms)"
+    );
+
+    let n = results.len().max(1) as f64;
+    let right = results.iter().filter(|r| r.2 == Score::Right).count() as f64 / n;
+    let wrong = results.iter().filter(|r| r.2 == Score::Wrong).count() as f64 / n;
+    println!(
+        "\nOverall: {:.1}% right (target ≥ {:.0}%), {:.1}% wrong (target ≤ {:.0}%)",
+        right * 100.0,
+        RIGHT_TARGET * 100.0,
+        wrong * 100.0,
+        WRONG_LIMIT * 100.0
+    );
+    if right < RIGHT_TARGET || wrong > WRONG_LIMIT || ms > MS_PER_QUESTION {
+        return Err("below target".into());
+    }
+    Ok(())
+}
+
+fn outcome(b: &Loaded, message: &str, lang: Lang) -> (Verdict, String) {
+    let input = AgentInput {
+        name: &b.name,
+        persona: "",
+        greeting: "Hi! How can I help?",
+        knowledge: &b.base,
+        history: &[],
+        message,
+        lang,
+    };
+    let (got, _) = verdict(&input);
+    let label = match &got {
+        Verdict::Answer(at) => b.ids.get(*at).cloned().unwrap_or_default(),
+        Verdict::Clarify(_) => "clarify".into(),
+        Verdict::Handoff => "handoff".into(),
+        Verdict::SmallTalk(_) => "smalltalk".into(),
+    };
+    (got, label)
+}
+
+fn table<F: Fn(&Case) -> String>(title: &str, rows: &[&(&Case, String, Score)], key: F) {
+    let mut groups: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    for (case, _, score) in rows {
+        let counts = groups.entry(key(case)).or_default();
+        counts[COLUMNS.iter().position(|c| c == score).unwrap_or(0)] += 1;
+    }
+    println!("| {title} | n | right | wrong | handoff | clarify | small talk |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (name, counts) in &groups {
+        let n: usize = counts.iter().sum();
+        let pct = |k: usize| format!("{:.1}%", 100.0 * k as f64 / n.max(1) as f64);
+        println!(
+            "| {name} | {n} | {} | {} | {} | {} | {} |",
+            pct(counts[0]),
+            pct(counts[1]),
+            pct(counts[2]),
+            pct(counts[3]),
+            pct(counts[4])
+        );
+    }
+    println!();
+}
+
+fn explain_one(
+    businesses: &BTreeMap<String, Loaded>,
+    business: &str,
+    message: &str,
+) -> Result<(), String> {
+    let b = businesses
+        .get(business)
+        .ok_or_else(|| format!("no business {business:?}"))?;
+    let index = b.base.index();
+    let ranked = index.rank(message, 8);
+    println!(
+        "detected {:?}, foreign {}, weight {:.3}",
+        ranked.detected, ranked.foreign, ranked.weight
+    );
+    for (lang, term, weight, credit) in index.explain(message) {
+        println!("  term {lang:?} {term:?} weight {weight:.3} credit {credit:.2}");
+    }
+    for hit in &ranked.hits {
+        println!(
+            "  {:.3}  {}",
+            hit.confidence,
+            b.ids.get(hit.index).map(String::as_str).unwrap_or("?")
+        );
+    }
+    let (got, label) = outcome(b, message, Lang::En);
+    println!("verdict {got:?} → {label}");
+    Ok(())
+}
+
+fn lang_of(code: &str) -> Result<Lang, String> {
+    Lang::from_tag(code).ok_or_else(|| format!("unknown language {code:?}"))
+}
+
+fn load_businesses(dir: &Path) -> Result<BTreeMap<String, Loaded>, String> {
+    let mut out = BTreeMap::new();
+    let listing = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = listing
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let key = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let b: Business =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let default = lang_of(&b.lang)?;
+        // The entries' languages are left to the engine to read from their text, as an owner
+        // who never sets them would leave them.
+        let entries: Vec<Knowledge> = b
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Knowledge {
+                id: i as i64 + 1,
+                question: e.question.clone(),
+                answer: e.answer.clone(),
+                phrasings: e.phrasings.clone(),
+                lang: None,
+            })
+            .collect();
+        out.insert(
+            key,
+            Loaded {
+                name: b.name,
+                ids: b.entries.into_iter().map(|e| e.id).collect(),
+                base: KnowledgeBase::new(entries, default),
+            },
+        );
+    }
+    Ok(out)
+}
+
+fn load_cases(path: &Path, half: &'static str) -> Result<Vec<Case>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [business, lang, expect, message] = cols.as_slice() else {
+            return Err(format!("{}:{}: expected 4 columns", path.display(), n + 1));
+        };
+        out.push(Case {
+            half,
+            business: business.to_string(),
+            lang: lang.to_string(),
+            expect: expect.split('|').map(str::to_owned).collect(),
+            message: message.to_string(),
+        });
+    }
+    Ok(out)
+}
+
+/// Milliseconds per question against a 1,000-entry knowledge base built once, as a busy shop's
+/// would be: every case's message, asked in turn.
+fn timing(cases: &[Case]) -> f64 {
+    let entries = synthetic(TIMING_ENTRIES);
+    let built = Instant::now();
+    let base = KnowledgeBase::new(entries, Lang::En);
+    eprintln!(
+        "index of {TIMING_ENTRIES} entries built in {:.1} ms",
+        built.elapsed().as_secs_f64() * 1000.0
+    );
+    let rounds = 5;
+    let start = Instant::now();
+    let mut answered = 0usize;
+    for _ in 0..rounds {
+        for case in cases {
+            let input = AgentInput {
+                name: "Shop",
+                persona: "",
+                greeting: "Hi",
+                knowledge: &base,
+                history: &[],
+                message: &case.message,
+                lang: Lang::En,
+            };
+            if matches!(verdict(&input).0, Verdict::Answer(_)) {
+                answered += 1;
+            }
+        }
+    }
+    let asked = (rounds * cases.len()).max(1);
+    eprintln!("{answered} of {asked} timed questions answered from the synthetic entries");
+    start.elapsed().as_secs_f64() * 1000.0 / asked as f64
+}
+
+/// `n` distinct shop-like entries from a fixed word list (deterministic).
+fn synthetic(n: usize) -> Vec<Knowledge> {
+    const THINGS: &[&str] = &[
+        "bread",
+        "cake",
+        "tyre",
+        "chain",
+        "brake",
+        "haircut",
+        "colour",
+        "voucher",
+        "parking",
+        "delivery",
+        "card",
+        "gift",
+        "wedding",
+        "birthday",
+        "coffee",
+        "tea",
+        "sandwich",
+        "bike",
+        "helmet",
+        "lock",
+        "light",
+        "pump",
+        "saddle",
+        "wheel",
+        "basket",
+        "trailer",
+        "scooter",
+        "shampoo",
+        "beard",
+        "fringe",
+        "highlights",
+        "perm",
+        "nails",
+        "massage",
+        "facial",
+        "wax",
+        "croissant",
+        "bagel",
+        "pie",
+        "tart",
+        "cookie",
+        "muffin",
+        "scone",
+        "loaf",
+        "roll",
+        "bun",
+        "jam",
+        "honey",
+        "cheese",
+        "butter",
+        "milk",
+        "egg",
+        "flour",
+        "sugar",
+        "salt",
+        "oil",
+    ];
+    const ASKS: &[&str] = &[
+        "Do you have",
+        "How much is",
+        "Can I order",
+        "Do you repair",
+        "Is there a discount on",
+        "Can I return",
+        "How long does it take to get",
+        "Do you sell second-hand",
+    ];
+    const EXTRAS: &[&str] = &[
+        "for children",
+        "on Sundays",
+        "for groups",
+        "in the evening",
+        "with a warranty",
+        "by post",
+        "for students",
+        "in bulk",
+        "as a gift",
+        "online",
+        "next day",
+        "in winter",
+        "for pets",
+        "without sugar",
+        "in large sizes",
+        "with a discount",
+        "for companies",
+        "in black",
+        "with pick-up",
+        "by appointment",
+    ];
+    (0..n)
+        .map(|i| {
+            let thing = THINGS[i % THINGS.len()];
+            let ask = ASKS[(i / THINGS.len()) % ASKS.len()];
+            let extra = EXTRAS[(i / (THINGS.len() * ASKS.len()) + i) % EXTRAS.len()];
+            Knowledge {
+                id: i as i64 + 1,
+                question: Some(format!("{ask} {thing} {extra} (#{i})?")),
+                answer: format!(
+                    "Yes: {thing} {extra} costs {} dollars, ask at the counter or call 555-{:04}.",
+                    5 + i % 50,
+                    i
+                ),
+                ..Knowledge::default()
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,331 @@
+//! How the owner's knowledge grows from what visitors ask: other phrasings of an entry, its
+//! language, the questions the agent handed off (most asked first), and turning the owner's
+//! reply to a handed-off question into knowledge in one step.
+
+use serde::Serialize;
+
+use super::{App, Inner};
+use crate::agent::retrieval::{self, CLARIFY, MAX_CHOICES};
+use crate::error::{Error, Result};
+use crate::i18n::Lang;
+use crate::knowledge::{self, MAX_QUESTION_CHARS};
+use crate::model::{Knowledge, Role, rfc3339};
+
+/// Phrasings an entry keeps at most, besides its question.
+pub const MAX_PHRASINGS: usize = 20;
+/// Unanswered questions the owner is shown at most.
+pub const MAX_UNANSWERED_SHOWN: usize = 200;
+
+/// A question visitors asked that the agent could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct UnansweredQuestion {
+    /// What `dismiss_unanswered` takes.
+    pub key: String,
+    /// The latest wording.
+    pub question: String,
+    pub lang: Option<Lang>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub asks: i64,
+    /// The conversation it was last asked in.
+    pub conversation_id: Option<String>,
+    pub last_asked_at: String,
+}
+
+/// An existing entry the owner's answer may be another phrasing of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SimilarEntry {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub id: i64,
+    pub question: String,
+}
+
+/// What the window offers to learn from a conversation the owner answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LearnSuggestion {
+    pub agent: String,
+    /// The visitor's question the owner answered.
+    pub question: String,
+    /// The owner's answer to it.
+    pub answer: String,
+    /// Entries it may be another way of asking, closest first.
+    pub similar: Vec<SimilarEntry>,
+}
+
+/// Where a learned question goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnAs {
+    /// A new entry with the owner's answer.
+    NewEntry,
+    /// Another phrasing of this entry (the owner's answer is not kept: the entry's stands).
+    PhrasingOf(i64),
+}
+
+impl App {
+    /// Replaces an entry's other phrasings (trimmed; blanks and repeats dropped).
+    pub async fn set_phrasings(
+        &self,
+        slug: &str,
+        id: i64,
+        phrasings: Vec<String>,
+    ) -> Result<Knowledge> {
+        let phrasings = tidy_phrasings(phrasings)?;
+        let slug = slug.to_owned();
+        self.blocking(move |i| {
+            i.has_question(&slug, id)?;
+            i.store.set_knowledge_phrasings(&slug, id, &phrasings)
+        })
+        .await
+    }
+
+    /// Adds one phrasing to an entry (a repeat changes nothing).
+    pub async fn add_phrasing(&self, slug: &str, id: i64, phrasing: &str) -> Result<Knowledge> {
+        let slug = slug.to_owned();
+        let phrasing = phrasing.to_owned();
+        self.blocking(move |i| i.add_phrasing(&slug, id, &phrasing))
+            .await
+    }
+
+    /// Sets the language an entry is written in; `None`: read from its text.
+    pub async fn set_knowledge_language(
+        &self,
+        slug: &str,
+        id: i64,
+        lang: Option<Lang>,
+    ) -> Result<Knowledge> {
+        let slug = slug.to_owned();
+        self.blocking(move |i| i.store.set_knowledge_lang(&slug, id, lang))
+            .await
+    }
+
+    /// The questions the agent handed off, most asked first.
+    pub async fn unanswered(&self, slug: &str) -> Result<Vec<UnansweredQuestion>> {
+        let slug = slug.to_owned();
+        self.blocking(move |i| {
+            i.store.folder(&slug)?;
+            let rows = i.store.unanswered(&slug, MAX_UNANSWERED_SHOWN)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| UnansweredQuestion {
+                    key: r.key,
+                    question: r.question,
+                    lang: r.lang,
+                    asks: r.asks,
+                    conversation_id: r.conversation,
+                    last_asked_at: rfc3339(r.last_at),
+                })
+                .collect())
+        })
+        .await
+    }
+
+    /// Takes a question off the unanswered list without answering it.
+    pub async fn dismiss_unanswered(&self, slug: &str, key: &str) -> Result<()> {
+        let (slug, key) = (slug.to_owned(), key.to_owned());
+        self.blocking(move |i| {
+            i.store.folder(&slug)?;
+            i.store.forget_unanswered(&slug, &[key])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The visitor's question the owner last answered in a conversation, the owner's answer, and
+    /// entries it may be another phrasing of.
+    pub async fn learn_suggestion(&self, conversation_id: &str) -> Result<LearnSuggestion> {
+        let id = conversation_id.to_owned();
+        self.blocking(move |i| {
+            let conversation = i.store.find_conversation(&id)?;
+            let transcript = i.store.transcript(&id)?;
+            let (question, answer) = last_answered(&transcript).ok_or_else(|| {
+                Error::invalid("no question in this conversation has the owner's answer yet")
+            })?;
+            let folder = i.store.folder(&conversation.folder)?;
+            let base = i.knowledge_base(&folder)?;
+            let ranked = base.index().rank(&question, MAX_CHOICES * 2);
+            let similar = ranked
+                .hits
+                .iter()
+                .filter(|h| h.confidence >= CLARIFY)
+                .filter_map(|h| {
+                    let entry = base.entries().get(h.index)?;
+                    Some(SimilarEntry {
+                        id: entry.id,
+                        question: entry.question.clone()?,
+                    })
+                })
+                .take(MAX_CHOICES)
+                .collect();
+            Ok(LearnSuggestion {
+                agent: folder.slug,
+                question,
+                answer,
+                similar,
+            })
+        })
+        .await
+    }
+
+    /// Adds a visitor's question to the knowledge (a new entry with `answer`, or a phrasing of
+    /// an existing one) and takes it off the unanswered list: the next visitor who asks it is
+    /// answered.
+    pub async fn learn(
+        &self,
+        slug: &str,
+        question: &str,
+        answer: &str,
+        learn_as: LearnAs,
+    ) -> Result<Knowledge> {
+        let (slug, question, answer) = (slug.to_owned(), question.to_owned(), answer.to_owned());
+        self.blocking(move |i| {
+            let folder = i.store.folder(&slug)?;
+            let fallback = folder.language.unwrap_or_default();
+            let entry = match learn_as {
+                LearnAs::NewEntry => {
+                    let entry = knowledge::entry(Some(&question), &answer)?;
+                    if entry.0.is_none() {
+                        return Err(Error::invalid("the question is empty"));
+                    }
+                    let added = i
+                        .store
+                        .add_knowledge(&slug, &[entry])?
+                        .pop()
+                        .ok_or_else(|| Error::Internal("an added entry went missing".into()))?;
+                    // The visitor's language, when clear, is the entry's: a German question
+                    // answered in German is matched with German words.
+                    match retrieval::detect::detect(&question) {
+                        Some(lang) => i.store.set_knowledge_lang(&slug, added.id, Some(lang))?,
+                        None => added,
+                    }
+                }
+                LearnAs::PhrasingOf(id) => i.add_phrasing(&slug, id, &question)?,
+            };
+            let (key, _) = retrieval::question_key(&question, fallback);
+            i.store.forget_unanswered(&slug, &[key])?;
+            Ok(entry)
+        })
+        .await
+    }
+}
+
+impl Inner {
+    fn has_question(&self, slug: &str, id: i64) -> Result<Knowledge> {
+        let entry = self.store.knowledge_entry(slug, id)?;
+        if entry.question.is_none() {
+            return Err(Error::invalid(
+                "free text has no question to ask another way: give it a question first",
+            ));
+        }
+        Ok(entry)
+    }
+
+    fn add_phrasing(&self, slug: &str, id: i64, phrasing: &str) -> Result<Knowledge> {
+        let entry = self.has_question(slug, id)?;
+        let mut phrasings = entry.phrasings.clone();
+        phrasings.push(phrasing.to_owned());
+        let phrasings = tidy_phrasings(phrasings)?;
+        if phrasings == entry.phrasings {
+            return Ok(entry);
+        }
+        self.store.set_knowledge_phrasings(slug, id, &phrasings)
+    }
+}
+
+/// Trimmed, without blanks or repeats (ignoring case), each within a question's length.
+fn tidy_phrasings(phrasings: Vec<String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for p in phrasings {
+        let p = p.trim();
+        if p.is_empty() || out.iter().any(|o| o.to_lowercase() == p.to_lowercase()) {
+            continue;
+        }
+        if p.chars().count() > MAX_QUESTION_CHARS {
+            return Err(Error::invalid(format!(
+                "a phrasing is longer than {MAX_QUESTION_CHARS} characters"
+            )));
+        }
+        if p.chars().any(char::is_control) {
+            return Err(Error::invalid("a phrasing must be one line"));
+        }
+        out.push(p.to_owned());
+    }
+    if out.len() > MAX_PHRASINGS {
+        return Err(Error::invalid(format!(
+            "an entry takes at most {MAX_PHRASINGS} other phrasings"
+        )));
+    }
+    Ok(out)
+}
+
+/// The last visitor message the owner answered, and the owner's messages that answered it.
+fn last_answered(transcript: &[crate::model::Message]) -> Option<(String, String)> {
+    let last_owner = transcript.iter().rposition(|m| m.role == Role::Owner)?;
+    let asked = transcript[..last_owner]
+        .iter()
+        .rposition(|m| m.role == Role::User)?;
+    let answer: Vec<&str> = transcript[asked + 1..=last_owner]
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .map(|m| m.content.trim())
+        .collect();
+    Some((
+        transcript[asked].content.trim().to_owned(),
+        answer.join("\n\n"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Message;
+
+    fn m(role: Role, content: &str) -> Message {
+        Message {
+            id: content.into(),
+            turn_id: None,
+            role,
+            content: content.into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_last_answered_question_is_the_visitors_before_the_owners_reply() {
+        let t = [
+            m(Role::User, "hi"),
+            m(Role::Assistant, "Hello!"),
+            m(Role::User, "do you sell flowers?"),
+            m(Role::Assistant, "I'll pass that on."),
+            m(Role::Owner, "Yes, on Fridays."),
+            m(Role::Owner, "Tulips mostly."),
+        ];
+        assert_eq!(
+            last_answered(&t),
+            Some((
+                "do you sell flowers?".into(),
+                "Yes, on Fridays.\n\nTulips mostly.".into()
+            ))
+        );
+        assert_eq!(last_answered(&t[..4]), None, "no owner reply yet");
+        assert_eq!(last_answered(&[m(Role::Owner, "Hi")]), None);
+    }
+
+    #[test]
+    fn phrasings_are_tidied_and_bounded() {
+        assert_eq!(
+            tidy_phrasings(vec![
+                " Parking? ".into(),
+                "".into(),
+                "parking?".into(),
+                "Where do I park".into()
+            ])
+            .expect("tidy"),
+            ["Parking?", "Where do I park"]
+        );
+        assert!(tidy_phrasings(vec!["x".repeat(MAX_QUESTION_CHARS + 1)]).is_err());
+        assert!(tidy_phrasings(vec!["a\nb".into()]).is_err());
+        assert!(tidy_phrasings((0..=MAX_PHRASINGS).map(|i| format!("q{i}")).collect()).is_err());
+    }
+}
