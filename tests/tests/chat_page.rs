@@ -894,3 +894,123 @@ async fn behind_a_proxy_that_holds_streams_the_page_long_polls() {
     browser.close().await;
     server.stop().await;
 }
+
+/// The texts of the questions offered to tap, in page order.
+async fn choices(browser: &Browser) -> Vec<String> {
+    let list = browser
+        .js(
+            "return [...document.querySelectorAll('#messages .choices .choice')].map((b) => b.textContent);",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(list).expect("choice texts")
+}
+
+async fn tap(browser: &Browser, text: &str) {
+    let xpath = format!("//button[contains(@class,'choice')][normalize-space()=\"{text}\"]");
+    browser
+        .client
+        .find(Locator::XPath(&xpath))
+        .await
+        .unwrap_or_else(|e| panic!("no choice {text:?}: {e}"))
+        .click()
+        .await
+        .expect("tap the choice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tapped_suggestion_gets_its_answer_and_a_close_call_offers_choices() {
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    assert_eq!(
+        choices(&browser).await,
+        [
+            "What are your opening hours?",
+            "Where are you located?",
+            "What's on the menu?"
+        ],
+        "the demo's first questions under its greeting"
+    );
+    screenshot(&browser.client, "chat-suggestions").await;
+
+    let before = messages(&browser).await.len();
+    tap(&browser, "Where are you located?").await;
+    let after = wait_for(
+        || async {
+            let m = messages(&browser).await;
+            (m.len() >= before + 2).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the tapped question and its answer");
+    assert_eq!(after[before].0, "user");
+    assert_eq!(after[before].2, "Where are you located?");
+    assert!(after[before + 1].2.contains("14 Mill Lane"), "{after:?}");
+    assert!(choices(&browser).await.is_empty(), "sent: the offer goes");
+
+    // An agent whose two entries fit one question about equally asks which was meant.
+    let app = &server.app;
+    app.create_agent(chatlink_core::app::NewAgent {
+        slug: "cakes".into(),
+        name: "Cake Corner".into(),
+        greeting: "Hello!".into(),
+        instructions: String::new(),
+    })
+    .await
+    .expect("agent");
+    for (q, a) in [
+        (
+            "How much is a birthday cake?",
+            "Birthday cakes start at $25.",
+        ),
+        (
+            "How much is a wedding cake?",
+            "Wedding cakes start at $120.",
+        ),
+    ] {
+        app.add_knowledge("cakes", Some(q.into()), a.into())
+            .await
+            .expect("entry");
+    }
+    let link = app
+        .issue_link(chatlink_core::app::IssueLink::chat("cakes"))
+        .await
+        .expect("link")
+        .url
+        .expect("url");
+    open_chat(&browser, &link).await;
+    let reply = ask(&browser, "how much is a cake?").await;
+    assert!(reply.contains("Is it one of these?"), "{reply}");
+    let offered = wait_for(
+        || async {
+            let c = choices(&browser).await;
+            (c.len() == 2).then_some(c)
+        },
+        SHORT,
+    )
+    .await
+    .expect("two choices after the reply");
+    assert_eq!(
+        offered,
+        [
+            "How much is a birthday cake?",
+            "How much is a wedding cake?"
+        ]
+    );
+    screenshot(&browser.client, "chat-clarify").await;
+    let before = messages(&browser).await.len();
+    tap(&browser, "How much is a wedding cake?").await;
+    let after = wait_for(
+        || async {
+            let m = messages(&browser).await;
+            (m.len() >= before + 2).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the choice and its answer");
+    assert_eq!(after[before + 1].2, "Wedding cakes start at $120.");
+    browser.close().await;
+}

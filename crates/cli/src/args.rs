@@ -315,6 +315,39 @@ pub enum KnowledgeCmd {
         slug: String,
         file: PathBuf,
     },
+    /// Add another way visitors ask an entry's question ("also asked as")
+    AlsoAsked {
+        slug: String,
+        id: i64,
+        phrasing: String,
+    },
+    /// Say which language an entry is written in (en, de, fr, es, it, nl, pt, ar; "auto": read
+    /// it from the text)
+    Language {
+        slug: String,
+        id: i64,
+        lang: String,
+    },
+    /// Questions visitors asked that the agent could not answer, most asked first
+    Unanswered {
+        slug: String,
+    },
+    /// Take a question off the unanswered list (its key from `unanswered`)
+    Dismiss {
+        slug: String,
+        key: String,
+    },
+    /// Answer a visitor's question once for all who ask it: a new entry, or with --into another
+    /// phrasing of entry ID
+    Learn {
+        slug: String,
+        #[arg(long)]
+        question: String,
+        #[arg(long, required_unless_present = "into")]
+        answer: Option<String>,
+        #[arg(long)]
+        into: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

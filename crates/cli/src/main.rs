@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chatlink_core::app::{
-    AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LinkKind,
-    NewAgent, NewWidgetApp, ProxyServer, Via, proxy_config,
+    AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LearnAs,
+    LinkKind, NewAgent, NewWidgetApp, ProxyServer, Via, proxy_config,
 };
 use chatlink_core::files::Access;
 use chatlink_core::secret::{SecretBackend, Sensitive};
@@ -609,6 +609,35 @@ async fn knowledge(app: App, cmd: KnowledgeCmd, out: &Out) -> Result<()> {
         KnowledgeCmd::Import { slug, file } => {
             let added = app.import_knowledge_file(&slug, &file).await?;
             out.done(&format!("imported {} entries into {slug}", added.len()));
+        }
+        KnowledgeCmd::AlsoAsked { slug, id, phrasing } => {
+            out.knowledge(&[app.add_phrasing(&slug, id, &phrasing).await?])
+        }
+        KnowledgeCmd::Language { slug, id, lang } => {
+            let lang = match lang.as_str() {
+                "auto" => None,
+                tag => Some(chatlink_core::i18n::Lang::from_tag(tag).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "unknown language {tag:?}: use en, de, fr, es, it, nl, pt, ar or auto"
+                    ))
+                })?),
+            };
+            out.knowledge(&[app.set_knowledge_language(&slug, id, lang).await?])
+        }
+        KnowledgeCmd::Unanswered { slug } => out.unanswered(&app.unanswered(&slug).await?),
+        KnowledgeCmd::Dismiss { slug, key } => {
+            app.dismiss_unanswered(&slug, &key).await?;
+            out.done("taken off the unanswered list");
+        }
+        KnowledgeCmd::Learn {
+            slug,
+            question,
+            answer,
+            into,
+        } => {
+            let learn_as = into.map_or(LearnAs::NewEntry, LearnAs::PhrasingOf);
+            let answer = answer.unwrap_or_default();
+            out.knowledge(&[app.learn(&slug, &question, &answer, learn_as).await?])
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use chatlink_core::Error;
 use chatlink_core::app::{
     AgentInfo, Audience, ConversationDetail, ConversationSummary, EngineInfo, LimitInfo, LinkInfo,
-    Reach, ReachCheck, TranscriptMessage, WidgetAppInfo,
+    Reach, ReachCheck, TranscriptMessage, UnansweredQuestion, WidgetAppInfo,
 };
 use chatlink_core::model::Knowledge;
 use chatlink_core::secret::Sensitive;
@@ -157,6 +157,27 @@ impl Out {
                 Some(q) => println!("{:>5}  Q: {q}\n       A: {}", k.id, k.answer),
                 None => println!("{:>5}  {}", k.id, k.answer),
             }
+            for p in &k.phrasings {
+                println!("       also asked as: {p}");
+            }
+            if let Some(lang) = k.lang {
+                println!("       language: {}", lang.code());
+            }
+        }
+    }
+
+    pub fn unanswered(&self, questions: &[UnansweredQuestion]) {
+        if self.json {
+            return print_json(questions);
+        }
+        if questions.is_empty() {
+            return println!("no unanswered questions");
+        }
+        for q in questions {
+            println!(
+                "{:>4}×  {}\n       key: {}  last asked {}",
+                q.asks, q.question, q.key, q.last_asked_at
+            );
         }
     }
 

@@ -1251,3 +1251,88 @@ fn token_embed_prints_the_snippet_for_the_websites_given() {
         serde_json::json!(["https://shop.example"])
     );
 }
+
+#[test]
+fn cli_knowledge_grows_other_phrasings_languages_and_learned_answers() {
+    let data = Data::new();
+    let entries = array(data.json(&["agent", "knowledge", "list", "demo"]));
+    let hours = entries
+        .iter()
+        .find(|e| e["question"] == "What are your opening hours?")
+        .expect("the demo's hours")["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+
+    let grown = array(data.json(&[
+        "agent",
+        "knowledge",
+        "also-asked",
+        "demo",
+        &hours,
+        "When do you shut?",
+    ]));
+    assert_eq!(
+        grown[0]["phrasings"],
+        serde_json::json!(["When do you shut?"])
+    );
+    // A repeat, whatever its case, changes nothing.
+    let again = array(data.json(&[
+        "agent",
+        "knowledge",
+        "also-asked",
+        "demo",
+        &hours,
+        "when do you SHUT?",
+    ]));
+    assert_eq!(again[0]["phrasings"], grown[0]["phrasings"]);
+    let err = data.fail(&["agent", "knowledge", "also-asked", "demo", "99999", "x"]);
+    assert!(err.contains("not found"), "{err}");
+
+    let err = data.fail(&["agent", "knowledge", "language", "demo", &hours, "klingon"]);
+    assert!(err.contains("unknown language"), "{err}");
+    let set = array(data.json(&["agent", "knowledge", "language", "demo", &hours, "en"]));
+    assert_eq!(set[0]["lang"], "en");
+    let auto = array(data.json(&["agent", "knowledge", "language", "demo", &hours, "auto"]));
+    assert_eq!(auto[0]["lang"], Value::Null);
+
+    let learned = array(data.json(&[
+        "agent",
+        "knowledge",
+        "learn",
+        "demo",
+        "--question",
+        "Habt ihr vegane Brötchen?",
+        "--answer",
+        "Ja, jeden Samstag.",
+    ]));
+    assert_eq!(learned[0]["question"], "Habt ihr vegane Brötchen?");
+    assert_eq!(
+        learned[0]["lang"], "de",
+        "the visitor's language is the entry's"
+    );
+    let into = array(data.json(&[
+        "agent",
+        "knowledge",
+        "learn",
+        "demo",
+        "--question",
+        "are you open on bank holidays",
+        "--into",
+        &hours,
+    ]));
+    assert_eq!(
+        into[0]["phrasings"],
+        serde_json::json!(["When do you shut?", "are you open on bank holidays"])
+    );
+
+    assert_eq!(
+        data.json(&["agent", "knowledge", "unanswered", "demo"]),
+        serde_json::json!([])
+    );
+    assert!(
+        data.ok(&["agent", "knowledge", "unanswered", "demo"])
+            .contains("no unanswered questions")
+    );
+    data.ok(&["agent", "knowledge", "dismiss", "demo", "never asked"]);
+}

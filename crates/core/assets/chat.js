@@ -275,8 +275,33 @@
       persist();
     } else if (ev.type === 'done') {
       finish(bubble, d.status, S['turn.' + d.code] || d.message);
+      if (Array.isArray(d.choices)) offer(d.choices);
     }
   }
+
+  // Questions to tap: under the greeting, and after a reply that asks which one was meant.
+  // Tapping one sends it; any message sent takes the offered ones away.
+  function offer(questions) {
+    const shown = questions.filter((q) => typeof q === 'string' && q.trim()).slice(0, 3);
+    if (!shown.length) return;
+    const follow = nearBottom();
+    const group = document.createElement('div');
+    group.className = 'choices';
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', t('chat.suggestions'));
+    for (const q of shown) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'choice';
+      b.dir = 'auto';
+      b.textContent = q;
+      b.addEventListener('click', () => { if (state === 'idle') send(q); });
+      group.appendChild(b);
+    }
+    list.appendChild(group);
+    if (follow) scrollDown();
+  }
+  const withdrawChoices = () => list.querySelectorAll('.choices').forEach((g) => g.remove());
 
   function openStream(turnId, bubble, query) {
     setState('streaming');
@@ -363,13 +388,16 @@
     if (state !== 'closed') setState('idle');
   }
 
-  async function send() {
-    const content = input.value.trim();
+  // Sends the composer's text, or `tapped` (an offered question), keeping the composer's.
+  async function send(tapped) {
+    const typed = typeof tapped !== 'string';
+    const content = typed ? input.value.trim() : tapped.trim();
     if (state !== 'idle' || !content || charCount(content) > MAX_CHARS) return;
     setState('sending');
     setStatus('');
+    withdrawChoices();
     const mine = addMessage('user', content);
-    input.value = '';
+    if (typed) input.value = '';
     updateComposer();
     input.focus();
 
@@ -385,7 +413,7 @@
     if (!res || !res.ok) {
       // Give the text back so nothing the visitor typed is lost.
       mine.remove();
-      if (!input.value) input.value = content;
+      if (typed && !input.value) input.value = content;
       if (res && (res.status === 401 || res.status === 404)) return closeLink(said(data, 'chat.closed'));
       setState('idle');
       const wait = res?.status === 429 ? parseInt(res.headers.get('Retry-After'), 10) : 0;
@@ -414,6 +442,8 @@
 
   setTransport();
   if (config.greeting) addMessage('assistant', config.greeting).classList.add('greeting');
+  // A returning visitor has a conversation to read; suggestions are for a first question.
+  if (!saved.conv && Array.isArray(config.suggestions)) offer(config.suggestions);
   loadHistory().finally(() => {
     if (state === 'loading') setState('idle');
     scrollDown();

@@ -67,6 +67,8 @@ align-self:flex-start;background:var(--agent);border:1px solid var(--border)}
 /* Generated content keeps labels out of the message's textContent. */
 .msg.owner::before{content:var(--team);display:block;margin-bottom:.15rem;font-size:.75rem;font-weight:700;color:var(--owner-edge)}
 .msg.failed{opacity:.7} .msg.failed::after{content:var(--not-sent);display:block;font-size:.75rem;text-align:right}
+.choices{display:flex;flex-wrap:wrap;gap:.4rem;align-self:flex-start;max-width:90%}
+.choice{font:inherit;font-size:.9375rem;text-align:start;padding:.45rem .8rem;border-radius:1.1rem;min-height:44px;background:transparent;color:var(--accent);border:1.5px solid var(--accent);cursor:pointer}
 .msg.typing{min-width:3.6rem} @keyframes pulse{50%{opacity:.3}}
 .msg.typing::after{content:"\\2022\\2009\\2022\\2009\\2022";color:var(--muted);animation:pulse 1.2s ease-in-out infinite}
 .notice{margin:0 .75rem .5rem;padding:.75rem 1rem;text-align:center;background:var(--surface);border:1px solid var(--danger);border-radius:12px}
@@ -143,6 +145,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     title.textContent = c.title || t('widget.title');
     panel.setAttribute('aria-label', title.textContent);
     greeting = c.greeting || '';
+    suggestions = Array.isArray(c.suggestions) ? c.suggestions : [];
     if (look.logo) { logo.src = apiBase + look.logo; logo.hidden = false; }
     launcher.textContent = look.launcher || '';
     bubbleBtn.classList.toggle('label', !!look.launcher);
@@ -155,7 +158,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
   }
 
   // Replies that came while the panel was closed are counted on the bubble.
-  let unread = 0, greeting = '';
+  let unread = 0, greeting = '', suggestions = [];
   function showUnread() {
     badge.hidden = !unread;
     badge.textContent = unread > 9 ? '9+' : String(unread);
@@ -403,10 +406,29 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     const hello = data.greeting ?? greeting;
     if (hello) addBubble('assistant greeting', hello);
     for (const m of data.messages || []) addBubble(roleClass(m.role), m.content, m.id);
+    // Suggestions are for a first question, not a conversation under way.
+    if (!(data.messages || []).length) offer(suggestions);
     settle();
     scrollDown();
     if (get(data, 'runningTurnId')) streamTurn(get(data, 'runningTurnId'));
     if (get(data, 'conversationId') || conv) { feedFrom = get(data, 'lastEventId') || 0; follow(); }
+  }
+
+  // Questions to tap: under the greeting, and after a reply that asks which one was meant.
+  // Tapping one sends it; any message sent takes the offered ones away.
+  function offer(questions) {
+    const shown = (questions || []).filter((q) => typeof q === 'string' && q.trim()).slice(0, 3);
+    if (!shown.length) return;
+    const follow = nearBottom();
+    const group = h('div', { class: 'choices', role: 'group', 'aria-label': t('chat.suggestions') });
+    for (const q of shown) {
+      const b = h('button', { type: 'button', class: 'choice', dir: 'auto' });
+      b.textContent = q;
+      b.addEventListener('click', () => post(q));
+      group.append(b);
+    }
+    list.append(group);
+    if (follow) scrollDown();
   }
 
   async function post(text) {
@@ -414,6 +436,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
     if (state !== 'idle' || n === 0 || n > MAX_CHARS) return false;
     setState('sending');
     setStatus('');
+    list.querySelectorAll('.choices').forEach((g) => g.remove());
     const mine = addBubble('user', content);
     let res = null, data = {}, ended = false;
     try {
@@ -478,6 +501,7 @@ line-height:1.4;color:var(--text);background:var(--bg);border:1px solid var(--bo
       if (d.role === 'assistant') s.bubble = null;
     } else if (ev.event === 'done') {
       endTurn(s, d.status, S['turn.' + d.code] || d.message);
+      if (Array.isArray(d.choices)) offer(d.choices);
     }
     return true;
   }

@@ -130,7 +130,36 @@ pub(super) fn history_of(i: &Inner, conv: &ConversationRow) -> Result<History> {
     })
 }
 
+/// Questions offered under the greeting at most.
+pub const MAX_SUGGESTIONS: usize = 3;
+
 impl Inner {
+    /// A few of the agent's questions for a visitor to tap under the greeting: the first the
+    /// owner wrote in the visitor's language, else in the agent's.
+    pub(super) fn suggestions(
+        &self,
+        folder: &crate::store::FolderRow,
+        lang: crate::i18n::Lang,
+    ) -> Result<Vec<String>> {
+        let base = self.knowledge_base(folder)?;
+        let index = base.index();
+        let questions = |want: crate::i18n::Lang| -> Vec<String> {
+            base.entries()
+                .iter()
+                .enumerate()
+                .filter(|(at, _)| index.language_of(*at) == Some(want))
+                .filter_map(|(_, e)| e.question.clone())
+                .take(MAX_SUGGESTIONS)
+                .collect()
+        };
+        let mine = questions(lang);
+        Ok(if mine.is_empty() {
+            questions(folder.language.unwrap_or_default())
+        } else {
+            mine
+        })
+    }
+
     /// The agent's knowledge with its index, built once per knowledge revision and language
     /// and shared by every turn: a message never rebuilds it, nor reads the entries again.
     pub(super) fn knowledge_base(

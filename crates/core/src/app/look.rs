@@ -21,6 +21,8 @@ use crate::token;
 pub struct ChatPage {
     pub name: String,
     pub greeting: String,
+    /// Questions to tap under the greeting.
+    pub suggestions: Vec<String>,
     pub look: Shown,
     pub lang: Lang,
 }
@@ -39,6 +41,8 @@ pub struct PageProblem {
 pub struct WidgetConfig {
     pub title: String,
     pub greeting: String,
+    /// Questions to tap under the greeting.
+    pub suggestions: Vec<String>,
     pub look: Shown,
     pub lang: Lang,
     pub dir: &'static str,
@@ -94,6 +98,7 @@ impl Inner {
         Ok(WidgetConfig {
             title: look.title.clone(),
             greeting,
+            suggestions: self.suggestions(&row, lang)?,
             dir: lang.dir(),
             strings: lang.catalog().value(),
             lang,
@@ -162,8 +167,10 @@ impl App {
             let opened = i.resolve(&token, TokenKind::Web).and_then(|row| {
                 let (folder, _, greeting) = i.persona(&row.folder, &row.jid)?;
                 let look = i.look_of(&row.folder, None)?.shown(&folder.name);
+                let lang = i18n::negotiate(accept.as_deref(), look.language);
                 Ok(ChatPage {
-                    lang: i18n::negotiate(accept.as_deref(), look.language),
+                    lang,
+                    suggestions: i.suggestions(&folder, lang)?,
                     name: folder.name,
                     greeting,
                     look,

@@ -148,6 +148,7 @@ pub fn chat(page: &ChatPage) -> Response {
     let config = serde_json::json!({
         "name": page.look.title,
         "greeting": page.greeting,
+        "suggestions": page.suggestions,
         "lang": lang,
         "strings": lang.catalog().value(),
     });
@@ -252,6 +253,7 @@ mod tests {
         ChatPage {
             name: name.into(),
             greeting: greeting.into(),
+            suggestions: Vec::new(),
             look: Look::default().shown(name),
             lang,
         }
