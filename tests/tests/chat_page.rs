@@ -906,7 +906,9 @@ async fn choices(browser: &Browser) -> Vec<String> {
     serde_json::from_value(list).expect("choice texts")
 }
 
-async fn tap(browser: &Browser, text: &str) {
+/// Taps the offered question `text`; waits for it to be sent and answered, and returns the answer.
+async fn tap(browser: &Browser, text: &str) -> String {
+    let before = messages(browser).await.len();
     let xpath = format!("//button[contains(@class,'choice')][normalize-space()=\"{text}\"]");
     browser
         .client
@@ -916,6 +918,21 @@ async fn tap(browser: &Browser, text: &str) {
         .click()
         .await
         .expect("tap the choice");
+    let after = wait_for(
+        || async {
+            let m = messages(browser).await;
+            (m.len() >= before + 2).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("the tapped question and its answer");
+    assert_eq!(
+        (after[before].0.as_str(), after[before].2.as_str()),
+        ("user", text),
+        "the tapped question is sent as the visitor's"
+    );
+    after[before + 1].2.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -934,52 +951,12 @@ async fn a_tapped_suggestion_gets_its_answer_and_a_close_call_offers_choices() {
     );
     screenshot(&browser.client, "chat-suggestions").await;
 
-    let before = messages(&browser).await.len();
-    tap(&browser, "Where are you located?").await;
-    let after = wait_for(
-        || async {
-            let m = messages(&browser).await;
-            (m.len() >= before + 2).then_some(m)
-        },
-        SHORT,
-    )
-    .await
-    .expect("the tapped question and its answer");
-    assert_eq!(after[before].0, "user");
-    assert_eq!(after[before].2, "Where are you located?");
-    assert!(after[before + 1].2.contains("14 Mill Lane"), "{after:?}");
+    let reply = tap(&browser, "Where are you located?").await;
+    assert!(reply.contains("14 Mill Lane"), "{reply}");
     assert!(choices(&browser).await.is_empty(), "sent: the offer goes");
 
     // An agent whose two entries fit one question about equally asks which was meant.
-    let app = &server.app;
-    app.create_agent(chatlink_core::app::NewAgent {
-        slug: "cakes".into(),
-        name: "Cake Corner".into(),
-        greeting: "Hello!".into(),
-        instructions: String::new(),
-    })
-    .await
-    .expect("agent");
-    for (q, a) in [
-        (
-            "How much is a birthday cake?",
-            "Birthday cakes start at $25.",
-        ),
-        (
-            "How much is a wedding cake?",
-            "Wedding cakes start at $120.",
-        ),
-    ] {
-        app.add_knowledge("cakes", Some(q.into()), a.into())
-            .await
-            .expect("entry");
-    }
-    let link = app
-        .issue_link(chatlink_core::app::IssueLink::chat("cakes"))
-        .await
-        .expect("link")
-        .url
-        .expect("url");
+    let link = chatlink_test_support::cake_shop(&server.app).await;
     open_chat(&browser, &link).await;
     let reply = ask(&browser, "how much is a cake?").await;
     assert!(reply.contains("Is it one of these?"), "{reply}");
@@ -1000,17 +977,7 @@ async fn a_tapped_suggestion_gets_its_answer_and_a_close_call_offers_choices() {
         ]
     );
     screenshot(&browser.client, "chat-clarify").await;
-    let before = messages(&browser).await.len();
-    tap(&browser, "How much is a wedding cake?").await;
-    let after = wait_for(
-        || async {
-            let m = messages(&browser).await;
-            (m.len() >= before + 2).then_some(m)
-        },
-        SHORT,
-    )
-    .await
-    .expect("the choice and its answer");
-    assert_eq!(after[before + 1].2, "Wedding cakes start at $120.");
+    let reply = tap(&browser, "How much is a wedding cake?").await;
+    assert_eq!(reply, "Wedding cakes start at $120.");
     browser.close().await;
 }

@@ -164,38 +164,30 @@ fn run(args: &Args) -> Result<(), String> {
         table("business", &of_half, |c| c.business.clone());
     }
 
+    let listed = |c: &Case, label: &str| {
+        println!(
+            "- [{}] {} {}: {:?} → {label} (expected {})",
+            c.half,
+            c.business,
+            c.lang,
+            c.message,
+            c.expect.join("|")
+        );
+    };
     println!("## Wrong answers (both halves)\n");
-    for (c, label, score) in &results {
-        if *score == Score::Wrong {
-            println!(
-                "- [{}] {} {}: {:?} → {label} (expected {})",
-                c.half,
-                c.business,
-                c.lang,
-                c.message,
-                c.expect.join("|")
-            );
-        }
+    for (c, label, _) in results.iter().filter(|r| r.2 == Score::Wrong) {
+        listed(c, label);
     }
-    println!(
-        "\n## Misses ({})\n",
-        if args.show_heldout {
-            "both halves"
-        } else {
-            "dev half"
-        }
-    );
+    let halves = if args.show_heldout {
+        "both halves"
+    } else {
+        "dev half"
+    };
+    println!("\n## Misses ({halves})\n");
     for (c, label, score) in &results {
         let shown = args.show_heldout || c.half == "dev";
         if shown && !matches!(score, Score::Right | Score::Wrong) {
-            println!(
-                "- [{}] {} {}: {:?} → {label} (expected {})",
-                c.half,
-                c.business,
-                c.lang,
-                c.message,
-                c.expect.join("|")
-            );
+            listed(c, label);
         }
     }
 
@@ -243,10 +235,15 @@ fn outcome(b: &Loaded, message: &str, lang: Lang) -> (Verdict, String) {
 
 fn table<F: Fn(&Case) -> String>(title: &str, rows: &[&(&Case, String, Score)], key: F) {
     let mut groups: BTreeMap<String, [usize; 5]> = BTreeMap::new();
+    let mut total = [0usize; 5];
     for (case, _, score) in rows {
         let counts = groups.entry(key(case)).or_default();
-        counts[COLUMNS.iter().position(|c| c == score).unwrap_or(0)] += 1;
+        let at = COLUMNS.iter().position(|c| c == score).unwrap_or(0);
+        counts[at] += 1;
+        total[at] += 1;
     }
+    // "~" sorts after every name: the total is the last row.
+    groups.insert("~ all".into(), total);
     println!("| {title} | n | right | wrong | handoff | clarify | small talk |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, counts) in &groups {

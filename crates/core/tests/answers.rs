@@ -4,7 +4,7 @@
 
 mod common;
 
-use chatlink_core::app::{IssueLink, LearnAs, NewAgent};
+use chatlink_core::app::{IssueLink, LearnAs};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -56,36 +56,6 @@ async fn turn(s: &Server, link: &str, content: &str, lang: &str) -> (Value, Stri
     (done, text)
 }
 
-async fn cake_shop(s: &Server) -> String {
-    s.app
-        .create_agent(NewAgent {
-            slug: "cakes".into(),
-            name: "Cake Corner".into(),
-            greeting: "Hello!".into(),
-            instructions: String::new(),
-        })
-        .await
-        .expect("agent");
-    for (q, a) in [
-        (
-            "How much is a birthday cake?",
-            "Birthday cakes start at $25.",
-        ),
-        (
-            "How much is a wedding cake?",
-            "Wedding cakes start at $120.",
-        ),
-        ("When are you open?", "Every day from 8am to 6pm."),
-        ("Do you deliver?", "Yes, within 5 km, for $4."),
-    ] {
-        s.app
-            .add_knowledge("cakes", Some(q.into()), a.into())
-            .await
-            .expect("entry");
-    }
-    s.link(IssueLink::chat("cakes")).await.1
-}
-
 #[tokio::test]
 async fn the_page_suggests_the_first_questions_in_the_visitors_language() {
     let s = start().await;
@@ -126,7 +96,7 @@ async fn the_page_suggests_the_first_questions_in_the_visitors_language() {
 #[tokio::test]
 async fn a_close_call_asks_which_was_meant_and_a_tapped_choice_gets_its_answer() {
     let s = start().await;
-    let link = cake_shop(&s).await;
+    let link = chatlink_test_support::cake_shop(&s.app).await;
     let (done, text) = turn(&s, &link, "how much is a cake?", "en").await;
     assert_eq!(done["status"], "ok", "{done}");
     assert_eq!(
@@ -159,7 +129,7 @@ async fn a_close_call_asks_which_was_meant_and_a_tapped_choice_gets_its_answer()
 #[tokio::test]
 async fn the_owners_answer_to_a_handed_off_question_answers_the_next_visitor() {
     let s = start().await;
-    let link = cake_shop(&s).await;
+    let link = chatlink_test_support::cake_shop(&s.app).await;
     let (done, _) = turn(&s, &link, "Do you make vegan cakes?", "en").await;
     assert_eq!(done["status"], "handoff");
     let (done, _) = turn(&s, &link, "do you make VEGAN cakes??", "en").await;

@@ -93,6 +93,40 @@ impl TestServer {
     }
 }
 
+/// Creates the built-in agent `cakes` ("Cake Corner"), whose birthday and wedding cake prices
+/// fit "how much is a cake?" about equally, and returns a chat link to it.
+pub async fn cake_shop(app: &App) -> String {
+    app.create_agent(NewAgent {
+        slug: "cakes".into(),
+        name: "Cake Corner".into(),
+        greeting: "Hello!".into(),
+        instructions: String::new(),
+    })
+    .await
+    .expect("create the cake shop");
+    for (q, a) in [
+        (
+            "How much is a birthday cake?",
+            "Birthday cakes start at $25.",
+        ),
+        (
+            "How much is a wedding cake?",
+            "Wedding cakes start at $120.",
+        ),
+        ("When are you open?", "Every day from 8am to 6pm."),
+        ("Do you deliver?", "Yes, within 5 km, for $4."),
+    ] {
+        app.add_knowledge("cakes", Some(q.into()), a.into())
+            .await
+            .expect("a cake shop entry");
+    }
+    app.issue_link(chatlink_core::app::IssueLink::chat("cakes"))
+        .await
+        .expect("a link to the cake shop")
+        .url
+        .expect("its URL")
+}
+
 /// Creates agent `slug` answering through the OpenAI-compatible provider at `base_url`.
 pub async fn agent_on(app: &App, slug: &str, base_url: &str) {
     app.create_agent(NewAgent {

@@ -45,7 +45,7 @@ impl Agent for WaitAgent {
             let _ = rx.wait_for(|n| *n > start).await;
             sink("go");
             let _ = rx.wait_for(|n| *n > start + 1).await;
-            Reply::new("go".into(), Outcome::Ok)
+            Reply::new("go", Outcome::Ok)
         })
     }
 }

@@ -149,6 +149,25 @@ fn knowledge_entry(conn: &Connection, slug: &str, id: i64) -> Result<Knowledge> 
     })
 }
 
+/// Runs one `UPDATE knowledge … WHERE folder = ?1 AND id = ?2` and returns the entry as it is now.
+fn change_entry(
+    conn: &Connection,
+    slug: &str,
+    id: i64,
+    sql: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<Knowledge> {
+    let mut all: Vec<&dyn rusqlite::ToSql> = vec![&slug, &id];
+    all.extend_from_slice(values);
+    if conn.execute(sql, all.as_slice())? == 0 {
+        return Err(Error::NotFound {
+            what: "knowledge entry",
+        });
+    }
+    knowledge_changed(conn, slug)?;
+    knowledge_entry(conn, slug, id)
+}
+
 /// Every change to an agent's knowledge moves its revision, so built indexes are rebuilt.
 fn knowledge_changed(conn: &Connection, slug: &str) -> Result<()> {
     conn.execute(
@@ -348,17 +367,13 @@ impl Store {
         answer: &str,
     ) -> Result<Knowledge> {
         self.write(|tx| {
-            let n = tx.execute(
+            change_entry(
+                tx,
+                slug,
+                id,
                 "UPDATE knowledge SET question = ?3, answer = ?4 WHERE folder = ?1 AND id = ?2",
-                params![slug, id, question, answer],
-            )?;
-            if n == 0 {
-                return Err(Error::NotFound {
-                    what: "knowledge entry",
-                });
-            }
-            knowledge_changed(tx, slug)?;
-            knowledge_entry(tx, slug, id)
+                &[&question, &answer],
+            )
         })
     }
 
@@ -372,17 +387,13 @@ impl Store {
         let json = serde_json::to_string(phrasings)
             .map_err(|e| Error::Internal(format!("phrasings as JSON: {e}")))?;
         self.write(|tx| {
-            let n = tx.execute(
+            change_entry(
+                tx,
+                slug,
+                id,
                 "UPDATE knowledge SET phrasings = ?3 WHERE folder = ?1 AND id = ?2",
-                params![slug, id, json],
-            )?;
-            if n == 0 {
-                return Err(Error::NotFound {
-                    what: "knowledge entry",
-                });
-            }
-            knowledge_changed(tx, slug)?;
-            knowledge_entry(tx, slug, id)
+                &[&json],
+            )
         })
     }
 
@@ -393,18 +404,15 @@ impl Store {
         id: i64,
         lang: Option<crate::i18n::Lang>,
     ) -> Result<Knowledge> {
+        let code = lang.map(|l| l.code());
         self.write(|tx| {
-            let n = tx.execute(
+            change_entry(
+                tx,
+                slug,
+                id,
                 "UPDATE knowledge SET lang = ?3 WHERE folder = ?1 AND id = ?2",
-                params![slug, id, lang.map(|l| l.code())],
-            )?;
-            if n == 0 {
-                return Err(Error::NotFound {
-                    what: "knowledge entry",
-                });
-            }
-            knowledge_changed(tx, slug)?;
-            knowledge_entry(tx, slug, id)
+                &[&code],
+            )
         })
     }
 
