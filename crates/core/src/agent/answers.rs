@@ -7,7 +7,7 @@
 //! when that is clear, else in the page's language.
 
 use super::retrieval::analyze::{Analyzer, SmallTalk, folded_words};
-use super::retrieval::{Decision, Index};
+use super::retrieval::{self, Decision, Index};
 use super::{Agent, AgentInput, BoxFuture, DeltaSink, Reply};
 use crate::i18n::Lang;
 use crate::model::{Knowledge, Outcome};
@@ -61,12 +61,14 @@ pub fn verdict(input: &AgentInput<'_>) -> (Verdict, Lang) {
     let talk = Lang::ALL
         .iter()
         .find_map(|&l| Analyzer::of(l).small_talk(input.message, &name));
+    if let Some(talk) = talk {
+        // A greeting or thanks is never searched; only its language is wanted.
+        let lang = retrieval::detect::detect(input.message).unwrap_or(input.lang);
+        return (Verdict::SmallTalk(talk), lang);
+    }
     let index = input.knowledge.index();
     let ranked = index.rank(input.message, RANKED);
     let lang = ranked.detected.unwrap_or(input.lang);
-    if let Some(talk) = talk {
-        return (Verdict::SmallTalk(talk), lang);
-    }
     let verdict = match index.decide(&ranked) {
         Decision::Answer(at) => Verdict::Answer(at),
         Decision::Clarify(choices) => Verdict::Clarify(choices),

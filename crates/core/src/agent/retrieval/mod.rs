@@ -385,7 +385,7 @@ impl Part {
             }
         }
         let mut units = std::mem::take(&mut self.units);
-        for (at, (local, terms, weight)) in units.iter_mut().enumerate() {
+        for (at, (_, terms, weight)) in units.iter_mut().enumerate() {
             *weight = terms.iter().map(|t| self.idf(t)).sum();
             for t in terms.iter() {
                 self.unit_postings
@@ -393,7 +393,6 @@ impl Part {
                     .or_default()
                     .push(at as u32);
             }
-            let _ = local;
         }
         self.units = units;
         for term in self.df.keys() {
