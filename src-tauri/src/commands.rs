@@ -9,7 +9,10 @@ use chatlink_core::app::{
     ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
     ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
 };
-use chatlink_core::app::{LanguageInfo, LinkEmbed, LookInfo, ProxyServer, ReachCheck};
+use chatlink_core::app::{
+    KnowledgeEdit, LanguageInfo, LearnAs, LearnSuggestion, LinkEmbed, LookInfo, ProxyServer,
+    ReachCheck, SimilarEntry, UnansweredQuestion,
+};
 use chatlink_core::brand::Look;
 use chatlink_core::model::Knowledge;
 use chatlink_core::model::now_ms;
@@ -288,17 +291,68 @@ pub async fn add_knowledge(
         .await?)
 }
 
+/// The whole entry at once (question, answer, other phrasings, language): all or nothing.
 #[tauri::command]
 pub async fn update_knowledge(
     desktop: State<'_, Desktop>,
     slug: String,
     id: i64,
-    question: Option<String>,
-    answer: String,
+    entry: KnowledgeEdit,
 ) -> Reply<Knowledge> {
+    Ok(desktop.app()?.edit_knowledge(&slug, id, entry).await?)
+}
+
+/// The questions the agent handed off, most asked first.
+#[tauri::command]
+pub async fn list_unanswered(
+    desktop: State<'_, Desktop>,
+    slug: String,
+) -> Reply<Vec<UnansweredQuestion>> {
+    Ok(desktop.app()?.unanswered(&slug).await?)
+}
+
+#[tauri::command]
+pub async fn dismiss_unanswered(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    key: String,
+) -> Reply<()> {
+    Ok(desktop.app()?.dismiss_unanswered(&slug, &key).await?)
+}
+
+/// What "Add to answers" offers for a conversation the owner answered.
+#[tauri::command]
+pub async fn learn_suggestion(
+    desktop: State<'_, Desktop>,
+    conversation_id: String,
+) -> Reply<LearnSuggestion> {
+    Ok(desktop.app()?.learn_suggestion(&conversation_id).await?)
+}
+
+/// Entries an unanswered question may be another way of asking.
+#[tauri::command]
+pub async fn similar_entries(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    question: String,
+) -> Reply<Vec<SimilarEntry>> {
+    Ok(desktop.app()?.similar_entries(&slug, &question).await?)
+}
+
+/// Adds a visitor's question to the knowledge: a new entry with `answer`, or, with
+/// `phrasing_of`, another way of asking that entry.
+#[tauri::command]
+pub async fn learn(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    question: String,
+    answer: String,
+    phrasing_of: Option<i64>,
+) -> Reply<Knowledge> {
+    let learn_as = phrasing_of.map_or(LearnAs::NewEntry, LearnAs::PhrasingOf);
     Ok(desktop
         .app()?
-        .update_knowledge(&slug, id, question, answer)
+        .learn(&slug, &question, &answer, learn_as)
         .await?)
 }
 

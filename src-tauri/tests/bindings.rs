@@ -10,7 +10,10 @@ use chatlink_core::app::{
     Reach, ReachCheck, ReachProblem, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage,
     Via, WidgetAppInfo, WidgetEmbed,
 };
-use chatlink_core::app::{LanguageInfo, LinkEmbed, LookInfo};
+use chatlink_core::app::{
+    KnowledgeEdit, LanguageInfo, LearnSuggestion, LinkEmbed, LookInfo, SimilarEntry,
+    UnansweredQuestion,
+};
 use chatlink_core::brand::{Look, Palette, Shown, Side};
 use chatlink_core::i18n::Lang;
 use chatlink_core::model::{ConversationState, Knowledge, Role, TokenKind};
@@ -74,6 +77,10 @@ fn typescript_bindings_match_the_rust_types() {
         check::<Overview>(),
         check::<ServerSettings>(),
         check::<TestAnswer>(),
+        check::<KnowledgeEdit>(),
+        check::<UnansweredQuestion>(),
+        check::<LearnSuggestion>(),
+        check::<SimilarEntry>(),
         check::<RouteRuleInfo>(),
         check::<RouteRuleForm>(),
         check::<ConversationSummary>(),

@@ -1186,3 +1186,240 @@ async fn the_look_panel_previews_and_saves_the_shops_look_and_a_link_goes_on_a_w
     }
     app.close().await;
 }
+
+/// `attr` of the first `css` element whose text contains `text`.
+async fn attr_of_one_with(app: &DesktopApp, css: &str, text: &str, attr: &str) -> String {
+    wait_for(
+        || async {
+            for el in app.client.find_all(Locator::Css(css)).await.ok()? {
+                if el.text().await.ok()?.contains(text) {
+                    return el.attr(attr).await.ok().flatten();
+                }
+            }
+            None
+        },
+        SHORT,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no {css} showing {text:?}: {e}"))
+}
+
+/// The loop that grows the knowledge: a question the agent hands off is listed under the agent,
+/// the owner's reply in the inbox is added to the answers in one click, and the next visitor
+/// who asks (another browser) is answered at once. "Also asked as" and an entry's language are
+/// edited in the window and matched too.
+#[tokio::test]
+async fn an_owners_reply_to_a_handoff_becomes_the_answer_the_next_visitor_gets() {
+    let app = DesktopApp::start().await;
+    wait_text(&app, "[data-testid=server-state]", "Running").await;
+    nav(&app, "Links").await;
+    click(
+        &app,
+        "[data-testid=link-row][data-jid='web:demo'] [data-testid=show-qr]",
+    )
+    .await;
+    let url = shown_link_url(&app).await;
+
+    let first = chatlink_e2e::Browser::start().await;
+    first.client.goto(&url).await.expect("open the link");
+    first.wait_state("idle", SHORT).await;
+    visitor_says(&first, "Are dogs allowed inside?").await;
+    first
+        .client
+        .wait()
+        .at_most(SHORT)
+        .for_element(Locator::Css("#messages .note.handoff"))
+        .await
+        .expect("the agent passes it on");
+
+    // The Agents screen lists it, most asked first.
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=agent-row][data-slug=demo]").await;
+    find(&app, "[data-testid=agent-editor][data-slug=demo]").await;
+    wait_text(
+        &app,
+        "[data-testid=unanswered-question]",
+        "Are dogs allowed inside?",
+    )
+    .await;
+    wait_text(&app, "[data-testid=unanswered-question]", "asked once").await;
+    scroll_to(&app, "[data-testid=unanswered]").await;
+    app.screenshot("desktop-unanswered").await;
+
+    // The owner answers in the inbox, then adds the answer to the knowledge.
+    nav(&app, "Inbox").await;
+    click(&app, "[data-testid=conversation-row][data-state=handoff]").await;
+    wait_text(&app, "[data-testid=transcript]", "Are dogs allowed inside?").await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=learn-open]"))
+            .await
+            .is_err(),
+        "nothing to add before the owner answers"
+    );
+    let answer = "Yes, well-behaved dogs are welcome inside.";
+    type_into(&app, "[data-testid=reply-input]", answer).await;
+    click(&app, "[data-testid=reply-send]").await;
+    wait_text(&app, "[data-testid=transcript]", "well-behaved dogs").await;
+    click(&app, "[data-testid=learn-open]").await;
+    let seeded = find(&app, "[data-testid=learn-question]")
+        .await
+        .prop("value")
+        .await
+        .expect("the question field");
+    assert_eq!(seeded.as_deref(), Some("Are dogs allowed inside?"));
+    let seeded = find(&app, "[data-testid=learn-answer]")
+        .await
+        .prop("value")
+        .await
+        .expect("the answer field");
+    assert_eq!(seeded.as_deref(), Some(answer));
+    app.screenshot("desktop-inbox-learn").await;
+    click(&app, "[data-testid=learn-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Added to the answers").await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=learn-open]"))
+            .await
+            .is_err(),
+        "added once, the offer goes"
+    );
+
+    // Another visitor, asking it their way, is answered without a person.
+    let next = chatlink_e2e::Browser::start().await;
+    next.client.goto(&url).await.expect("open the link");
+    next.wait_state("idle", SHORT).await;
+    visitor_says(&next, "can my dog come in with me?").await;
+    next.wait_state("idle", SHORT).await;
+    let said = wait_for(
+        || async {
+            let m = page_messages(&next).await;
+            (m.len() >= 2).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(said[1], ("assistant".to_owned(), answer.to_owned()));
+    assert!(
+        next.client
+            .find(Locator::Css("#messages .note.handoff"))
+            .await
+            .is_err(),
+        "no handoff"
+    );
+    chatlink_e2e::screenshot(&next.client, "chat-learned-answer").await;
+
+    // The agent's list is empty now; the new entry is in its knowledge.
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=agent-row][data-slug=demo]").await;
+    find(&app, "[data-testid=unanswered-empty]").await;
+    wait_text(&app, "section.knowledge ol", "well-behaved dogs").await;
+
+    // "Also asked as", and the entry's language, edited in the window.
+    let entry = attr_of_one_with(
+        &app,
+        "[data-testid=knowledge-entry]",
+        "Do you deliver?",
+        "data-id",
+    )
+    .await;
+    let row = format!("[data-testid=knowledge-entry][data-id='{entry}']");
+    click(&app, &format!("{row} [data-testid=knowledge-edit]")).await;
+    type_into(
+        &app,
+        &format!("{row} [data-testid=knowledge-edit-phrasings]"),
+        "Could my aunt get one at her house?",
+    )
+    .await;
+    find(&app, &format!("{row} [data-testid=knowledge-edit-lang]"))
+        .await
+        .select_by_value("en")
+        .await
+        .expect("pick English");
+    app.screenshot("desktop-knowledge-edit").await;
+    click(&app, &format!("{row} [data-testid=knowledge-edit-save]")).await;
+    wait_text(&app, "[data-testid=toast]", "Entry saved").await;
+    wait_text(
+        &app,
+        &format!("{row} [data-testid=knowledge-phrasings]"),
+        "Also asked as: “Could my aunt get one at her house?”",
+    )
+    .await;
+    wait_text(
+        &app,
+        &format!("{row} [data-testid=knowledge-lang]"),
+        "English",
+    )
+    .await;
+    scroll_to(&app, &row).await;
+    app.screenshot("desktop-knowledge-phrasings").await;
+    next.wait_state("idle", SHORT).await;
+    visitor_says(&next, "Could my aunt get one at her house?").await;
+    let said = wait_for(
+        || async {
+            let m = page_messages(&next).await;
+            (m.len() >= 4).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(said[3].0, "assistant");
+    assert!(said[3].1.contains("deliver"), "{said:?}");
+
+    // From the Agents screen: one question answered there, another dismissed.
+    for asked in ["Can you fix my bicycle?", "Do you sell flowers?"] {
+        next.wait_state("idle", SHORT).await;
+        let before = page_messages(&next).await.len();
+        visitor_says(&next, asked).await;
+        wait_for(
+            || async { (page_messages(&next).await.len() >= before + 2).then_some(()) },
+            SHORT,
+        )
+        .await
+        .expect("the agent replies");
+    }
+    click(&app, "[data-testid=unanswered-refresh]").await;
+    let question = "[data-testid=unanswered-question]";
+    let key = attr_of_one_with(&app, question, "Can you fix my bicycle?", "data-key").await;
+    let bicycle = format!("{question}[data-key='{key}']");
+    let key = attr_of_one_with(&app, question, "Do you sell flowers?", "data-key").await;
+    let flowers = format!("{question}[data-key='{key}']");
+    click(&app, &format!("{flowers} [data-testid=unanswered-dismiss]")).await;
+    wait_text(&app, "[data-testid=toast]", "Dismissed").await;
+    click(&app, &format!("{bicycle} [data-testid=unanswered-answer]")).await;
+    type_into(
+        &app,
+        &format!("{bicycle} [data-testid=learn-answer]"),
+        "Sorry, we only bake: try Spokes on Main Street.",
+    )
+    .await;
+    scroll_to(&app, &bicycle).await;
+    app.screenshot("desktop-unanswered-answer").await;
+    click(&app, &format!("{bicycle} [data-testid=learn-save]")).await;
+    find(&app, "[data-testid=unanswered-empty]").await;
+    wait_text(&app, "section.knowledge ol", "try Spokes on Main Street").await;
+    next.wait_state("idle", SHORT).await;
+    visitor_says(&next, "could you fix my bicycle").await;
+    let said = wait_for(
+        || async {
+            let m = page_messages(&next).await;
+            (m.len() >= 10).then_some(m)
+        },
+        SHORT,
+    )
+    .await
+    .expect("an answer");
+    assert_eq!(
+        said[9],
+        (
+            "assistant".to_owned(),
+            "Sorry, we only bake: try Spokes on Main Street.".to_owned()
+        )
+    );
+
+    first.close().await;
+    next.close().await;
+    app.close().await;
+}

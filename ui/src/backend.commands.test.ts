@@ -52,6 +52,7 @@ describe('command wrappers', () => {
   const look = { accent: '#1d4ed8', logo: null, title: null, side: 'left', launcher: 'Chat with us', language: 'de' } as const;
   const between = { kind: 'between', from: 1_740_000_000_000, to: 1_742_592_000_000 } as const;
   const rule = { suffix: 'flyer', persona: 'Be brief.', greeting: null };
+  const entry = { question: 'Q', answer: 'A', phrasings: ['Q2'], lang: 'en' as const };
   const newLink = { folder: 'acme', suffix: 'flyer', label: null, expires_in_days: 30 };
   const quick = { kind: 'cloudflared', program: null, named: null } as const;
 
@@ -90,10 +91,16 @@ describe('command wrappers', () => {
     ['addKnowledge', () => backend.addKnowledge('acme', null, 'A'), 'add_knowledge', { slug: 'acme', question: null, answer: 'A' }],
     [
       'updateKnowledge',
-      () => backend.updateKnowledge('acme', 7, 'Q', 'A'),
+      () => backend.updateKnowledge('acme', 7, entry),
       'update_knowledge',
-      { slug: 'acme', id: 7, question: 'Q', answer: 'A' },
+      { slug: 'acme', id: 7, entry },
     ],
+    ['listUnanswered', () => backend.listUnanswered('acme'), 'list_unanswered', { slug: 'acme' }],
+    ['dismissUnanswered', () => backend.dismissUnanswered('acme', 'en:vegan cake'), 'dismiss_unanswered', { slug: 'acme', key: 'en:vegan cake' }],
+    ['learnSuggestion', () => backend.learnSuggestion('c_1'), 'learn_suggestion', { conversationId: 'c_1' }],
+    ['similarEntries', () => backend.similarEntries('acme', 'vegan?'), 'similar_entries', { slug: 'acme', question: 'vegan?' }],
+    ['learn', () => backend.learn('acme', 'vegan?', 'Yes.', null), 'learn', { slug: 'acme', question: 'vegan?', answer: 'Yes.', phrasingOf: null }],
+    ['learn as a phrasing', () => backend.learn('acme', 'vegan?', '', 3), 'learn', { slug: 'acme', question: 'vegan?', answer: '', phrasingOf: 3 }],
     ['removeKnowledge', () => backend.removeKnowledge('acme', 7), 'remove_knowledge', { slug: 'acme', id: 7 }],
     ['importKnowledge', () => backend.importKnowledge('acme', '/tmp/faq.md'), 'import_knowledge', { slug: 'acme', path: '/tmp/faq.md' }],
     ['listWidgetApps', () => backend.listWidgetApps(), 'list_widget_apps', undefined],

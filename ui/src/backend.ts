@@ -21,7 +21,9 @@ import type { EngineInfo } from './bindings/EngineInfo';
 import type { ExportForm } from './bindings/ExportForm';
 import type { InboxFilterForm } from './bindings/InboxFilterForm';
 import type { Knowledge } from './bindings/Knowledge';
+import type { KnowledgeEdit } from './bindings/KnowledgeEdit';
 import type { LanguageInfo } from './bindings/LanguageInfo';
+import type { LearnSuggestion } from './bindings/LearnSuggestion';
 import type { LinkEmbed } from './bindings/LinkEmbed';
 import type { LinkInfo } from './bindings/LinkInfo';
 import type { Look } from './bindings/Look';
@@ -40,9 +42,11 @@ import type { RouteRuleForm } from './bindings/RouteRuleForm';
 import type { RouteRuleInfo } from './bindings/RouteRuleInfo';
 import type { ServerSettings } from './bindings/ServerSettings';
 import type { Shown } from './bindings/Shown';
+import type { SimilarEntry } from './bindings/SimilarEntry';
 import type { Status } from './bindings/Status';
 import type { TestAnswer } from './bindings/TestAnswer';
 import type { TranscriptMessage } from './bindings/TranscriptMessage';
+import type { UnansweredQuestion } from './bindings/UnansweredQuestion';
 import type { WidgetAppInfo } from './bindings/WidgetAppInfo';
 import type { WidgetEmbed } from './bindings/WidgetEmbed';
 import { withExportExtension } from './lib/inbox';
@@ -65,6 +69,8 @@ export type {
   ExportForm,
   InboxFilterForm,
   Knowledge,
+  KnowledgeEdit,
+  LearnSuggestion,
   LinkInfo,
   NewAgentForm,
   NewLink,
@@ -80,9 +86,11 @@ export type {
   RouteRuleInfo,
   ServerSettings,
   Shown,
+  SimilarEntry,
   Status,
   TestAnswer,
   TranscriptMessage,
+  UnansweredQuestion,
   WidgetAppInfo,
   WidgetEmbed,
 };
@@ -269,8 +277,34 @@ export function addKnowledge(slug: string, question: string | null, answer: stri
   return call<Knowledge>('add_knowledge', { slug, question, answer });
 }
 
-export function updateKnowledge(slug: string, id: number, question: string | null, answer: string): Promise<Knowledge> {
-  return call<Knowledge>('update_knowledge', { slug, id, question, answer });
+/** The whole entry at once: question, answer, other phrasings and language, all or nothing. */
+export function updateKnowledge(slug: string, id: number, entry: KnowledgeEdit): Promise<Knowledge> {
+  return call<Knowledge>('update_knowledge', { slug, id, entry });
+}
+
+/** The questions the agent handed off, most asked first. */
+export function listUnanswered(slug: string): Promise<UnansweredQuestion[]> {
+  return call<UnansweredQuestion[]>('list_unanswered', { slug });
+}
+
+export function dismissUnanswered(slug: string, key: string): Promise<null> {
+  return call<null>('dismiss_unanswered', { slug, key });
+}
+
+/** The visitor's question the owner last answered in a conversation, the answer, and entries
+ * it may be another way of asking. */
+export function learnSuggestion(conversationId: string): Promise<LearnSuggestion> {
+  return call<LearnSuggestion>('learn_suggestion', { conversationId });
+}
+
+export function similarEntries(slug: string, question: string): Promise<SimilarEntry[]> {
+  return call<SimilarEntry[]>('similar_entries', { slug, question });
+}
+
+/** Adds a visitor's question to the knowledge: a new entry with `answer`, or, with
+ * `phrasingOf`, another way of asking that entry. */
+export function learn(slug: string, question: string, answer: string, phrasingOf: number | null): Promise<Knowledge> {
+  return call<Knowledge>('learn', { slug, question, answer, phrasingOf });
 }
 
 export function removeKnowledge(slug: string, id: number): Promise<null> {

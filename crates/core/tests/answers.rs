@@ -4,7 +4,8 @@
 
 mod common;
 
-use chatlink_core::app::{IssueLink, LearnAs};
+use chatlink_core::app::{IssueLink, KnowledgeEdit, LearnAs};
+use chatlink_core::i18n::Lang;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -175,4 +176,88 @@ async fn the_owners_answer_to_a_handed_off_question_answers_the_next_visitor() {
     let (done, text) = turn(&s, &link, "Any vegan cakes?", "en").await;
     assert_eq!(done["status"], "ok", "{done}: {text}");
     assert_eq!(text, "Yes: vegan sponge cakes, to order, from $30.");
+}
+
+#[tokio::test]
+async fn an_edit_with_one_bad_field_changes_nothing_and_a_good_one_is_matched_at_once() {
+    let s = start().await;
+    let link = chatlink_test_support::cake_shop(&s.app).await;
+    let entries = s.app.knowledge("cakes").await.expect("entries");
+    let open = entries
+        .iter()
+        .find(|k| k.question.as_deref() == Some("When are you open?"))
+        .expect("the hours entry")
+        .clone();
+
+    let too_long = KnowledgeEdit {
+        question: Some("When do you open?".into()),
+        answer: "Every day from 7am.".into(),
+        phrasings: vec!["x".repeat(1_000)],
+        lang: Some(Lang::En),
+    };
+    let err = s
+        .app
+        .edit_knowledge("cakes", open.id, too_long)
+        .await
+        .expect_err("a phrasing too long");
+    assert_eq!(err.code(), "invalid_input");
+    let free_text = KnowledgeEdit {
+        question: None,
+        answer: "We bake at night.".into(),
+        phrasings: vec!["When do you bake?".into()],
+        lang: None,
+    };
+    let err = s
+        .app
+        .edit_knowledge("cakes", open.id, free_text)
+        .await
+        .expect_err("free text with phrasings");
+    assert_eq!(err.code(), "invalid_input");
+    let after = s.app.knowledge("cakes").await.expect("entries");
+    assert_eq!(after, entries, "a refused edit changes nothing");
+
+    let (done, _) = turn(&s, &link, "Can I drop by for a tasting?", "en").await;
+    assert_eq!(done["status"], "handoff", "nothing says so yet: {done}");
+    let edited = s
+        .app
+        .edit_knowledge(
+            "cakes",
+            open.id,
+            KnowledgeEdit {
+                question: Some("  When are you open? ".into()),
+                answer: "Every day from 8am to 6pm.".into(),
+                phrasings: vec![
+                    "Can I drop by for a tasting?".into(),
+                    " ".into(),
+                    "can i drop by for a tasting?".into(),
+                ],
+                lang: Some(Lang::En),
+            },
+        )
+        .await
+        .expect("edit");
+    assert_eq!(edited.question.as_deref(), Some("When are you open?"));
+    assert_eq!(edited.phrasings, ["Can I drop by for a tasting?"]);
+    assert_eq!(edited.lang, Some(Lang::En));
+    let (done, text) = turn(&s, &link, "Can I drop by for a tasting?", "en").await;
+    assert_eq!(done["status"], "ok", "{done}: {text}");
+    assert_eq!(text, "Every day from 8am to 6pm.");
+
+    let similar = s
+        .app
+        .similar_entries("cakes", "how much for a cake for a wedding")
+        .await
+        .expect("similar");
+    assert_eq!(
+        similar.first().map(|e| e.question.as_str()),
+        Some("How much is a wedding cake?"),
+        "{similar:?}"
+    );
+    assert!(
+        s.app
+            .similar_entries("cakes", "zebra crossing")
+            .await
+            .expect("similar")
+            .is_empty()
+    );
 }

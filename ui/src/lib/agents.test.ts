@@ -14,6 +14,8 @@ import {
   hasProblems,
   knowledgeInput,
   knowledgeProblem,
+  phrasingsInput,
+  phrasingsProblem,
   plural,
   textProblems,
   type AgentFields,
@@ -185,6 +187,17 @@ describe('knowledge', () => {
     expect(knowledgeProblem('q'.repeat(501), 'a')).toMatch(/question/);
     expect(knowledgeProblem('', 'a'.repeat(20_000))).toBeNull();
     expect(knowledgeProblem('', 'a'.repeat(20_001))).toBe('Use at most 20,000 characters in the answer.');
+  });
+
+  it('reads "also asked as" one per line, as the core keeps it', () => {
+    expect(phrasingsInput(' Parking? \n\n parking?\nWhere do I park\n')).toEqual(['Parking?', 'Where do I park']);
+    expect(phrasingsInput('   ')).toEqual([]);
+    expect(phrasingsProblem('', '')).toBeNull();
+    expect(phrasingsProblem('', 'Where do I park')).toMatch(/^Free text/);
+    expect(phrasingsProblem('Parking?', 'Where do I park')).toBeNull();
+    expect(phrasingsProblem('Parking?', Array.from({ length: 21 }, (_, i) => `q${i}`).join('\n'))).toBe('Use at most 20 other phrasings.');
+    expect(phrasingsProblem('Parking?', Array.from({ length: 20 }, (_, i) => `q${i}`).join('\n'))).toBeNull();
+    expect(phrasingsProblem('Parking?', 'p'.repeat(501))).toMatch(/each phrasing/);
   });
 
   it('counts entries in English', () => {

@@ -194,6 +194,29 @@ export function knowledgeProblem(question: string, answer: string): string | nul
   return null;
 }
 
+/** Other phrasings an entry keeps at most (the core's `MAX_PHRASINGS`). */
+export const PHRASINGS_MAX = 20;
+
+/** "Also asked as", one per line: trimmed, blanks and repeats (ignoring case) dropped, as the
+ * core keeps them. */
+export function phrasingsInput(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const p = line.trim();
+    if (p !== '' && !out.some((o) => o.toLowerCase() === p.toLowerCase())) out.push(p);
+  }
+  return out;
+}
+
+export function phrasingsProblem(question: string, text: string): string | null {
+  const phrasings = phrasingsInput(text);
+  if (phrasings.length === 0) return null;
+  if (question.trim() === '') return 'Free text has no question to ask another way: write its question first.';
+  if (phrasings.length > PHRASINGS_MAX) return `Use at most ${PHRASINGS_MAX} other phrasings.`;
+  if (phrasings.some((p) => chars(p) > QUESTION_MAX)) return `Use at most ${QUESTION_MAX} characters in each phrasing.`;
+  return null;
+}
+
 /** "1 entry", "3 entries". */
 export function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -4,6 +4,7 @@ import type { ConversationSummary } from '../bindings/ConversationSummary';
 import type { TranscriptMessage } from '../bindings/TranscriptMessage';
 import type { Role } from '../bindings/Role';
 import {
+  answeringReply,
   ACTION_TOASTS,
   appendMessage,
   appendPage,
@@ -165,6 +166,17 @@ describe('live updates', () => {
     const ms = [msg('1'), msg('2', 'assistant')];
     expect(appendMessage(ms, msg('3', 'owner')).map((m) => m.id)).toEqual(['1', '2', '3']);
     expect(appendMessage([...ms, msg('3', 'owner')], msg('3', 'owner')).map((m) => m.id)).toEqual(['1', '2', '3']);
+  });
+});
+
+describe('adding an answer to the knowledge', () => {
+  it('is offered once the owner has replied to something a visitor asked', () => {
+    expect(answeringReply([])).toBeNull();
+    expect(answeringReply([msg('1', 'user'), msg('2', 'assistant')])).toBeNull();
+    expect(answeringReply([msg('1', 'owner'), msg('2', 'user')])).toBeNull();
+    expect(answeringReply([msg('1', 'user'), msg('2', 'assistant'), msg('3', 'owner')])).toBe('3');
+    expect(answeringReply([msg('1', 'user'), msg('2', 'owner'), msg('3', 'user'), msg('4', 'owner')])).toBe('4');
+    expect(answeringReply([msg('1', 'user'), msg('2', 'owner'), msg('3', 'user')])).toBe('2');
   });
 });
 

@@ -132,6 +132,15 @@ export function appendMessage(messages: readonly TranscriptMessage[], m: Transcr
   return messages.some((x) => x.id === m.id) ? [...messages] : [...messages, m];
 }
 
+/** The owner's last reply when it answers something a visitor asked, so the question can be
+ * added to the agent's answers (the core picks it: the visitor's last message before that
+ * reply); null when there is none. */
+export function answeringReply(messages: readonly Pick<TranscriptMessage, 'id' | 'role'>[]): string | null {
+  let last = messages.length - 1;
+  while (last >= 0 && messages[last].role !== 'owner') last--;
+  return last > 0 && messages.slice(0, last).some((m) => m.role === 'user') ? messages[last].id : null;
+}
+
 /** The core's limit on a message (`message_chars`), counted like the server: characters, not
  * UTF-16 units, whitespace included. */
 export const REPLY_MAX = 4000;

@@ -351,22 +351,6 @@ impl App {
             .ok_or_else(|| Error::Internal("an added entry went missing".into()))
     }
 
-    pub async fn update_knowledge(
-        &self,
-        slug: &str,
-        id: i64,
-        question: Option<String>,
-        answer: String,
-    ) -> Result<Knowledge> {
-        let (question, answer) = knowledge::entry(question.as_deref(), &answer)?;
-        let slug = slug.to_owned();
-        self.blocking(move |i| {
-            i.store
-                .update_knowledge(&slug, id, question.as_deref(), &answer)
-        })
-        .await
-    }
-
     pub async fn remove_knowledge(&self, slug: &str, id: i64) -> Result<()> {
         let slug = slug.to_owned();
         self.blocking(move |i| i.store.remove_knowledge(&slug, id))
@@ -628,9 +612,12 @@ mod tests {
             .add_knowledge("demo", None, "Free text.".into())
             .await
             .expect("add");
-        app.update_knowledge("demo", k.id, Some("Q?".into()), "A.".into())
-            .await
-            .expect("edit");
+        let edit = crate::app::KnowledgeEdit {
+            question: Some("Q?".into()),
+            answer: "A.".into(),
+            ..Default::default()
+        };
+        app.edit_knowledge("demo", k.id, edit).await.expect("edit");
         app.remove_knowledge("demo", k.id).await.expect("remove");
         assert_eq!(app.knowledge("demo").await.expect("list").len(), before + 1);
         app.set_route_rule("web:demo/sales", None, Some("Welcome, buyer!".into()))

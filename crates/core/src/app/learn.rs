@@ -2,7 +2,7 @@
 //! language, the questions the agent handed off (most asked first), and turning the owner's
 //! reply to a handed-off question into knowledge in one step.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{App, Inner};
 use crate::agent::retrieval::{self, CLARIFY, MAX_CHOICES};
@@ -52,6 +52,19 @@ pub struct LearnSuggestion {
     pub answer: String,
     /// Entries it may be another way of asking, closest first.
     pub similar: Vec<SimilarEntry>,
+}
+
+/// An entry as the owner's edit form changes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct KnowledgeEdit {
+    /// `None` or blank: free text.
+    pub question: Option<String>,
+    pub answer: String,
+    /// Other ways visitors ask it (tidied: blanks and repeats dropped).
+    pub phrasings: Vec<String>,
+    /// `None`: read from its text.
+    pub lang: Option<Lang>,
 }
 
 /// Where a learned question goes.
@@ -121,6 +134,44 @@ impl App {
         .await
     }
 
+    /// Entries of an agent a question may be another way of asking (for an unanswered
+    /// question the owner is about to answer).
+    pub async fn similar_entries(&self, slug: &str, question: &str) -> Result<Vec<SimilarEntry>> {
+        let (slug, question) = (slug.to_owned(), question.to_owned());
+        self.blocking(move |i| {
+            let folder = i.store.folder(&slug)?;
+            i.similar(&folder, &question)
+        })
+        .await
+    }
+
+    /// Changes an entry's question, answer, other phrasings and language together: a bad field
+    /// changes none of them.
+    pub async fn edit_knowledge(
+        &self,
+        slug: &str,
+        id: i64,
+        edit: KnowledgeEdit,
+    ) -> Result<Knowledge> {
+        let (question, answer) = knowledge::entry(edit.question.as_deref(), &edit.answer)?;
+        let phrasings = tidy_phrasings(edit.phrasings)?;
+        if question.is_none() && !phrasings.is_empty() {
+            return Err(free_text_has_no_question());
+        }
+        let slug = slug.to_owned();
+        self.blocking(move |i| {
+            i.store.edit_knowledge(
+                &slug,
+                id,
+                question.as_deref(),
+                &answer,
+                &phrasings,
+                edit.lang,
+            )
+        })
+        .await
+    }
+
     /// Takes a question off the unanswered list without answering it.
     pub async fn dismiss_unanswered(&self, slug: &str, key: &str) -> Result<()> {
         let (slug, key) = (slug.to_owned(), key.to_owned());
@@ -143,21 +194,7 @@ impl App {
                 Error::invalid("no question in this conversation has the owner's answer yet")
             })?;
             let folder = i.store.folder(&conversation.folder)?;
-            let base = i.knowledge_base(&folder)?;
-            let ranked = base.index().rank(&question, MAX_CHOICES * 2);
-            let similar = ranked
-                .hits
-                .iter()
-                .filter(|h| h.confidence >= CLARIFY)
-                .filter_map(|h| {
-                    let entry = base.entries().get(h.index)?;
-                    Some(SimilarEntry {
-                        id: entry.id,
-                        question: entry.question.clone()?,
-                    })
-                })
-                .take(MAX_CHOICES)
-                .collect();
+            let similar = i.similar(&folder, &question)?;
             Ok(LearnSuggestion {
                 agent: folder.slug,
                 question,
@@ -211,12 +248,33 @@ impl App {
 }
 
 impl Inner {
+    /// Entries a question may be another way of asking, closest first.
+    fn similar(
+        &self,
+        folder: &crate::store::FolderRow,
+        question: &str,
+    ) -> Result<Vec<SimilarEntry>> {
+        let base = self.knowledge_base(folder)?;
+        let ranked = base.index().rank(question, MAX_CHOICES * 2);
+        Ok(ranked
+            .hits
+            .iter()
+            .filter(|h| h.confidence >= CLARIFY)
+            .filter_map(|h| {
+                let entry = base.entries().get(h.index)?;
+                Some(SimilarEntry {
+                    id: entry.id,
+                    question: entry.question.clone()?,
+                })
+            })
+            .take(MAX_CHOICES)
+            .collect())
+    }
+
     fn has_question(&self, slug: &str, id: i64) -> Result<Knowledge> {
         let entry = self.store.knowledge_entry(slug, id)?;
         if entry.question.is_none() {
-            return Err(Error::invalid(
-                "free text has no question to ask another way: give it a question first",
-            ));
+            return Err(free_text_has_no_question());
         }
         Ok(entry)
     }
@@ -231,6 +289,10 @@ impl Inner {
         }
         self.store.set_knowledge_phrasings(slug, id, &phrasings)
     }
+}
+
+fn free_text_has_no_question() -> Error {
+    Error::invalid("free text has no question to ask another way: give it a question first")
 }
 
 /// Trimmed, without blanks or repeats (ignoring case), each within a question's length.

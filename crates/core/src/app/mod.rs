@@ -26,7 +26,7 @@ pub use inbox::{
     Channel, ConversationDetail, ConversationSummary, DayActivity, ExportFormat, ExportScope,
     InboxFilter, MAX_INBOX_PAGE, RETENTION_DAYS, TranscriptMessage,
 };
-pub use learn::{LearnAs, LearnSuggestion, SimilarEntry, UnansweredQuestion};
+pub use learn::{KnowledgeEdit, LearnAs, LearnSuggestion, SimilarEntry, UnansweredQuestion};
 pub use limits::{AddrList, ClientKey, LimitInfo, Limits, client_behind};
 pub use links::{IssueLink, LinkInfo, LinkKind, LinkStatus};
 pub use look::{ChatPage, LanguageInfo, LinkEmbed, LookInfo, PageProblem, WidgetConfig};

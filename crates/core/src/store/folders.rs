@@ -359,20 +359,28 @@ impl Store {
     }
 
     /// Changes an entry's question and answer; its phrasings and language stay.
-    pub fn update_knowledge(
+    /// Changes all of an entry at once (already checked by the caller), so a bad field leaves
+    /// none of it changed.
+    pub fn edit_knowledge(
         &self,
         slug: &str,
         id: i64,
         question: Option<&str>,
         answer: &str,
+        phrasings: &[String],
+        lang: Option<crate::i18n::Lang>,
     ) -> Result<Knowledge> {
+        let json = serde_json::to_string(phrasings)
+            .map_err(|e| Error::Internal(format!("phrasings as JSON: {e}")))?;
+        let code = lang.map(|l| l.code());
         self.write(|tx| {
             change_entry(
                 tx,
                 slug,
                 id,
-                "UPDATE knowledge SET question = ?3, answer = ?4 WHERE folder = ?1 AND id = ?2",
-                &[&question, &answer],
+                "UPDATE knowledge SET question = ?3, answer = ?4, phrasings = ?5, lang = ?6 \
+                 WHERE folder = ?1 AND id = ?2",
+                &[&question, &answer, &json, &code],
             )
         })
     }
@@ -495,7 +503,7 @@ mod tests {
             .expect("add");
         assert_eq!(added.len(), 2);
         assert_eq!(s.folder("acme").expect("get").knowledge_count, 2);
-        s.update_knowledge("acme", added[0].id, Some("When open?"), "9 to 6")
+        s.edit_knowledge("acme", added[0].id, Some("When open?"), "9 to 6", &[], None)
             .expect("edit");
         s.remove_knowledge("acme", added[1].id).expect("remove");
         assert_eq!(
