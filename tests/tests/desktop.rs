@@ -518,6 +518,20 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     )
     .await;
     app.screenshot("desktop-agent-test").await;
+    // A close call: the visitor would be asked which was meant, and shown what to tap.
+    clear_and_type(
+        &app,
+        "[data-testid=agent-test-question]",
+        "Do you make vegan cakes?",
+    )
+    .await;
+    click(&app, "[data-testid=agent-test-ask]").await;
+    wait_text(
+        &app,
+        "[data-testid=agent-test-choices]",
+        "How do I order a custom cake?",
+    )
+    .await;
 
     // A suffix override: links with that suffix greet their visitors differently.
     type_into(&app, "[data-testid=route-rule-suffix]", "flyer").await;

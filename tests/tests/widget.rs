@@ -668,3 +668,96 @@ async fn behind_a_proxy_that_holds_streams_the_widget_long_polls() {
     browser.close().await;
     shop.server.stop().await;
 }
+
+/// The questions the widget offers to tap, in order.
+async fn widget_choices(browser: &Browser) -> Vec<String> {
+    let list = browser
+        .widget("return [...w.querySelectorAll('.messages .choices .choice')].map((b) => b.textContent)")
+        .await;
+    serde_json::from_value(list).expect("choice texts")
+}
+
+/// Taps the offered question `text`, as a visitor does.
+async fn widget_tap(browser: &Browser, text: &str) {
+    let tapped = browser
+        .js(
+            "const w = document.getElementById('chatlink-widget').shadowRoot;
+             const b = [...w.querySelectorAll('.choices .choice')].find((b) => b.textContent === arguments[0]);
+             if (!b) return false;
+             b.click();
+             return true;",
+            vec![json!(text)],
+        )
+        .await;
+    assert_eq!(tapped, json!(true), "{text:?} was offered");
+}
+
+#[tokio::test]
+async fn the_widget_offers_questions_to_tap_and_a_close_call_offers_choices() {
+    let server = TestServer::start().await;
+    chatlink_test_support::cake_shop(&server.app).await;
+    let shop = Shop::start("cakes", Duration::from_secs(600), server).await;
+    let browser = Browser::start_desktop().await;
+    visit(&browser, &shop).await;
+    open_panel(&browser).await;
+    let offered = wait_for(
+        || async {
+            let c = widget_choices(&browser).await;
+            (!c.is_empty()).then_some(c)
+        },
+        SHORT,
+    )
+    .await
+    .expect("questions under the greeting");
+    assert_eq!(
+        offered,
+        [
+            "How much is a birthday cake?",
+            "How much is a wedding cake?",
+            "When are you open?"
+        ],
+        "the agent's first questions"
+    );
+    screenshot(&browser.client, "widget-suggestions").await;
+
+    widget_tap(&browser, "When are you open?").await;
+    wait_reply_containing(&browser, "Every day from 8am to 6pm.", SHORT).await;
+    let texts: Vec<Value> = bubbles(&browser)
+        .await
+        .into_iter()
+        .map(|b| b["text"].clone())
+        .collect();
+    assert!(
+        texts.contains(&json!("When are you open?")),
+        "the tap was sent: {texts:?}"
+    );
+    assert!(
+        widget_choices(&browser).await.is_empty(),
+        "sent: the offer goes"
+    );
+
+    wait_widget(&browser, "idle", SHORT).await;
+    type_and_send(&browser, "how much is a cake?").await;
+    wait_reply_containing(&browser, "Is it one of these?", SHORT).await;
+    let offered = wait_for(
+        || async {
+            let c = widget_choices(&browser).await;
+            (c.len() == 2).then_some(c)
+        },
+        SHORT,
+    )
+    .await
+    .expect("two choices after the reply");
+    assert_eq!(
+        offered,
+        [
+            "How much is a birthday cake?",
+            "How much is a wedding cake?"
+        ]
+    );
+    screenshot(&browser.client, "widget-clarify").await;
+    wait_widget(&browser, "idle", SHORT).await;
+    widget_tap(&browser, "How much is a wedding cake?").await;
+    wait_reply_containing(&browser, "Wedding cakes start at $120.", SHORT).await;
+    browser.close().await;
+}
