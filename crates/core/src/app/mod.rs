@@ -261,7 +261,30 @@ impl App {
             .spawn(async move { app.retention_daily().await });
         let app = self.clone();
         self.0.tasks.spawn(async move { app.watch_reach().await });
+        let app = self.clone();
+        self.0.tasks.spawn(async move { app.warm_knowledge().await });
         Ok(())
+    }
+
+    /// Builds the agents' knowledge indexes (and the language analyzers under them) while the
+    /// server starts, on the spare core, so the first visitor's page and message do not wait
+    /// for them. The most recently changed agents first, a bounded number: the rest are built
+    /// on first use, as they are after any edit.
+    async fn warm_knowledge(self) {
+        const WARM_AGENTS: usize = 50;
+        let warmed = self
+            .blocking(|i| {
+                let mut folders = i.store.folders()?;
+                folders.sort_by_key(|f| std::cmp::Reverse(f.updated_at));
+                for folder in folders.iter().take(WARM_AGENTS) {
+                    i.knowledge_base(folder)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = warmed {
+            tracing::warn!(error = %e, "could not build the knowledge indexes ahead of use");
+        }
     }
 
     /// Polls for links and widget apps revoked (or rotated) by another process (the CLI) and
