@@ -150,20 +150,29 @@ async fn open_panel(browser: &Browser) {
 
 /// Types `text` into the composer and presses the send button, as a visitor does.
 async fn type_and_send(browser: &Browser, text: &str) {
-    let sent = browser
+    type_text(browser, text).await;
+    assert!(press_send(browser).await, "the send button was enabled");
+}
+
+/// Types `text` into the composer without sending it.
+async fn type_text(browser: &Browser, text: &str) {
+    browser
         .js(
-            "const w = document.getElementById('chatlink-widget').shadowRoot;
-             const input = w.querySelector('.input');
+            "const input = document.getElementById('chatlink-widget').shadowRoot.querySelector('.input');
              input.value = arguments[0];
              input.dispatchEvent(new Event('input', { bubbles: true }));
-             const send = w.querySelector('.send');
-             if (send.disabled) return false;
-             send.click();
              return true;",
             vec![json!(text)],
         )
         .await;
-    assert_eq!(sent, json!(true), "the send button was enabled");
+}
+
+/// Presses the send button if it is enabled; whether it was.
+async fn press_send(browser: &Browser) -> bool {
+    browser
+        .widget("const send = w.querySelector('.send'); if (send.disabled) return false; send.click(); return true;")
+        .await
+        == json!(true)
 }
 
 /// Every bubble in the panel: `[{cls, text}]`.
@@ -456,7 +465,10 @@ async fn a_revoked_app_stops_the_widget_with_a_clear_message() {
         .revoke_widget_app(&shop.app_id)
         .await
         .expect("revoke");
-    type_and_send(&browser, "Hello?").await;
+    // The revocation ends the widget's open feed, so the widget may learn of it on its own
+    // before the visitor presses send: then the button is off and their words stay in the box.
+    type_text(&browser, "Hello?").await;
+    let sent = press_send(&browser).await;
     wait_widget(&browser, "expired", SHORT).await;
     assert_eq!(
         fetch_tokens(&browser).await,
@@ -475,12 +487,17 @@ async fn a_revoked_app_stops_the_widget_with_a_clear_message() {
             .is_some_and(|t| t.contains("Chat session ended") && t.contains("reload")),
         "{text}"
     );
+    let in_a_bubble = bubbles(&browser)
+        .await
+        .iter()
+        .any(|b| b["text"] == json!("Hello?"));
+    let in_the_box = browser
+        .widget("return w.querySelector('.input').value")
+        .await
+        == json!("Hello?");
     assert!(
-        bubbles(&browser)
-            .await
-            .iter()
-            .any(|b| b["text"] == json!("Hello?")),
-        "what the visitor typed stays visible"
+        if sent { in_a_bubble } else { in_the_box },
+        "what the visitor typed stays visible (sent: {sent})"
     );
     screenshot(&browser.client, "widget-app-revoked-phone").await;
     browser.close().await;

@@ -262,7 +262,9 @@ impl App {
         let app = self.clone();
         self.0.tasks.spawn(async move { app.watch_reach().await });
         let app = self.clone();
-        self.0.tasks.spawn(async move { app.warm_knowledge().await });
+        self.0
+            .tasks
+            .spawn(async move { app.warm_knowledge().await });
         Ok(())
     }
 
