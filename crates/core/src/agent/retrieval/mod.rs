@@ -35,6 +35,14 @@ pub const ANSWER: f64 = 0.55;
 /// Between this and [`ANSWER`] (or too close to call) the visitor is offered choices.
 pub const CLARIFY: f64 = 0.35;
 pub const MARGIN: f64 = 0.1;
+/// A lone candidate is answered from this confidence when the runner-up is at most
+/// [`ALONE_RATIO`] of it and every word of the message is one the knowledge uses: the message
+/// is plainly about that entry, in words its answer has rather than its question's ("is there
+/// parking nearby" at a shop whose directions mention the car park). A word the knowledge never
+/// uses ("do you deliver flowers") is what the message is about and nothing covers, so it
+/// keeps the stricter bar.
+pub const ALONE: f64 = 0.38;
+pub const ALONE_RATIO: f64 = 0.5;
 /// Choices offered at most.
 pub const MAX_CHOICES: usize = 3;
 
@@ -80,6 +88,9 @@ pub struct Ranked {
     pub hits: Vec<Hit>,
     /// The message's total term weight where it was searched: how much it says.
     pub weight: f64,
+    /// The share of that weight in topic words the knowledge never uses (nor a near spelling
+    /// or another form of one): what the message asks that nothing covers.
+    pub unknown: f64,
 }
 
 /// What to do with a message.
@@ -201,10 +212,15 @@ impl Index {
         let foreign = detected.is_some() && searched.is_empty();
         let mut hits: Vec<Hit> = Vec::new();
         let mut weight: f64 = 0.0;
+        // Of the part that says most: the message's language when it is not detected.
+        let mut unknown: f64 = 1.0;
         for part in searched {
-            let (found, w) = part.search(message);
+            let (found, w, u) = part.search(message);
             hits.extend(found);
-            weight = weight.max(w);
+            if w > weight || (w == weight && u < unknown) {
+                weight = w;
+                unknown = u;
+            }
         }
         hits.sort_by(|a, b| {
             b.confidence
@@ -217,6 +233,7 @@ impl Index {
             foreign,
             hits,
             weight,
+            unknown,
         }
     }
 
@@ -235,6 +252,12 @@ impl Index {
         }
         let second = ranked.hits.get(1).map_or(0.0, |h| h.confidence);
         if top.confidence >= ANSWER && top.confidence - second >= MARGIN {
+            return Decision::Answer(top.index);
+        }
+        if top.confidence >= ALONE
+            && second <= top.confidence * ALONE_RATIO
+            && ranked.unknown == 0.0
+        {
             return Decision::Answer(top.index);
         }
         // Only entries with a question can be offered: a choice is a question to tap.
@@ -292,6 +315,8 @@ struct QueryTerm {
     term: String,
     weight: f64,
     credit: f64,
+    /// A topic word the knowledge never uses (see [`Ranked::unknown`]).
+    unknown: bool,
 }
 
 impl Part {
@@ -448,6 +473,7 @@ impl Part {
                 Kind::Context => CONTEXT_WEIGHT,
             };
             let weight = self.idf(&token.term) * kind;
+            let unknown = token.kind == Kind::Topic && !self.df.contains_key(&token.term);
             match out.iter_mut().find(|q| q.term == token.term) {
                 Some(q) => {
                     q.weight = q.weight.max(weight);
@@ -457,6 +483,7 @@ impl Part {
                     term: token.term.clone(),
                     weight,
                     credit,
+                    unknown,
                 }),
             }
         };
@@ -494,13 +521,20 @@ impl Part {
         out
     }
 
-    /// The entries the message may be about, and the message's total weight here.
-    fn search(&self, message: &str) -> (Vec<Hit>, f64) {
+    /// The entries the message may be about, the message's total weight here, and the share of
+    /// it the knowledge never uses.
+    fn search(&self, message: &str) -> (Vec<Hit>, f64, f64) {
         let query = self.query_terms(message);
         let total: f64 = query.iter().map(|q| q.weight).sum();
         if total <= 0.0 || self.members.is_empty() {
-            return (Vec::new(), total);
+            return (Vec::new(), total, 1.0);
         }
+        let unknown = query
+            .iter()
+            .filter(|q| q.unknown)
+            .map(|q| q.weight)
+            .sum::<f64>()
+            / total;
         // Per unit, the matched weight; per entry, its best unit.
         let mut unit_score: HashMap<u32, f64> = HashMap::new();
         for q in &query {
@@ -559,7 +593,7 @@ impl Part {
                 });
             }
         }
-        (hits, total)
+        (hits, total, unknown)
     }
 }
 

@@ -112,6 +112,19 @@ fn confident_matches_answer_and_unrelated_ones_hand_off() {
 }
 
 #[test]
+fn a_lone_candidate_is_answered_unless_the_message_asks_what_nothing_covers() {
+    let index = Index::new(&bakery(), Lang::En);
+    // Only the directions mention parking, and nothing else fits.
+    let ranked = index.rank("is there parking near you?", 10);
+    assert_eq!(ranked.unknown, 0.0);
+    assert_eq!(index.decide(&ranked), Decision::Answer(1));
+    // "flowers" is in no entry: that is what is asked, and delivery is no answer to it.
+    let ranked = index.rank("do you deliver flowers?", 10);
+    assert!(ranked.unknown > 0.0, "{ranked:?}");
+    assert!(!matches!(index.decide(&ranked), Decision::Answer(_)));
+}
+
+#[test]
 fn typos_are_read_as_the_words_meant() {
     let index = Index::new(&bakery(), Lang::En);
     assert_eq!(top(&index, "deliverry?"), Some(6));
