@@ -79,12 +79,14 @@ impl Analyzer {
         let lex: &Lexicon = lexicon::of(lang);
         let stemmer = Stemmer::create(algorithm(lang));
         let stem = |w: &str| stemmer.stem(w).into_owned();
+        // Every list is spelled the way `token` spells what it reads.
+        let norm = |w: &str| fold(&respell(lang, &w.to_lowercase()));
         let mut stop: HashSet<String> = stop_words::lookup(lang.code())
             .unwrap_or(&[])
             .iter()
-            .map(|w| fold(w))
+            .map(|w| norm(w))
             .collect();
-        stop.extend(lex.filler.iter().map(|w| fold(w)));
+        stop.extend(lex.filler.iter().map(|w| norm(w)));
         let mut topics = HashMap::new();
         let mut raw_topics = HashMap::new();
         let mut phrases = Vec::new();
@@ -102,6 +104,7 @@ impl Analyzer {
                 if lower.contains(['-', '\'']) {
                     continue;
                 }
+                let lower = respell(lang, &lower);
                 let folded = fold(&lower);
                 if folded != lower && stop.contains(&folded) {
                     // "où" is a place but "ou" is "or": only the accented spelling counts.
@@ -123,14 +126,14 @@ impl Analyzer {
         let context = lex
             .context
             .iter()
-            .map(|w| fold(&stem(&w.to_lowercase())))
+            .map(|w| fold(&stem(&respell(lang, &w.to_lowercase()))))
             .collect();
         let shorthand = lex
             .shorthand
             .iter()
             .map(|(from, to)| (fold(from), folded_words(to)))
             .collect();
-        let set = |words: &[&str]| words.iter().map(|w| fold(w)).collect::<HashSet<_>>();
+        let set = |words: &[&str]| words.iter().map(|w| norm(w)).collect::<HashSet<_>>();
         Analyzer {
             lang,
             stemmer,
@@ -172,6 +175,7 @@ impl Analyzer {
     /// The term of one lowercased word, or None for a stop word. Snowball's rules know the
     /// accents ("reparación" → "repar"), so the word is stemmed as typed and folded after.
     pub fn token(&self, lower: &str) -> Option<Token> {
+        let lower = &respell(self.lang, lower);
         let word = fold(lower);
         if let Some(term) = self.topics.get(&word) {
             return Some(Token {
@@ -213,7 +217,7 @@ impl Analyzer {
 
     /// The folded stem of a lowercased word, as `token` makes it.
     pub fn stem(&self, lower: &str) -> String {
-        fold(&self.stemmer.stem(lower))
+        fold(&self.stemmer.stem(&respell(self.lang, lower)))
     }
 
     /// Whether a folded word is one this language drops.
@@ -224,6 +228,7 @@ impl Analyzer {
     /// Whether a folded word is one of this language's function words, greetings, thanks or
     /// topic words: the evidence of which language a short message is in.
     pub fn knows_word(&self, word: &str) -> bool {
+        let word = &fold(&respell(self.lang, word));
         self.stop.contains(word)
             || self.greetings.contains(word)
             || self.thanks.contains(word)
@@ -233,7 +238,10 @@ impl Analyzer {
     /// Whether the whole message is a greeting or thanks in this language. Words of `name` are
     /// allowed ("hi Rosie").
     pub fn small_talk(&self, text: &str, name: &[String]) -> Option<SmallTalk> {
-        let words = folded_words(text);
+        let words: Vec<String> = folded_words(text)
+            .iter()
+            .map(|w| fold(&respell(self.lang, w)))
+            .collect();
         if words.is_empty() || words.len() > 8 {
             return None;
         }
@@ -354,6 +362,41 @@ pub fn folded_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// A German word typed without umlauts spelled with them: "fuer" is "für", "Groesse" is
+/// "Größe", as keyboards without them write (Snowball's "german2" rule). Not after a vowel,
+/// where the letters are their own ("neue", "Bauer", "Feuer"), nor "ue" after "q" ("Quelle").
+/// Other languages are left as they are.
+pub fn respell(lang: Lang, lower: &str) -> String {
+    if lang != Lang::De || !lower.contains('e') {
+        return lower.to_owned();
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out = String::with_capacity(lower.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let before = i.checked_sub(1).map(|b| chars[b]);
+        let after_vowel = before.is_some_and(|b| "aeiouäöüy".contains(b));
+        let umlaut = match c {
+            'a' => Some('ä'),
+            'o' => Some('ö'),
+            'u' if before != Some('q') => Some('ü'),
+            _ => None,
+        };
+        match umlaut {
+            Some(u) if chars.get(i + 1) == Some(&'e') && !after_vowel => {
+                out.push(u);
+                i += 2;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// Lowercase without accents: "Öffnungszeiten" → "offnungszeiten", "ß" → "ss", so a visitor who
 /// types without accents meets the owner who typed them.
 pub fn fold(word: &str) -> String {
@@ -390,6 +433,26 @@ mod tests {
         assert_eq!(fold("CRÈME brûlée"), "creme brulee");
         assert_eq!(fold("œuvre"), "oeuvre");
         assert_eq!(fold("e\u{301}te\u{301}"), "ete");
+    }
+
+    #[test]
+    fn german_typed_without_umlauts_is_read_as_with_them() {
+        assert_eq!(respell(Lang::De, "fuer"), "für");
+        assert_eq!(respell(Lang::De, "groesse"), "grösse");
+        assert_eq!(respell(Lang::De, "aerger"), "ärger");
+        for same in ["neue", "bauer", "feuer", "quelle", "steuer"] {
+            assert_eq!(respell(Lang::De, same), same);
+        }
+        assert_eq!(respell(Lang::En, "blue"), "blue");
+        assert_eq!(
+            terms(Lang::De, "Preis fuer Kinder"),
+            terms(Lang::De, "Preis für Kinder")
+        );
+        assert_eq!(
+            terms(Lang::De, "Oeffnungszeiten"),
+            terms(Lang::De, "Öffnungszeiten")
+        );
+        assert!(Analyzer::of(Lang::De).is_stop("fur"));
     }
 
     #[test]
