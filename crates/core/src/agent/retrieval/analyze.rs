@@ -18,6 +18,7 @@ use crate::i18n::Lang;
 /// Topic terms start with this, which no folded word can.
 pub const TOPIC: char = '@';
 const PRICE: &str = "@price";
+const DURATION: &str = "@duration";
 
 /// A currency sign next to a digit.
 fn has_amount(text: &str) -> bool {
@@ -64,6 +65,7 @@ pub struct Analyzer {
     phrases: Vec<(Vec<String>, String)>,
     greetings: HashSet<String>,
     thanks: HashSet<String>,
+    durations: HashSet<String>,
 }
 
 impl Analyzer {
@@ -145,6 +147,7 @@ impl Analyzer {
             phrases,
             greetings: set(lex.greetings),
             thanks: set(lex.thanks),
+            durations: lex.durations.iter().map(|w| fold(w)).collect(),
         }
     }
 
@@ -270,12 +273,24 @@ impl Analyzer {
     /// ("rendez-vous") are recognised as typed, before they are split.
     fn words(&self, text: &str) -> Vec<Word> {
         let mut words = Vec::new();
+        // "2 hours" is how long something takes, not when the shop is open.
+        let mut after_number = false;
         for chunk in chunks(text) {
-            if let Some(term) = self.raw_topics.get(&chunk) {
+            if let Some(term) = self.raw_topics.get(&chunk)
+                && !(after_number && self.durations.contains(&fold(&chunk)))
+            {
                 words.push(Word::Topic(fold(&chunk), term.clone()));
+                after_number = false;
                 continue;
             }
             for part in chunk.split(['-', '\'']).filter(|p| !p.is_empty()) {
+                let number = part.chars().all(|c| c.is_ascii_digit());
+                if after_number && self.durations.contains(&fold(part)) {
+                    words.push(Word::Topic(fold(part), DURATION.to_owned()));
+                    after_number = false;
+                    continue;
+                }
+                after_number = number;
                 if let Some(term) = self.raw_topics.get(part) {
                     words.push(Word::Topic(fold(part), term.clone()));
                 } else if let Some(expanded) = self.shorthand.get(&fold(part)) {
@@ -538,6 +553,22 @@ mod tests {
         assert_eq!(terms(Lang::De, "kostet 20 €"), ["@price", "@price", "20"]);
         assert_eq!(terms(Lang::En, "open 9 to 5"), ["@hours", "9", "5"]);
         assert_eq!(Analyzer::of(Lang::En).tokens("9")[0].kind, Kind::Context);
+    }
+
+    #[test]
+    fn a_length_of_time_is_a_duration_not_opening_hours() {
+        assert_eq!(
+            terms(Lang::En, "at least 48 hours' notice"),
+            ["least", "48", "@duration", "notic"]
+        );
+        assert_eq!(terms(Lang::En, "how long does it take"), ["@duration"]);
+        assert_eq!(terms(Lang::En, "a 3-month warranty")[1], "@duration");
+        assert_eq!(terms(Lang::En, "opening hours"), ["@hours", "@hours"]);
+        assert_eq!(
+            terms(Lang::De, "mindestens 24 Stunden vorher")[2],
+            "@duration"
+        );
+        assert!(!terms(Lang::De, "bis 19 Uhr").contains(&"@duration".to_owned()));
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct Lexicon {
     pub concepts: &'static [(&'static str, &'static [&'static str])],
     /// Word sequences that mean one word: (sequence, its word).
     pub phrases: &'static [(&'static str, &'static str)],
+    /// Units that after a number are a length of time ("48 hours' notice", "2 to 3 days"): the
+    /// `duration` topic, never the opening hours. Clock times ("9 Uhr", "18 heures") are not
+    /// listed.
+    pub durations: &'static [&'static str],
     /// Texting shorthand and its word(s).
     pub shorthand: &'static [(&'static str, &'static str)],
     /// Pleasantries and request words visitors wrap around a question: never a topic.
@@ -74,6 +78,7 @@ static EN: Lexicon = Lexicon {
             ],
         ),
         ("day", DAYS_EN),
+        ("duration", &["how long", "how much time", "how many hours"]),
         (
             "location",
             &[
@@ -204,6 +209,10 @@ static EN: Lexicon = Lexicon {
         ("gift cards", "voucher"),
         ("gift certificate", "voucher"),
         ("what time", "time"),
+    ],
+    durations: &[
+        "hour", "hours", "hr", "hrs", "minute", "minutes", "min", "mins", "day", "days", "week",
+        "weeks", "month", "months",
     ],
     shorthand: &[
         ("u", "you"),
@@ -517,6 +526,10 @@ static DE: Lexicon = Lexicon {
             ],
         ),
         (
+            "duration",
+            &["wie lange", "wie lang", "wie viel zeit", "wieviel zeit"],
+        ),
+        (
             "day",
             &[
                 "montag",
@@ -659,6 +672,10 @@ static DE: Lexicon = Lexicon {
         ),
     ],
     phrases: &[("wie viel", "kosten"), ("wieviel", "kosten")],
+    durations: &[
+        "stunde", "stunden", "std", "minute", "minuten", "min", "tag", "tage", "tagen", "woche",
+        "wochen", "monat", "monate", "monaten",
+    ],
     shorthand: &[
         ("hab", "habe"),
         ("gibts", "gibt es"),
@@ -818,6 +835,7 @@ static FR: Lexicon = Lexicon {
                 "fermeture",
             ],
         ),
+        ("duration", &["combien de temps"]),
         (
             "day",
             &[
@@ -911,6 +929,9 @@ static FR: Lexicon = Lexicon {
         ("used", &["occasion", "occasions", "reconditionné"]),
     ],
     phrases: &[("sans contact", "sans-contact")],
+    durations: &[
+        "minute", "minutes", "min", "jour", "jours", "semaine", "semaines", "mois",
+    ],
     shorthand: &[
         ("svp", "s'il vous plaît"),
         ("stp", "s'il te plaît"),
@@ -1024,6 +1045,7 @@ static ES: Lexicon = Lexicon {
                 "cierre",
             ],
         ),
+        ("duration", &["cuánto tiempo"]),
         (
             "day",
             &[
@@ -1135,6 +1157,10 @@ static ES: Lexicon = Lexicon {
         ),
     ],
     phrases: &[("fin de semana", "finde")],
+    durations: &[
+        "hora", "horas", "minuto", "minutos", "min", "día", "días", "dia", "dias", "semana",
+        "semanas", "mes", "meses",
+    ],
     shorthand: &[
         ("q", "que"),
         ("xq", "porque"),
@@ -1323,6 +1349,7 @@ static IT: Lexicon = Lexicon {
         ("book", &["appuntamento", "prenotare", "prenotazione"]),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[("x", "per"), ("cmq", "comunque"), ("tel", "telefono")],
     filler: &[
         "ciao",
@@ -1442,6 +1469,7 @@ static NL: Lexicon = Lexicon {
         ("book", &["afspraak", "boeken", "reserveren", "reservering"]),
     ],
     phrases: &[("hoeveel", "kosten")],
+    durations: &[],
     shorthand: &[("tel", "telefoon"), ("ff", "even")],
     filler: &[
         "hallo",
@@ -1578,6 +1606,7 @@ static PT: Lexicon = Lexicon {
         ),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[("vc", "você"), ("tb", "também"), ("q", "que")],
     filler: &[
         "olá", "ola", "oi", "bom", "dia", "boa", "tarde", "obrigado", "obrigada", "pergunta",
@@ -1620,6 +1649,7 @@ static AR: Lexicon = Lexicon {
         ("book", &["موعد", "حجز"]),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[],
     filler: &[
         "مرحبا",
