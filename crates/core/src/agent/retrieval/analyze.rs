@@ -283,7 +283,8 @@ impl Analyzer {
                 after_number = false;
                 continue;
             }
-            for part in chunk.split(['-', '\'']).filter(|p| !p.is_empty()) {
+            for part in &split_chunk(&chunk) {
+                let part = part.as_str();
                 let number = part.chars().all(|c| c.is_ascii_digit());
                 if after_number && self.durations.contains(&fold(part)) {
                     words.push(Word::Topic(fold(part), DURATION.to_owned()));
@@ -353,6 +354,30 @@ fn algorithm(lang: Lang) -> Algorithm {
         Lang::Pt => Algorithm::Portuguese,
         Lang::Ar => Algorithm::Arabic,
     }
+}
+
+/// A chunk's words: split at hyphens and apostrophes, except that a lone letter before a
+/// hyphen is part of the word ("e-bike", "e-mail", "t-shirt" are one word, as "ebike" and
+/// "email" are), where splitting would drop the letter and leave only "bike". French
+/// "a-t-il" stays apart: the letter must come first and the rest be a word.
+fn split_chunk(chunk: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut segments = chunk.split('-').peekable();
+    if let Some(first) = segments.next() {
+        let lone = first.chars().count() == 1 && first.chars().all(char::is_alphabetic);
+        match segments.peek() {
+            Some(next) if lone && next.chars().count() >= 3 && !next.contains('\'') => {
+                parts.push(format!("{first}{next}"));
+                segments.next();
+            }
+            _ => parts.extend(first.split('\'').map(str::to_owned)),
+        }
+    }
+    for segment in segments {
+        parts.extend(segment.split('\'').map(str::to_owned));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
 }
 
 /// Lowercased runs of letters, digits, apostrophes and hyphens, with typographic apostrophes
@@ -569,6 +594,20 @@ mod tests {
             "@duration"
         );
         assert!(!terms(Lang::De, "bis 19 Uhr").contains(&"@duration".to_owned()));
+    }
+
+    #[test]
+    fn a_letter_and_hyphen_start_one_word() {
+        assert_eq!(terms(Lang::En, "e-bikes"), terms(Lang::En, "ebike"));
+        assert_eq!(
+            terms(Lang::En, "e-bikes"),
+            terms(Lang::En, "electric bikes")
+        );
+        assert_ne!(terms(Lang::En, "e-bike"), terms(Lang::En, "bike"));
+        assert_eq!(terms(Lang::En, "e-mail"), ["@contact"]);
+        assert_eq!(split_chunk("a-t-il"), ["a", "t", "il"]);
+        assert_eq!(split_chunk("l'e-bike"), ["l", "e", "bike"]);
+        assert_eq!(split_chunk("rendez-vous"), ["rendez", "vous"]);
     }
 
     #[test]

@@ -209,6 +209,8 @@ static EN: Lexicon = Lexicon {
         ("gift cards", "voucher"),
         ("gift certificate", "voucher"),
         ("what time", "time"),
+        ("electric bike", "ebike"),
+        ("electric bikes", "ebikes"),
     ],
     durations: &[
         "hour", "hours", "hr", "hrs", "minute", "minutes", "min", "mins", "day", "days", "week",

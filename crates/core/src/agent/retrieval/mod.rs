@@ -43,6 +43,10 @@ pub const MARGIN: f64 = 0.1;
 /// keeps the stricter bar.
 pub const ALONE: f64 = 0.38;
 pub const ALONE_RATIO: f64 = 0.5;
+/// A message that is this much words the knowledge never uses is not offered choices: what it
+/// asks is next to what the entries say ("do you rent out helmets" at a shop renting bikes),
+/// and a person should answer it.
+pub const UNCOVERED: f64 = 0.35;
 /// Choices offered at most.
 pub const MAX_CHOICES: usize = 3;
 
@@ -212,15 +216,12 @@ impl Index {
         let foreign = detected.is_some() && searched.is_empty();
         let mut hits: Vec<Hit> = Vec::new();
         let mut weight: f64 = 0.0;
-        // Of the part that says most: the message's language when it is not detected.
-        let mut unknown: f64 = 1.0;
+        let mut unknowns: Vec<(Lang, f64)> = Vec::new();
         for part in searched {
             let (found, w, u) = part.search(message);
             hits.extend(found);
-            if w > weight || (w == weight && u < unknown) {
-                weight = w;
-                unknown = u;
-            }
+            weight = weight.max(w);
+            unknowns.push((part.lang, u));
         }
         hits.sort_by(|a, b| {
             b.confidence
@@ -228,6 +229,14 @@ impl Index {
                 .then(a.index.cmp(&b.index))
         });
         hits.truncate(limit);
+        // Read in the language of the best entry: when the message's is not detected, its words
+        // are unknown to every other part.
+        let best = hits.first().and_then(|h| self.language_of(h.index));
+        let unknown = unknowns
+            .iter()
+            .find(|(l, _)| Some(*l) == best)
+            .or(unknowns.first())
+            .map_or(1.0, |&(_, u)| u);
         Ranked {
             detected,
             foreign,
@@ -269,7 +278,7 @@ impl Index {
             .take(MAX_CHOICES)
             .map(|h| h.index)
             .collect();
-        if choices.is_empty() {
+        if choices.is_empty() || ranked.unknown >= UNCOVERED {
             Decision::Handoff
         } else {
             Decision::Clarify(choices)
@@ -532,8 +541,7 @@ impl Part {
         let unknown = query
             .iter()
             .filter(|q| q.unknown)
-            .map(|q| q.weight)
-            .sum::<f64>()
+            .fold(0.0, |sum, q| sum + q.weight)
             / total;
         // Per unit, the matched weight; per entry, its best unit.
         let mut unit_score: HashMap<u32, f64> = HashMap::new();

@@ -118,10 +118,29 @@ fn a_lone_candidate_is_answered_unless_the_message_asks_what_nothing_covers() {
     let ranked = index.rank("is there parking near you?", 10);
     assert_eq!(ranked.unknown, 0.0);
     assert_eq!(index.decide(&ranked), Decision::Answer(1));
-    // "flowers" is in no entry: that is what is asked, and delivery is no answer to it.
+    // "flowers" is in no entry: that is what is asked, and delivery is neither its answer nor
+    // a choice to offer.
     let ranked = index.rank("do you deliver flowers?", 10);
-    assert!(ranked.unknown > 0.0, "{ranked:?}");
-    assert!(!matches!(index.decide(&ranked), Decision::Answer(_)));
+    assert!(ranked.unknown >= UNCOVERED, "{ranked:?}");
+    assert_eq!(index.decide(&ranked), Decision::Handoff);
+}
+
+#[test]
+fn unknown_words_are_counted_in_the_language_of_the_best_entry() {
+    let mut kb = bakery();
+    kb.push(Knowledge {
+        id: 20,
+        question: Some("Wann habt ihr geöffnet?".into()),
+        answer: "Montag bis Samstag von 7 bis 18 Uhr.".into(),
+        lang: Some(Lang::De),
+        ..Knowledge::default()
+    });
+    let index = Index::new(&kb, Lang::En);
+    // Not sure of its language, so both parts are searched; every word is German-unknown.
+    let ranked = index.rank("croissants?", 10);
+    assert_eq!(ranked.detected, None);
+    assert_eq!(ranked.hits[0].index, 2);
+    assert_eq!(ranked.unknown, 0.0, "{ranked:?}");
 }
 
 #[test]
