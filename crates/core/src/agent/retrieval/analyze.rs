@@ -319,6 +319,10 @@ impl Analyzer {
                         // "gift cards" is a voucher, though "cards" alone is a payment.
                         Word::Topic(raw, _) => raw == f,
                     });
+                if hit && to.is_empty() {
+                    i += n;
+                    continue 'next;
+                }
                 if hit {
                     out.push(if to.starts_with(TOPIC) {
                         Word::Topic(from.join(" "), to.clone())
@@ -608,6 +612,13 @@ mod tests {
         assert_eq!(split_chunk("a-t-il"), ["a", "t", "il"]);
         assert_eq!(split_chunk("l'e-bike"), ["l", "e", "bike"]);
         assert_eq!(split_chunk("rendez-vous"), ["rendez", "vous"]);
+    }
+
+    #[test]
+    fn used_as_a_verb_is_not_second_hand() {
+        assert_eq!(terms(Lang::En, "the products you used"), ["product"]);
+        assert_eq!(terms(Lang::En, "can be used for any service"), ["servic"]);
+        assert_eq!(terms(Lang::En, "used bikes"), ["@used", "bike"]);
     }
 
     #[test]

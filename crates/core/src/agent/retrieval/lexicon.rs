@@ -13,7 +13,7 @@ use crate::i18n::Lang;
 pub struct Lexicon {
     /// Topics and the words that ask about them. Any of them becomes the topic's one term.
     pub concepts: &'static [(&'static str, &'static [&'static str])],
-    /// Word sequences that mean one word: (sequence, its word).
+    /// Word sequences that mean one word: (sequence, its word, or "" for none).
     pub phrases: &'static [(&'static str, &'static str)],
     /// Units that after a number are a length of time ("48 hours' notice", "2 to 3 days"): the
     /// `duration` topic, never the opening hours. Clock times ("9 Uhr", "18 heures") are not
@@ -209,6 +209,19 @@ static EN: Lexicon = Lexicon {
         ("gift cards", "voucher"),
         ("gift certificate", "voucher"),
         ("what time", "time"),
+        // "used" after a subject or "be" is the verb, not second-hand ("the products you
+        // used", "can be used for any service"), and says nothing the words around it don't.
+        ("i used", ""),
+        ("you used", ""),
+        ("we used", ""),
+        ("they used", ""),
+        ("he used", ""),
+        ("she used", ""),
+        ("be used", ""),
+        ("been used", ""),
+        ("was used", ""),
+        ("were used", ""),
+        ("used to", ""),
         ("electric bike", "ebike"),
         ("electric bikes", "ebikes"),
     ],
@@ -251,6 +264,13 @@ static EN: Lexicon = Lexicon {
         ("cn", "can"),
         ("msg", "message"),
         ("tel", "phone"),
+        ("fone", "phone"),
+        ("num", "number"),
+        ("txt", "text"),
+        ("ppl", "people"),
+        ("wk", "week"),
+        ("wknd", "weekend"),
+        ("nxt", "next"),
         ("ph", "phone"),
         ("nr", "number"),
         ("appt", "appointment"),
@@ -407,6 +427,9 @@ static EN: Lexicon = Lexicon {
         "anyway",
         "otherwise",
         "per",
+        "well",
+        "apart",
+        "besides",
     ],
     context: &[
         "street",
