@@ -162,14 +162,28 @@ impl Analyzer {
                 kind: Kind::Topic,
             });
         }
-        for word in self.words(text) {
-            match word {
-                Word::Topic(raw, term) => out.push(Token {
-                    surface: raw,
-                    term,
-                    kind: Kind::Topic,
-                }),
-                Word::Plain(w) => out.extend(self.token(&w)),
+        let sentences = sentences(text);
+        // In a message that asks a question beside other sentences ("loved my cut! do you sell
+        // the products?"), those others are what the visitor tells, not asks: their words count
+        // as the visitor's situation.
+        let asking = sentences.len() > 1 && sentences.iter().any(|(_, q)| *q);
+        for (sentence, question) in sentences {
+            let told = asking && !question;
+            for word in self.words(sentence) {
+                let mut tokens = match word {
+                    Word::Topic(raw, term) => vec![Token {
+                        surface: raw,
+                        term,
+                        kind: Kind::Topic,
+                    }],
+                    Word::Plain(w) => self.token(&w).into_iter().collect(),
+                };
+                if told {
+                    for t in &mut tokens {
+                        t.kind = Kind::Context;
+                    }
+                }
+                out.extend(tokens);
             }
         }
         out
@@ -358,6 +372,45 @@ fn algorithm(lang: Lang) -> Algorithm {
         Lang::Pt => Algorithm::Portuguese,
         Lang::Ar => Algorithm::Arabic,
     }
+}
+
+/// A text's sentences, each with whether it is a question: split after '.', '!' or '?' (and
+/// runs of them) followed by a space or the end, and at line breaks.
+fn sentences(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let end = match c {
+            '\n' => Some((at, false)),
+            '.' | '!' | '?' => {
+                let mut question = c == '?';
+                let mut last = at + c.len_utf8();
+                while let Some(&(next, d)) = chars.peek() {
+                    if !matches!(d, '.' | '!' | '?') {
+                        break;
+                    }
+                    question |= d == '?';
+                    last = next + d.len_utf8();
+                    chars.next();
+                }
+                let boundary = chars.peek().is_none_or(|&(_, d)| d.is_whitespace());
+                boundary.then_some((last, question))
+            }
+            _ => None,
+        };
+        if let Some((cut, question)) = end {
+            let sentence = &text[start..cut];
+            if sentence.chars().any(char::is_alphanumeric) {
+                out.push((sentence, question));
+            }
+            start = cut;
+        }
+    }
+    if text[start..].chars().any(char::is_alphanumeric) {
+        out.push((&text[start..], false));
+    }
+    out
 }
 
 /// A chunk's words: split at hyphens and apostrophes, except that a lone letter before a
@@ -619,6 +672,36 @@ mod tests {
         assert_eq!(terms(Lang::En, "the products you used"), ["product"]);
         assert_eq!(terms(Lang::En, "can be used for any service"), ["servic"]);
         assert_eq!(terms(Lang::En, "used bikes"), ["@used", "bike"]);
+    }
+
+    #[test]
+    fn what_a_visitor_tells_beside_a_question_counts_a_little() {
+        let kinds = |text: &str| {
+            Analyzer::of(Lang::En)
+                .tokens(text)
+                .into_iter()
+                .map(|t| (t.term, t.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds("Loved my cut! Do you sell the products?"),
+            [
+                ("cut".to_owned(), Kind::Context),
+                ("product".to_owned(), Kind::Topic)
+            ]
+        );
+        // No question, or only questions: every sentence is what is asked.
+        assert_eq!(kinds("Loved my cut! Products")[0].1, Kind::Topic);
+        assert_eq!(kinds("Cakes? Like buns?")[0].1, Kind::Topic);
+        assert_eq!(
+            sentences("Hi. Open at 7.30?? ok\nbye"),
+            [
+                ("Hi.", false),
+                (" Open at 7.30??", true),
+                (" ok", false),
+                ("\nbye", false)
+            ]
+        );
     }
 
     #[test]
