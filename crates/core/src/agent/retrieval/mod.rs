@@ -61,6 +61,11 @@ const CONTEXT_WEIGHT: f64 = 0.3;
 /// `other_form`'s bounds: letters added or cut, and the shortest stem that is matched so.
 const MAX_AFFIX: usize = 3;
 const MIN_STEM: usize = 4;
+/// Letters another form of a stem may add or cut: at most [`MAX_AFFIX`] and a third of the
+/// longer form ("rental" / "rent", but not "motorbik" / "motor"), leaving [`MIN_STEM`].
+fn max_affix(len: usize) -> usize {
+    MAX_AFFIX.min(len / 3).min(len.saturating_sub(MIN_STEM))
+}
 /// A compound's parts: at least this many letters before the last part, and in it.
 const MIN_HEAD: usize = 3;
 const MIN_TAIL: usize = 5;
@@ -434,7 +439,7 @@ impl Part {
                 continue;
             }
             let chars: Vec<char> = term.chars().collect();
-            for cut in 1..=MAX_AFFIX.min(chars.len().saturating_sub(MIN_STEM)) {
+            for cut in 1..=max_affix(chars.len()) {
                 let prefix: String = chars[..chars.len() - cut].iter().collect();
                 self.shorter.entry(prefix).or_insert_with(|| term.clone());
             }
@@ -466,7 +471,7 @@ impl Part {
             return Some(longer);
         }
         let chars: Vec<char> = stem.chars().collect();
-        (1..=MAX_AFFIX.min(chars.len().saturating_sub(MIN_STEM))).find_map(|cut| {
+        (1..=max_affix(chars.len())).find_map(|cut| {
             let prefix: String = chars[..chars.len() - cut].iter().collect();
             self.df.get_key_value(&prefix).map(|(k, _)| k.as_str())
         })

@@ -144,6 +144,24 @@ fn unknown_words_are_counted_in_the_language_of_the_best_entry() {
 }
 
 #[test]
+fn another_form_of_a_word_differs_by_a_suffix_not_a_word() {
+    let kb = [
+        qa(1, "Do you rent bikes?", "City bikes are $20 a day."),
+        qa(
+            2,
+            "Do you work on e-bikes?",
+            "Yes, including motor diagnostics.",
+        ),
+    ];
+    let index = Index::new(&kb, Lang::En);
+    assert_eq!(index.search("rentals?", 1)[0].index, 0);
+    // "motorbikes" is not another form of "motor".
+    let ranked = index.rank("do you fix motorbikes", 3);
+    assert_eq!(ranked.unknown, 1.0, "{ranked:?}");
+    assert_eq!(index.decide(&ranked), Decision::Handoff);
+}
+
+#[test]
 fn typos_are_read_as_the_words_meant() {
     let index = Index::new(&bakery(), Lang::En);
     assert_eq!(top(&index, "deliverry?"), Some(6));
