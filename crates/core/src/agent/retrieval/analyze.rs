@@ -605,6 +605,13 @@ mod tests {
             ),
             (Lang::Fr, "vous êtes ouverts ?", "horaires"),
             (Lang::Es, "¿cuánto cuesta?", "precio"),
+            (
+                Lang::En,
+                "can I come in without an appointment",
+                "do you take walk-ins",
+            ),
+            (Lang::De, "geht das auch ohne Termin", "Laufkundschaft"),
+            (Lang::Fr, "c'est possible sans rendez-vous ?", "sans rdv"),
         ] {
             let (ta, tb) = (terms(lang, a), terms(lang, b));
             assert!(

@@ -183,6 +183,26 @@ static EN: Lexicon = Lexicon {
             &["rent", "rental", "rentals", "hire", "lease", "borrow"],
         ),
         (
+            "walkin",
+            &[
+                "walk-in",
+                "walk-ins",
+                "walkin",
+                "walkins",
+                "walk in",
+                "walk ins",
+                "drop-in",
+                "drop in",
+                "without an appointment",
+                "without appointment",
+                "without an appt",
+                "without booking",
+                "without a booking",
+                "no appointment",
+                "no appointments",
+            ],
+        ),
+        (
             "parking",
             &["park", "parking", "car park", "parking lot", "garage"],
         ),
@@ -665,6 +685,15 @@ static DE: Lexicon = Lexicon {
             ],
         ),
         (
+            "walkin",
+            &[
+                "ohne termin",
+                "ohne anmeldung",
+                "ohne voranmeldung",
+                "laufkundschaft",
+            ],
+        ),
+        (
             "rent",
             &[
                 "mieten",
@@ -946,6 +975,15 @@ static FR: Lexicon = Lexicon {
             ],
         ),
         ("book", &["rendez-vous", "rdv", "réserver", "réservation"]),
+        (
+            "walkin",
+            &[
+                "sans rendez-vous",
+                "sans rendez vous",
+                "sans rdv",
+                "sans réservation",
+            ],
+        ),
         ("rent", &["louer", "location", "louez"]),
         (
             "parking",
@@ -1160,6 +1198,10 @@ static ES: Lexicon = Lexicon {
             ],
         ),
         ("book", &["cita", "citas", "reservar", "reserva", "turno"]),
+        (
+            "walkin",
+            &["sin cita", "sin cita previa", "sin reserva", "sin turno"],
+        ),
         (
             "rent",
             &[
