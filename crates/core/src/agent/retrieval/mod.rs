@@ -12,7 +12,8 @@
 //! answer covers at a lower weight, scaled a little by how much of that question the message
 //! asked. Words the knowledge never uses are corrected to its nearest word when one is close
 //! ([`typo`]). [`Index::decide`] turns the confidences into an answer, a short list of choices, or
-//! a handoff.
+//! a handoff; how much of the message is words the knowledge never uses ([`Ranked::unknown`])
+//! decides whether a lone weak candidate is answered and whether choices are worth offering.
 //!
 //! An index is built once per version of an agent's knowledge and shared (see
 //! `crate::app::KnowledgeCache`); a message only reads it.
