@@ -120,10 +120,11 @@ fn run(args: &Args) -> Result<(), String> {
                 })
                 .collect();
             println!(
-                "{}\t{}\t{:.3}\t{}\t{}",
+                "{}\t{}\t{:.3}/{:.2}\t{}\t{}",
                 case.expect.join("|"),
                 label,
                 ranked.weight,
+                ranked.unknown,
                 hits.join(" "),
                 case.message
             );
@@ -272,8 +273,8 @@ fn explain_one(
     let index = b.base.index();
     let ranked = index.rank(message, 8);
     println!(
-        "detected {:?}, foreign {}, weight {:.3}",
-        ranked.detected, ranked.foreign, ranked.weight
+        "detected {:?}, foreign {}, weight {:.3}, unknown {:.2}",
+        ranked.detected, ranked.foreign, ranked.weight, ranked.unknown
     );
     for (lang, term, weight, credit) in index.explain(message) {
         println!("  term {lang:?} {term:?} weight {weight:.3} credit {credit:.2}");

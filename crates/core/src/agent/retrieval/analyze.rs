@@ -18,6 +18,7 @@ use crate::i18n::Lang;
 /// Topic terms start with this, which no folded word can.
 pub const TOPIC: char = '@';
 const PRICE: &str = "@price";
+const DURATION: &str = "@duration";
 
 /// A currency sign next to a digit.
 fn has_amount(text: &str) -> bool {
@@ -64,6 +65,7 @@ pub struct Analyzer {
     phrases: Vec<(Vec<String>, String)>,
     greetings: HashSet<String>,
     thanks: HashSet<String>,
+    durations: HashSet<String>,
 }
 
 impl Analyzer {
@@ -79,12 +81,14 @@ impl Analyzer {
         let lex: &Lexicon = lexicon::of(lang);
         let stemmer = Stemmer::create(algorithm(lang));
         let stem = |w: &str| stemmer.stem(w).into_owned();
+        // Every list is spelled the way `token` spells what it reads.
+        let norm = |w: &str| fold(&respell(lang, &w.to_lowercase()));
         let mut stop: HashSet<String> = stop_words::lookup(lang.code())
             .unwrap_or(&[])
             .iter()
-            .map(|w| fold(w))
+            .map(|w| norm(w))
             .collect();
-        stop.extend(lex.filler.iter().map(|w| fold(w)));
+        stop.extend(lex.filler.iter().map(|w| norm(w)));
         let mut topics = HashMap::new();
         let mut raw_topics = HashMap::new();
         let mut phrases = Vec::new();
@@ -102,6 +106,7 @@ impl Analyzer {
                 if lower.contains(['-', '\'']) {
                     continue;
                 }
+                let lower = respell(lang, &lower);
                 let folded = fold(&lower);
                 if folded != lower && stop.contains(&folded) {
                     // "où" is a place but "ou" is "or": only the accented spelling counts.
@@ -123,14 +128,14 @@ impl Analyzer {
         let context = lex
             .context
             .iter()
-            .map(|w| fold(&stem(&w.to_lowercase())))
+            .map(|w| fold(&stem(&respell(lang, &w.to_lowercase()))))
             .collect();
         let shorthand = lex
             .shorthand
             .iter()
             .map(|(from, to)| (fold(from), folded_words(to)))
             .collect();
-        let set = |words: &[&str]| words.iter().map(|w| fold(w)).collect::<HashSet<_>>();
+        let set = |words: &[&str]| words.iter().map(|w| norm(w)).collect::<HashSet<_>>();
         Analyzer {
             lang,
             stemmer,
@@ -142,6 +147,7 @@ impl Analyzer {
             phrases,
             greetings: set(lex.greetings),
             thanks: set(lex.thanks),
+            durations: lex.durations.iter().map(|w| fold(w)).collect(),
         }
     }
 
@@ -156,14 +162,28 @@ impl Analyzer {
                 kind: Kind::Topic,
             });
         }
-        for word in self.words(text) {
-            match word {
-                Word::Topic(raw, term) => out.push(Token {
-                    surface: raw,
-                    term,
-                    kind: Kind::Topic,
-                }),
-                Word::Plain(w) => out.extend(self.token(&w)),
+        let sentences = sentences(text);
+        // In a message that asks a question beside other sentences ("loved my cut! do you sell
+        // the products?"), those others are what the visitor tells, not asks: their words count
+        // as the visitor's situation.
+        let asking = sentences.len() > 1 && sentences.iter().any(|(_, q)| *q);
+        for (sentence, question) in sentences {
+            let told = asking && !question;
+            for word in self.words(sentence) {
+                let mut tokens = match word {
+                    Word::Topic(raw, term) => vec![Token {
+                        surface: raw,
+                        term,
+                        kind: Kind::Topic,
+                    }],
+                    Word::Plain(w) => self.token(&w).into_iter().collect(),
+                };
+                if told {
+                    for t in &mut tokens {
+                        t.kind = Kind::Context;
+                    }
+                }
+                out.extend(tokens);
             }
         }
         out
@@ -172,6 +192,7 @@ impl Analyzer {
     /// The term of one lowercased word, or None for a stop word. Snowball's rules know the
     /// accents ("reparación" → "repar"), so the word is stemmed as typed and folded after.
     pub fn token(&self, lower: &str) -> Option<Token> {
+        let lower = &respell(self.lang, lower);
         let word = fold(lower);
         if let Some(term) = self.topics.get(&word) {
             return Some(Token {
@@ -213,7 +234,7 @@ impl Analyzer {
 
     /// The folded stem of a lowercased word, as `token` makes it.
     pub fn stem(&self, lower: &str) -> String {
-        fold(&self.stemmer.stem(lower))
+        fold(&self.stemmer.stem(&respell(self.lang, lower)))
     }
 
     /// Whether a folded word is one this language drops.
@@ -224,6 +245,7 @@ impl Analyzer {
     /// Whether a folded word is one of this language's function words, greetings, thanks or
     /// topic words: the evidence of which language a short message is in.
     pub fn knows_word(&self, word: &str) -> bool {
+        let word = &fold(&respell(self.lang, word));
         self.stop.contains(word)
             || self.greetings.contains(word)
             || self.thanks.contains(word)
@@ -233,7 +255,10 @@ impl Analyzer {
     /// Whether the whole message is a greeting or thanks in this language. Words of `name` are
     /// allowed ("hi Rosie").
     pub fn small_talk(&self, text: &str, name: &[String]) -> Option<SmallTalk> {
-        let words = folded_words(text);
+        let words: Vec<String> = folded_words(text)
+            .iter()
+            .map(|w| fold(&respell(self.lang, w)))
+            .collect();
         if words.is_empty() || words.len() > 8 {
             return None;
         }
@@ -262,12 +287,25 @@ impl Analyzer {
     /// ("rendez-vous") are recognised as typed, before they are split.
     fn words(&self, text: &str) -> Vec<Word> {
         let mut words = Vec::new();
+        // "2 hours" is how long something takes, not when the shop is open.
+        let mut after_number = false;
         for chunk in chunks(text) {
-            if let Some(term) = self.raw_topics.get(&chunk) {
+            if let Some(term) = self.raw_topics.get(&chunk)
+                && !(after_number && self.durations.contains(&fold(&chunk)))
+            {
                 words.push(Word::Topic(fold(&chunk), term.clone()));
+                after_number = false;
                 continue;
             }
-            for part in chunk.split(['-', '\'']).filter(|p| !p.is_empty()) {
+            for part in &split_chunk(&chunk) {
+                let part = part.as_str();
+                let number = part.chars().all(|c| c.is_ascii_digit());
+                if after_number && self.durations.contains(&fold(part)) {
+                    words.push(Word::Topic(fold(part), DURATION.to_owned()));
+                    after_number = false;
+                    continue;
+                }
+                after_number = number;
                 if let Some(term) = self.raw_topics.get(part) {
                     words.push(Word::Topic(fold(part), term.clone()));
                 } else if let Some(expanded) = self.shorthand.get(&fold(part)) {
@@ -295,6 +333,10 @@ impl Analyzer {
                         // "gift cards" is a voucher, though "cards" alone is a payment.
                         Word::Topic(raw, _) => raw == f,
                     });
+                if hit && to.is_empty() {
+                    i += n;
+                    continue 'next;
+                }
                 if hit {
                     out.push(if to.starts_with(TOPIC) {
                         Word::Topic(from.join(" "), to.clone())
@@ -332,6 +374,69 @@ fn algorithm(lang: Lang) -> Algorithm {
     }
 }
 
+/// A text's sentences, each with whether it is a question: split after '.', '!' or '?' (and
+/// runs of them) followed by a space or the end, and at line breaks.
+fn sentences(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let end = match c {
+            '\n' => Some((at, false)),
+            '.' | '!' | '?' => {
+                let mut question = c == '?';
+                let mut last = at + c.len_utf8();
+                while let Some(&(next, d)) = chars.peek() {
+                    if !matches!(d, '.' | '!' | '?') {
+                        break;
+                    }
+                    question |= d == '?';
+                    last = next + d.len_utf8();
+                    chars.next();
+                }
+                let boundary = chars.peek().is_none_or(|&(_, d)| d.is_whitespace());
+                boundary.then_some((last, question))
+            }
+            _ => None,
+        };
+        if let Some((cut, question)) = end {
+            let sentence = &text[start..cut];
+            if sentence.chars().any(char::is_alphanumeric) {
+                out.push((sentence, question));
+            }
+            start = cut;
+        }
+    }
+    if text[start..].chars().any(char::is_alphanumeric) {
+        out.push((&text[start..], false));
+    }
+    out
+}
+
+/// A chunk's words: split at hyphens and apostrophes, except that a lone letter before a
+/// hyphen is part of the word ("e-bike", "e-mail", "t-shirt" are one word, as "ebike" and
+/// "email" are), where splitting would drop the letter and leave only "bike". French
+/// "a-t-il" stays apart: the letter must come first and the rest be a word.
+fn split_chunk(chunk: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut segments = chunk.split('-').peekable();
+    if let Some(first) = segments.next() {
+        let lone = first.chars().count() == 1 && first.chars().all(char::is_alphabetic);
+        match segments.peek() {
+            Some(next) if lone && next.chars().count() >= 3 && !next.contains('\'') => {
+                parts.push(format!("{first}{next}"));
+                segments.next();
+            }
+            _ => parts.extend(first.split('\'').map(str::to_owned)),
+        }
+    }
+    for segment in segments {
+        parts.extend(segment.split('\'').map(str::to_owned));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
 /// Lowercased runs of letters, digits, apostrophes and hyphens, with typographic apostrophes
 /// made plain and apostrophes or hyphens at either end dropped.
 fn chunks(text: &str) -> Vec<String> {
@@ -352,6 +457,41 @@ pub fn folded_words(text: &str) -> Vec<String> {
         .flat_map(|c| c.split(['-', '\'']).map(fold).collect::<Vec<_>>())
         .filter(|w| !w.is_empty())
         .collect()
+}
+
+/// A German word typed without umlauts spelled with them: "fuer" is "für", "Groesse" is
+/// "Größe", as keyboards without them write (Snowball's "german2" rule). Not after a vowel,
+/// where the letters are their own ("neue", "Bauer", "Feuer"), nor "ue" after "q" ("Quelle").
+/// Other languages are left as they are.
+pub fn respell(lang: Lang, lower: &str) -> String {
+    if lang != Lang::De || !lower.contains('e') {
+        return lower.to_owned();
+    }
+    let chars: Vec<char> = lower.chars().collect();
+    let mut out = String::with_capacity(lower.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let before = i.checked_sub(1).map(|b| chars[b]);
+        let after_vowel = before.is_some_and(|b| "aeiouäöüy".contains(b));
+        let umlaut = match c {
+            'a' => Some('ä'),
+            'o' => Some('ö'),
+            'u' if before != Some('q') => Some('ü'),
+            _ => None,
+        };
+        match umlaut {
+            Some(u) if chars.get(i + 1) == Some(&'e') && !after_vowel => {
+                out.push(u);
+                i += 2;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Lowercase without accents: "Öffnungszeiten" → "offnungszeiten", "ß" → "ss", so a visitor who
@@ -390,6 +530,26 @@ mod tests {
         assert_eq!(fold("CRÈME brûlée"), "creme brulee");
         assert_eq!(fold("œuvre"), "oeuvre");
         assert_eq!(fold("e\u{301}te\u{301}"), "ete");
+    }
+
+    #[test]
+    fn german_typed_without_umlauts_is_read_as_with_them() {
+        assert_eq!(respell(Lang::De, "fuer"), "für");
+        assert_eq!(respell(Lang::De, "groesse"), "grösse");
+        assert_eq!(respell(Lang::De, "aerger"), "ärger");
+        for same in ["neue", "bauer", "feuer", "quelle", "steuer"] {
+            assert_eq!(respell(Lang::De, same), same);
+        }
+        assert_eq!(respell(Lang::En, "blue"), "blue");
+        assert_eq!(
+            terms(Lang::De, "Preis fuer Kinder"),
+            terms(Lang::De, "Preis für Kinder")
+        );
+        assert_eq!(
+            terms(Lang::De, "Oeffnungszeiten"),
+            terms(Lang::De, "Öffnungszeiten")
+        );
+        assert!(Analyzer::of(Lang::De).is_stop("fur"));
     }
 
     #[test]
@@ -445,6 +605,13 @@ mod tests {
             ),
             (Lang::Fr, "vous êtes ouverts ?", "horaires"),
             (Lang::Es, "¿cuánto cuesta?", "precio"),
+            (
+                Lang::En,
+                "can I come in without an appointment",
+                "do you take walk-ins",
+            ),
+            (Lang::De, "geht das auch ohne Termin", "Laufkundschaft"),
+            (Lang::Fr, "c'est possible sans rendez-vous ?", "sans rdv"),
         ] {
             let (ta, tb) = (terms(lang, a), terms(lang, b));
             assert!(
@@ -475,6 +642,73 @@ mod tests {
         assert_eq!(terms(Lang::De, "kostet 20 €"), ["@price", "@price", "20"]);
         assert_eq!(terms(Lang::En, "open 9 to 5"), ["@hours", "9", "5"]);
         assert_eq!(Analyzer::of(Lang::En).tokens("9")[0].kind, Kind::Context);
+    }
+
+    #[test]
+    fn a_length_of_time_is_a_duration_not_opening_hours() {
+        assert_eq!(
+            terms(Lang::En, "at least 48 hours' notice"),
+            ["least", "48", "@duration", "notic"]
+        );
+        assert_eq!(terms(Lang::En, "how long does it take"), ["@duration"]);
+        assert_eq!(terms(Lang::En, "a 3-month warranty")[1], "@duration");
+        assert_eq!(terms(Lang::En, "opening hours"), ["@hours", "@hours"]);
+        assert_eq!(
+            terms(Lang::De, "mindestens 24 Stunden vorher")[2],
+            "@duration"
+        );
+        assert!(!terms(Lang::De, "bis 19 Uhr").contains(&"@duration".to_owned()));
+    }
+
+    #[test]
+    fn a_letter_and_hyphen_start_one_word() {
+        assert_eq!(terms(Lang::En, "e-bikes"), terms(Lang::En, "ebike"));
+        assert_eq!(
+            terms(Lang::En, "e-bikes"),
+            terms(Lang::En, "electric bikes")
+        );
+        assert_ne!(terms(Lang::En, "e-bike"), terms(Lang::En, "bike"));
+        assert_eq!(terms(Lang::En, "e-mail"), ["@contact"]);
+        assert_eq!(split_chunk("a-t-il"), ["a", "t", "il"]);
+        assert_eq!(split_chunk("l'e-bike"), ["l", "e", "bike"]);
+        assert_eq!(split_chunk("rendez-vous"), ["rendez", "vous"]);
+    }
+
+    #[test]
+    fn used_as_a_verb_is_not_second_hand() {
+        assert_eq!(terms(Lang::En, "the products you used"), ["product"]);
+        assert_eq!(terms(Lang::En, "can be used for any service"), ["servic"]);
+        assert_eq!(terms(Lang::En, "used bikes"), ["@used", "bike"]);
+    }
+
+    #[test]
+    fn what_a_visitor_tells_beside_a_question_counts_a_little() {
+        let kinds = |text: &str| {
+            Analyzer::of(Lang::En)
+                .tokens(text)
+                .into_iter()
+                .map(|t| (t.term, t.kind))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds("Loved my cut! Do you sell the products?"),
+            [
+                ("cut".to_owned(), Kind::Context),
+                ("product".to_owned(), Kind::Topic)
+            ]
+        );
+        // No question, or only questions: every sentence is what is asked.
+        assert_eq!(kinds("Loved my cut! Products")[0].1, Kind::Topic);
+        assert_eq!(kinds("Cakes? Like buns?")[0].1, Kind::Topic);
+        assert_eq!(
+            sentences("Hi. Open at 7.30?? ok\nbye"),
+            [
+                ("Hi.", false),
+                (" Open at 7.30??", true),
+                (" ok", false),
+                ("\nbye", false)
+            ]
+        );
     }
 
     #[test]

@@ -13,8 +13,12 @@ use crate::i18n::Lang;
 pub struct Lexicon {
     /// Topics and the words that ask about them. Any of them becomes the topic's one term.
     pub concepts: &'static [(&'static str, &'static [&'static str])],
-    /// Word sequences that mean one word: (sequence, its word).
+    /// Word sequences that mean one word: (sequence, its word, or "" for none).
     pub phrases: &'static [(&'static str, &'static str)],
+    /// Units that after a number are a length of time ("48 hours' notice", "2 to 3 days"): the
+    /// `duration` topic, never the opening hours. Clock times ("9 Uhr", "18 heures") are not
+    /// listed.
+    pub durations: &'static [&'static str],
     /// Texting shorthand and its word(s).
     pub shorthand: &'static [(&'static str, &'static str)],
     /// Pleasantries and request words visitors wrap around a question: never a topic.
@@ -74,6 +78,7 @@ static EN: Lexicon = Lexicon {
             ],
         ),
         ("day", DAYS_EN),
+        ("duration", &["how long", "how much time", "how many hours"]),
         (
             "location",
             &[
@@ -178,6 +183,26 @@ static EN: Lexicon = Lexicon {
             &["rent", "rental", "rentals", "hire", "lease", "borrow"],
         ),
         (
+            "walkin",
+            &[
+                "walk-in",
+                "walk-ins",
+                "walkin",
+                "walkins",
+                "walk in",
+                "walk ins",
+                "drop-in",
+                "drop in",
+                "without an appointment",
+                "without appointment",
+                "without an appt",
+                "without booking",
+                "without a booking",
+                "no appointment",
+                "no appointments",
+            ],
+        ),
+        (
             "parking",
             &["park", "parking", "car park", "parking lot", "garage"],
         ),
@@ -204,6 +229,25 @@ static EN: Lexicon = Lexicon {
         ("gift cards", "voucher"),
         ("gift certificate", "voucher"),
         ("what time", "time"),
+        // "used" after a subject or "be" is the verb, not second-hand ("the products you
+        // used", "can be used for any service"), and says nothing the words around it don't.
+        ("i used", ""),
+        ("you used", ""),
+        ("we used", ""),
+        ("they used", ""),
+        ("he used", ""),
+        ("she used", ""),
+        ("be used", ""),
+        ("been used", ""),
+        ("was used", ""),
+        ("were used", ""),
+        ("used to", ""),
+        ("electric bike", "ebike"),
+        ("electric bikes", "ebikes"),
+    ],
+    durations: &[
+        "hour", "hours", "hr", "hrs", "minute", "minutes", "min", "mins", "day", "days", "week",
+        "weeks", "month", "months",
     ],
     shorthand: &[
         ("u", "you"),
@@ -240,6 +284,13 @@ static EN: Lexicon = Lexicon {
         ("cn", "can"),
         ("msg", "message"),
         ("tel", "phone"),
+        ("fone", "phone"),
+        ("num", "number"),
+        ("txt", "text"),
+        ("ppl", "people"),
+        ("wk", "week"),
+        ("wknd", "weekend"),
+        ("nxt", "next"),
         ("ph", "phone"),
         ("nr", "number"),
         ("appt", "appointment"),
@@ -396,6 +447,9 @@ static EN: Lexicon = Lexicon {
         "anyway",
         "otherwise",
         "per",
+        "well",
+        "apart",
+        "besides",
     ],
     context: &[
         "street",
@@ -517,6 +571,10 @@ static DE: Lexicon = Lexicon {
             ],
         ),
         (
+            "duration",
+            &["wie lange", "wie lang", "wie viel zeit", "wieviel zeit"],
+        ),
+        (
             "day",
             &[
                 "montag",
@@ -627,6 +685,15 @@ static DE: Lexicon = Lexicon {
             ],
         ),
         (
+            "walkin",
+            &[
+                "ohne termin",
+                "ohne anmeldung",
+                "ohne voranmeldung",
+                "laufkundschaft",
+            ],
+        ),
+        (
             "rent",
             &[
                 "mieten",
@@ -659,6 +726,10 @@ static DE: Lexicon = Lexicon {
         ),
     ],
     phrases: &[("wie viel", "kosten"), ("wieviel", "kosten")],
+    durations: &[
+        "stunde", "stunden", "std", "minute", "minuten", "min", "tag", "tage", "tagen", "woche",
+        "wochen", "monat", "monate", "monaten",
+    ],
     shorthand: &[
         ("hab", "habe"),
         ("gibts", "gibt es"),
@@ -818,6 +889,7 @@ static FR: Lexicon = Lexicon {
                 "fermeture",
             ],
         ),
+        ("duration", &["combien de temps"]),
         (
             "day",
             &[
@@ -903,6 +975,15 @@ static FR: Lexicon = Lexicon {
             ],
         ),
         ("book", &["rendez-vous", "rdv", "réserver", "réservation"]),
+        (
+            "walkin",
+            &[
+                "sans rendez-vous",
+                "sans rendez vous",
+                "sans rdv",
+                "sans réservation",
+            ],
+        ),
         ("rent", &["louer", "location", "louez"]),
         (
             "parking",
@@ -911,6 +992,9 @@ static FR: Lexicon = Lexicon {
         ("used", &["occasion", "occasions", "reconditionné"]),
     ],
     phrases: &[("sans contact", "sans-contact")],
+    durations: &[
+        "minute", "minutes", "min", "jour", "jours", "semaine", "semaines", "mois",
+    ],
     shorthand: &[
         ("svp", "s'il vous plaît"),
         ("stp", "s'il te plaît"),
@@ -1024,6 +1108,7 @@ static ES: Lexicon = Lexicon {
                 "cierre",
             ],
         ),
+        ("duration", &["cuánto tiempo"]),
         (
             "day",
             &[
@@ -1114,6 +1199,10 @@ static ES: Lexicon = Lexicon {
         ),
         ("book", &["cita", "citas", "reservar", "reserva", "turno"]),
         (
+            "walkin",
+            &["sin cita", "sin cita previa", "sin reserva", "sin turno"],
+        ),
+        (
             "rent",
             &[
                 "alquilar", "alquiler", "alquilan", "alquilo", "rentar", "renta",
@@ -1135,6 +1224,10 @@ static ES: Lexicon = Lexicon {
         ),
     ],
     phrases: &[("fin de semana", "finde")],
+    durations: &[
+        "hora", "horas", "minuto", "minutos", "min", "día", "días", "dia", "dias", "semana",
+        "semanas", "mes", "meses",
+    ],
     shorthand: &[
         ("q", "que"),
         ("xq", "porque"),
@@ -1323,6 +1416,7 @@ static IT: Lexicon = Lexicon {
         ("book", &["appuntamento", "prenotare", "prenotazione"]),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[("x", "per"), ("cmq", "comunque"), ("tel", "telefono")],
     filler: &[
         "ciao",
@@ -1442,6 +1536,7 @@ static NL: Lexicon = Lexicon {
         ("book", &["afspraak", "boeken", "reserveren", "reservering"]),
     ],
     phrases: &[("hoeveel", "kosten")],
+    durations: &[],
     shorthand: &[("tel", "telefoon"), ("ff", "even")],
     filler: &[
         "hallo",
@@ -1578,6 +1673,7 @@ static PT: Lexicon = Lexicon {
         ),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[("vc", "você"), ("tb", "também"), ("q", "que")],
     filler: &[
         "olá", "ola", "oi", "bom", "dia", "boa", "tarde", "obrigado", "obrigada", "pergunta",
@@ -1620,6 +1716,7 @@ static AR: Lexicon = Lexicon {
         ("book", &["موعد", "حجز"]),
     ],
     phrases: &[],
+    durations: &[],
     shorthand: &[],
     filler: &[
         "مرحبا",

@@ -12,7 +12,8 @@
 //! answer covers at a lower weight, scaled a little by how much of that question the message
 //! asked. Words the knowledge never uses are corrected to its nearest word when one is close
 //! ([`typo`]). [`Index::decide`] turns the confidences into an answer, a short list of choices, or
-//! a handoff.
+//! a handoff; how much of the message is words the knowledge never uses ([`Ranked::unknown`])
+//! decides whether a lone weak candidate is answered and whether choices are worth offering.
 //!
 //! An index is built once per version of an agent's knowledge and shared (see
 //! `crate::app::KnowledgeCache`); a message only reads it.
@@ -35,6 +36,18 @@ pub const ANSWER: f64 = 0.55;
 /// Between this and [`ANSWER`] (or too close to call) the visitor is offered choices.
 pub const CLARIFY: f64 = 0.35;
 pub const MARGIN: f64 = 0.1;
+/// A lone candidate is answered from this confidence when the runner-up is at most
+/// [`ALONE_RATIO`] of it and every word of the message is one the knowledge uses: the message
+/// is plainly about that entry, in words its answer has rather than its question's ("is there
+/// parking nearby" at a shop whose directions mention the car park). A word the knowledge never
+/// uses ("do you deliver flowers") is what the message is about and nothing covers, so it
+/// keeps the stricter bar.
+pub const ALONE: f64 = 0.38;
+pub const ALONE_RATIO: f64 = 0.5;
+/// A message that is this much words the knowledge never uses is not offered choices: what it
+/// asks is next to what the entries say ("do you rent out helmets" at a shop renting bikes),
+/// and a person should answer it.
+pub const UNCOVERED: f64 = 0.35;
 /// Choices offered at most.
 pub const MAX_CHOICES: usize = 3;
 
@@ -49,6 +62,11 @@ const CONTEXT_WEIGHT: f64 = 0.3;
 /// `other_form`'s bounds: letters added or cut, and the shortest stem that is matched so.
 const MAX_AFFIX: usize = 3;
 const MIN_STEM: usize = 4;
+/// Letters another form of a stem may add or cut: at most [`MAX_AFFIX`] and a third of the
+/// longer form ("rental" / "rent", but not "motorbik" / "motor"), leaving [`MIN_STEM`].
+fn max_affix(len: usize) -> usize {
+    MAX_AFFIX.min(len / 3).min(len.saturating_sub(MIN_STEM))
+}
 /// A compound's parts: at least this many letters before the last part, and in it.
 const MIN_HEAD: usize = 3;
 const MIN_TAIL: usize = 5;
@@ -80,6 +98,9 @@ pub struct Ranked {
     pub hits: Vec<Hit>,
     /// The message's total term weight where it was searched: how much it says.
     pub weight: f64,
+    /// The share of that weight in topic words the knowledge never uses (nor a near spelling
+    /// or another form of one): what the message asks that nothing covers.
+    pub unknown: f64,
 }
 
 /// What to do with a message.
@@ -201,10 +222,12 @@ impl Index {
         let foreign = detected.is_some() && searched.is_empty();
         let mut hits: Vec<Hit> = Vec::new();
         let mut weight: f64 = 0.0;
+        let mut unknowns: Vec<(Lang, f64)> = Vec::new();
         for part in searched {
-            let (found, w) = part.search(message);
+            let (found, w, u) = part.search(message);
             hits.extend(found);
             weight = weight.max(w);
+            unknowns.push((part.lang, u));
         }
         hits.sort_by(|a, b| {
             b.confidence
@@ -212,11 +235,20 @@ impl Index {
                 .then(a.index.cmp(&b.index))
         });
         hits.truncate(limit);
+        // Read in the language of the best entry: when the message's is not detected, its words
+        // are unknown to every other part.
+        let best = hits.first().and_then(|h| self.language_of(h.index));
+        let unknown = unknowns
+            .iter()
+            .find(|(l, _)| Some(*l) == best)
+            .or(unknowns.first())
+            .map_or(1.0, |&(_, u)| u);
         Ranked {
             detected,
             foreign,
             hits,
             weight,
+            unknown,
         }
     }
 
@@ -237,6 +269,12 @@ impl Index {
         if top.confidence >= ANSWER && top.confidence - second >= MARGIN {
             return Decision::Answer(top.index);
         }
+        if top.confidence >= ALONE
+            && second <= top.confidence * ALONE_RATIO
+            && ranked.unknown == 0.0
+        {
+            return Decision::Answer(top.index);
+        }
         // Only entries with a question can be offered: a choice is a question to tap.
         let choices: Vec<usize> = ranked
             .hits
@@ -246,7 +284,7 @@ impl Index {
             .take(MAX_CHOICES)
             .map(|h| h.index)
             .collect();
-        if choices.is_empty() {
+        if choices.is_empty() || ranked.unknown >= UNCOVERED {
             Decision::Handoff
         } else {
             Decision::Clarify(choices)
@@ -292,6 +330,8 @@ struct QueryTerm {
     term: String,
     weight: f64,
     credit: f64,
+    /// A topic word the knowledge never uses (see [`Ranked::unknown`]).
+    unknown: bool,
 }
 
 impl Part {
@@ -400,7 +440,7 @@ impl Part {
                 continue;
             }
             let chars: Vec<char> = term.chars().collect();
-            for cut in 1..=MAX_AFFIX.min(chars.len().saturating_sub(MIN_STEM)) {
+            for cut in 1..=max_affix(chars.len()) {
                 let prefix: String = chars[..chars.len() - cut].iter().collect();
                 self.shorter.entry(prefix).or_insert_with(|| term.clone());
             }
@@ -432,7 +472,7 @@ impl Part {
             return Some(longer);
         }
         let chars: Vec<char> = stem.chars().collect();
-        (1..=MAX_AFFIX.min(chars.len().saturating_sub(MIN_STEM))).find_map(|cut| {
+        (1..=max_affix(chars.len())).find_map(|cut| {
             let prefix: String = chars[..chars.len() - cut].iter().collect();
             self.df.get_key_value(&prefix).map(|(k, _)| k.as_str())
         })
@@ -448,6 +488,7 @@ impl Part {
                 Kind::Context => CONTEXT_WEIGHT,
             };
             let weight = self.idf(&token.term) * kind;
+            let unknown = token.kind == Kind::Topic && !self.df.contains_key(&token.term);
             match out.iter_mut().find(|q| q.term == token.term) {
                 Some(q) => {
                     q.weight = q.weight.max(weight);
@@ -457,6 +498,7 @@ impl Part {
                     term: token.term.clone(),
                     weight,
                     credit,
+                    unknown,
                 }),
             }
         };
@@ -494,13 +536,19 @@ impl Part {
         out
     }
 
-    /// The entries the message may be about, and the message's total weight here.
-    fn search(&self, message: &str) -> (Vec<Hit>, f64) {
+    /// The entries the message may be about, the message's total weight here, and the share of
+    /// it the knowledge never uses.
+    fn search(&self, message: &str) -> (Vec<Hit>, f64, f64) {
         let query = self.query_terms(message);
         let total: f64 = query.iter().map(|q| q.weight).sum();
         if total <= 0.0 || self.members.is_empty() {
-            return (Vec::new(), total);
+            return (Vec::new(), total, 1.0);
         }
+        let unknown = query
+            .iter()
+            .filter(|q| q.unknown)
+            .fold(0.0, |sum, q| sum + q.weight)
+            / total;
         // Per unit, the matched weight; per entry, its best unit.
         let mut unit_score: HashMap<u32, f64> = HashMap::new();
         for q in &query {
@@ -559,7 +607,7 @@ impl Part {
                 });
             }
         }
-        (hits, total)
+        (hits, total, unknown)
     }
 }
 

@@ -112,6 +112,56 @@ fn confident_matches_answer_and_unrelated_ones_hand_off() {
 }
 
 #[test]
+fn a_lone_candidate_is_answered_unless_the_message_asks_what_nothing_covers() {
+    let index = Index::new(&bakery(), Lang::En);
+    // Only the directions mention parking, and nothing else fits.
+    let ranked = index.rank("is there parking near you?", 10);
+    assert_eq!(ranked.unknown, 0.0);
+    assert_eq!(index.decide(&ranked), Decision::Answer(1));
+    // "flowers" is in no entry: that is what is asked, and delivery is neither its answer nor
+    // a choice to offer.
+    let ranked = index.rank("do you deliver flowers?", 10);
+    assert!(ranked.unknown >= UNCOVERED, "{ranked:?}");
+    assert_eq!(index.decide(&ranked), Decision::Handoff);
+}
+
+#[test]
+fn unknown_words_are_counted_in_the_language_of_the_best_entry() {
+    let mut kb = bakery();
+    kb.push(Knowledge {
+        id: 20,
+        question: Some("Wann habt ihr geöffnet?".into()),
+        answer: "Montag bis Samstag von 7 bis 18 Uhr.".into(),
+        lang: Some(Lang::De),
+        ..Knowledge::default()
+    });
+    let index = Index::new(&kb, Lang::En);
+    // Not sure of its language, so both parts are searched; every word is German-unknown.
+    let ranked = index.rank("croissants?", 10);
+    assert_eq!(ranked.detected, None);
+    assert_eq!(ranked.hits[0].index, 2);
+    assert_eq!(ranked.unknown, 0.0, "{ranked:?}");
+}
+
+#[test]
+fn another_form_of_a_word_differs_by_a_suffix_not_a_word() {
+    let kb = [
+        qa(1, "Do you rent bikes?", "City bikes are $20 a day."),
+        qa(
+            2,
+            "Do you work on e-bikes?",
+            "Yes, including motor diagnostics.",
+        ),
+    ];
+    let index = Index::new(&kb, Lang::En);
+    assert_eq!(index.search("rentals?", 1)[0].index, 0);
+    // "motorbikes" is not another form of "motor".
+    let ranked = index.rank("do you fix motorbikes", 3);
+    assert_eq!(ranked.unknown, 1.0, "{ranked:?}");
+    assert_eq!(index.decide(&ranked), Decision::Handoff);
+}
+
+#[test]
 fn typos_are_read_as_the_words_meant() {
     let index = Index::new(&bakery(), Lang::En);
     assert_eq!(top(&index, "deliverry?"), Some(6));
