@@ -522,7 +522,7 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     clear_and_type(
         &app,
         "[data-testid=agent-test-question]",
-        "Do you make vegan cakes?",
+        "Can I order a gluten free cake?",
     )
     .await;
     click(&app, "[data-testid=agent-test-ask]").await;
@@ -530,6 +530,12 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
         &app,
         "[data-testid=agent-test-choices]",
         "How do I order a custom cake?",
+    )
+    .await;
+    wait_text(
+        &app,
+        "[data-testid=agent-test-choices]",
+        "Do you have gluten-free options?",
     )
     .await;
 

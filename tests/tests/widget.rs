@@ -393,7 +393,10 @@ async fn a_401_renews_once_and_retries_once_and_a_second_401_ends_the_session() 
         .await;
     assert!(stale.as_str().is_some_and(|t| t.split('.').count() == 3));
     shop.rotate().await;
-    type_and_send(&browser, "And on Monday?").await;
+    // The cut stream renews at once (this fetchToken() asks no one), so the session may have
+    // ended before the visitor presses send: then the button is off and nothing is posted.
+    type_text(&browser, "And on Monday?").await;
+    let sent = press_send(&browser).await;
     wait_widget(&browser, "expired", SHORT).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
@@ -406,9 +409,13 @@ async fn a_401_renews_once_and_retries_once_and_a_second_401_ends_the_session() 
     // Either way: one renewal, then the ended state.
     let posts = statuses(&browser, "/api/v1/chat/messages", Some("POST")).await;
     assert!(
-        posts == [json!(401), json!(202), json!(401)]
-            || posts == [json!(401), json!(202), json!(401), json!(401)],
-        "{posts:?}"
+        if sent {
+            posts == [json!(401), json!(202), json!(401)]
+                || posts == [json!(401), json!(202), json!(401), json!(401)]
+        } else {
+            posts == [json!(401), json!(202)]
+        },
+        "{posts:?} (sent: {sent})"
     );
     let notice = browser
         .widget(

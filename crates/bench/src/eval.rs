@@ -34,6 +34,10 @@ struct Args {
     /// choosing thresholds on the dev half only
     #[arg(long)]
     dump_dev: bool,
+    /// Fail below this overall right rate (a percentage) instead of the target: `make test`'s
+    /// guard against matching getting worse, set at the rate reached so far
+    #[arg(long, value_name = "PERCENT")]
+    floor: Option<f64>,
     /// Explain one message against one business's knowledge instead: BUSINESS MESSAGE
     #[arg(long, num_args = 2, value_names = ["BUSINESS", "MESSAGE"])]
     explain: Option<Vec<String>>,
@@ -175,15 +179,19 @@ fn run(args: &Args) -> Result<(), String> {
             c.expect.join("|")
         );
     };
-    println!("## Wrong answers (both halves)\n");
-    for (c, label, _) in results.iter().filter(|r| r.2 == Score::Wrong) {
-        listed(c, label);
-    }
+    // The held-out half's messages stay out of sight unless asked for: seeing them is how
+    // tuning leaks into the half that is meant to say how well it really does.
     let halves = if args.show_heldout {
         "both halves"
     } else {
         "dev half"
     };
+    println!("## Wrong answers ({halves})\n");
+    for (c, label, _) in results.iter().filter(|r| r.2 == Score::Wrong) {
+        if args.show_heldout || c.half == "dev" {
+            listed(c, label);
+        }
+    }
     println!("\n## Misses ({halves})\n");
     for (c, label, score) in &results {
         let shown = args.show_heldout || c.half == "dev";
@@ -201,15 +209,23 @@ fn run(args: &Args) -> Result<(), String> {
     let n = results.len().max(1) as f64;
     let right = results.iter().filter(|r| r.2 == Score::Right).count() as f64 / n;
     let wrong = results.iter().filter(|r| r.2 == Score::Wrong).count() as f64 / n;
+    let bar = args.floor.map_or(RIGHT_TARGET, |f| f / 100.0);
     println!(
-        "\nOverall: {:.1}% right (target ≥ {:.0}%), {:.1}% wrong (target ≤ {:.0}%)",
+        "\nOverall: {:.1}% right (target ≥ {:.0}%{}), {:.1}% wrong (target ≤ {:.0}%)",
         right * 100.0,
         RIGHT_TARGET * 100.0,
+        args.floor
+            .map(|f| format!(", floor {f}%"))
+            .unwrap_or_default(),
         wrong * 100.0,
         WRONG_LIMIT * 100.0
     );
-    if right < RIGHT_TARGET || wrong > WRONG_LIMIT || ms > MS_PER_QUESTION {
-        return Err("below target".into());
+    if right < bar || wrong > WRONG_LIMIT || ms > MS_PER_QUESTION {
+        return Err(if args.floor.is_some() {
+            "below the floor: matching got worse".into()
+        } else {
+            "below target".into()
+        });
     }
     Ok(())
 }
