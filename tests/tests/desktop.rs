@@ -1281,6 +1281,8 @@ async fn an_owners_reply_to_a_handoff_becomes_the_answer_the_next_visitor_gets()
     type_into(&app, "[data-testid=reply-input]", answer).await;
     click(&app, "[data-testid=reply-send]").await;
     wait_text(&app, "[data-testid=transcript]", "well-behaved dogs").await;
+    // A draft begun before is kept while the answer is added in the reply box's place.
+    type_into(&app, "[data-testid=reply-input]", "See you soon").await;
     click(&app, "[data-testid=learn-open]").await;
     let seeded = find(&app, "[data-testid=learn-question]")
         .await
@@ -1294,9 +1296,22 @@ async fn an_owners_reply_to_a_handoff_becomes_the_answer_the_next_visitor_gets()
         .await
         .expect("the answer field");
     assert_eq!(seeded.as_deref(), Some(answer));
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=reply-input]"))
+            .await
+            .is_err(),
+        "the form takes the reply box's place"
+    );
     app.screenshot("desktop-inbox-learn").await;
     click(&app, "[data-testid=learn-save]").await;
     wait_text(&app, "[data-testid=toast]", "Added to the answers").await;
+    let draft = find(&app, "[data-testid=reply-input]")
+        .await
+        .prop("value")
+        .await
+        .expect("the reply box");
+    assert_eq!(draft.as_deref(), Some("See you soon"));
     assert!(
         app.client
             .find(Locator::Css("[data-testid=learn-open]"))
