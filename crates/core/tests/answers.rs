@@ -253,6 +253,12 @@ async fn an_edit_with_one_bad_field_changes_nothing_and_a_good_one_is_matched_at
         Some("How much is a wedding cake?"),
         "{similar:?}"
     );
+    let err = s
+        .app
+        .similar_entries("cakes", &"cake ".repeat(200))
+        .await
+        .expect_err("too long");
+    assert_eq!(err.code(), "invalid_input");
     assert!(
         s.app
             .similar_entries("cakes", "zebra crossing")

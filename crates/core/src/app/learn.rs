@@ -137,6 +137,11 @@ impl App {
     /// Entries of an agent a question may be another way of asking (for an unanswered
     /// question the owner is about to answer).
     pub async fn similar_entries(&self, slug: &str, question: &str) -> Result<Vec<SimilarEntry>> {
+        if question.chars().count() > MAX_QUESTION_CHARS {
+            return Err(Error::invalid(format!(
+                "a question is at most {MAX_QUESTION_CHARS} characters"
+            )));
+        }
         let (slug, question) = (slug.to_owned(), question.to_owned());
         self.blocking(move |i| {
             let folder = i.store.folder(&slug)?;

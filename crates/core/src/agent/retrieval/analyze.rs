@@ -534,7 +534,11 @@ mod tests {
         assert_eq!(fold("Straße"), "strasse");
         assert_eq!(fold("CRÈME brûlée"), "creme brulee");
         assert_eq!(fold("œuvre"), "oeuvre");
-        assert_eq!(fold("Open-Late"), "open-late", "plain ASCII is only lowercased");
+        assert_eq!(
+            fold("Open-Late"),
+            "open-late",
+            "plain ASCII is only lowercased"
+        );
         assert_eq!(fold("e\u{301}te\u{301}"), "ete");
     }
 
