@@ -240,7 +240,7 @@ fn outcome(b: &Loaded, message: &str, lang: Lang) -> (Verdict, String) {
         message,
         lang,
     };
-    let (got, _) = verdict(&input);
+    let (got, _) = verdict(&input, None);
     let label = match &got {
         Verdict::Answer(at) => b.ids.get(*at).cloned().unwrap_or_default(),
         Verdict::Clarify(_) => "clarify".into(),
@@ -401,7 +401,7 @@ fn timing(cases: &[Case]) -> f64 {
                 message: &case.message,
                 lang: Lang::En,
             };
-            if matches!(verdict(&input).0, Verdict::Answer(_)) {
+            if matches!(verdict(&input, None).0, Verdict::Answer(_)) {
                 answered += 1;
             }
         }

@@ -34,7 +34,13 @@ impl AnswersAgent {
 impl Agent for AnswersAgent {
     fn run<'a>(&'a self, input: AgentInput<'a>, sink: &'a DeltaSink) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
-            let reply = answer(&input);
+            // A greeting or thanks needs no vector; anything else is embedded when the
+            // knowledge has vectors (a server that fails leaves words alone).
+            let query = match small_talk(&input) {
+                Some(_) => None,
+                None => input.knowledge.embed_query(input.message).await,
+            };
+            let reply = answer(&input, query.as_deref());
             for piece in pieces(&reply.text, WORDS_PER_DELTA) {
                 sink(piece);
             }
@@ -54,22 +60,26 @@ pub enum Verdict {
     Handoff,
 }
 
-/// The engine's verdict on `input.message`, and the language its own words should be in: the
-/// message's when that is clear, else the page's.
-pub fn verdict(input: &AgentInput<'_>) -> (Verdict, Lang) {
+/// A greeting or thanks, in any language the engine reads.
+fn small_talk(input: &AgentInput<'_>) -> Option<SmallTalk> {
     let name = folded_words(input.name);
-    let talk = Lang::ALL
+    Lang::ALL
         .iter()
-        .find_map(|&l| Analyzer::of(l).small_talk(input.message, &name));
-    if let Some(talk) = talk {
+        .find_map(|&l| Analyzer::of(l).small_talk(input.message, &name))
+}
+
+/// The engine's verdict on `input.message`, and the language its own words should be in: the
+/// message's when that is clear, else the page's. `query` is the message's vector when the
+/// knowledge has vectors (semantic matching).
+pub fn verdict(input: &AgentInput<'_>, query: Option<&[f32]>) -> (Verdict, Lang) {
+    if let Some(talk) = small_talk(input) {
         // A greeting or thanks is never searched; only its language is wanted.
         let lang = retrieval::detect::detect(input.message).unwrap_or(input.lang);
         return (Verdict::SmallTalk(talk), lang);
     }
-    let index = input.knowledge.index();
-    let ranked = index.rank(input.message, RANKED);
+    let ranked = input.knowledge.index().rank(input.message, RANKED);
     let lang = ranked.detected.unwrap_or(input.lang);
-    let verdict = match index.decide(&ranked) {
+    let verdict = match input.knowledge.decide(&ranked, query) {
         Decision::Answer(at) => Verdict::Answer(at),
         Decision::Clarify(choices) => Verdict::Clarify(choices),
         Decision::Handoff => Verdict::Handoff,
@@ -77,9 +87,9 @@ pub fn verdict(input: &AgentInput<'_>) -> (Verdict, Lang) {
     (verdict, lang)
 }
 
-fn answer(input: &AgentInput<'_>) -> Reply {
+fn answer(input: &AgentInput<'_>, query: Option<&[f32]>) -> Reply {
     let ok = |text: &str| Reply::new(text, Outcome::Ok);
-    let (verdict, lang) = verdict(input);
+    let (verdict, lang) = verdict(input, query);
     let entries = input.knowledge.entries();
     match verdict {
         Verdict::SmallTalk(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {

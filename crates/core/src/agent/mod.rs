@@ -5,6 +5,7 @@
 //! a [`DeltaSink`]. It never touches the store or the hub: the turn owns persistence and fan-out.
 
 pub mod answers;
+pub mod embed;
 pub mod openai;
 pub mod retrieval;
 #[cfg(feature = "bench")]

@@ -80,7 +80,8 @@ impl OpenAiAgent {
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
-        let messages = messages(&input);
+        let query = input.knowledge.embed_query(input.message).await;
+        let messages = messages(&input, query.as_deref());
         *prompt_chars = messages
             .iter()
             .filter_map(|m| m["content"].as_str())
@@ -217,7 +218,9 @@ pub const FORMATTING: &str = "\n\nFormat replies as plain text with at most this
      addresses, e-mail addresses and phone numbers out in full: they become links by themselves.";
 
 /// System prompt (persona plus the relevant knowledge), recent history, then the new message.
-fn messages(input: &AgentInput<'_>) -> Vec<Value> {
+/// `query` is the message's vector when the knowledge has vectors: the knowledge put in the
+/// prompt is then chosen by words and meaning together.
+fn messages(input: &AgentInput<'_>, query: Option<&[f32]>) -> Vec<Value> {
     let mut system = if input.persona.trim().is_empty() {
         let name = Some(input.name.trim())
             .filter(|n| !n.is_empty())
@@ -232,17 +235,13 @@ fn messages(input: &AgentInput<'_>) -> Vec<Value> {
     // The built-in engine's ranking. A message in a language the knowledge is not written in
     // matches nothing word for word, but a model reads across languages: it gets the first
     // entries instead.
-    let ranked = input.knowledge.index().rank(input.message, KNOWLEDGE_LIMIT);
     let all = input.knowledge.entries();
-    let entries: Vec<_> = if ranked.foreign {
+    let best = input.knowledge.best(input.message, query, KNOWLEDGE_LIMIT);
+    let entries: Vec<_> = if best.foreign {
         all.iter().take(KNOWLEDGE_LIMIT).collect()
     } else {
         // `get` rather than indexing: a ranking bug must not take the turn down.
-        ranked
-            .hits
-            .iter()
-            .filter_map(|h| all.get(h.index))
-            .collect()
+        best.entries.iter().filter_map(|&at| all.get(at)).collect()
     };
     if !entries.is_empty() {
         system.push_str("\n\nAnswer from this knowledge when it applies:");
@@ -316,7 +315,7 @@ impl fmt::Display for Failure {
 }
 
 /// reqwest's own message hides the cause ("connection refused") in its source chain.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

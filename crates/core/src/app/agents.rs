@@ -124,6 +124,8 @@ pub struct AgentInfo {
     pub created_at: String,
     pub updated_at: String,
     pub budget: AgentBudget,
+    /// Semantic matching, when the owner set an embeddings server.
+    pub embeddings: Option<super::EmbeddingsInfo>,
 }
 
 /// What an agent answered to the owner's test question.
@@ -148,7 +150,7 @@ pub struct RouteRuleInfo {
     pub greeting: Option<String>,
 }
 
-fn text(what: &str, value: &str, min: usize, max: usize) -> Result<String> {
+pub(super) fn text(what: &str, value: &str, min: usize, max: usize) -> Result<String> {
     let value = value.trim();
     let n = value.chars().count();
     if n < min || n > max {
@@ -161,30 +163,44 @@ fn text(what: &str, value: &str, min: usize, max: usize) -> Result<String> {
     Ok(value.to_owned())
 }
 
+/// A provider's (or embeddings server's) base URL as stored: http(s), no credentials, no
+/// trailing slash.
+pub(super) fn provider_url(base_url: &str) -> Result<String> {
+    let url = reqwest::Url::parse(base_url.trim())
+        .map_err(|e| Error::invalid(format!("the provider URL {base_url:?} is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(
+            "the provider URL must start with http:// or https://",
+        ));
+    }
+    // A password in the URL would be stored in the database and logged; keys belong in the
+    // secret store (`--api-key`).
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "the provider URL must not carry a user name or password; set the API key instead",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An API key as kept: one trimmed line of at most 4096 characters.
+pub(super) fn secret_line(key: &Sensitive<String>) -> Result<Sensitive<String>> {
+    let k = key.expose();
+    if k.trim().is_empty() || k.len() > 4096 || k.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "the API key must be one line of at most 4096 characters",
+        ));
+    }
+    Ok(Sensitive::new(k.trim().to_owned()))
+}
+
 fn engine_row(setting: &EngineSetting) -> Result<EngineRow> {
     Ok(match setting {
         EngineSetting::Answers => EngineRow::Answers,
-        EngineSetting::OpenAi { base_url, model } => {
-            let url = reqwest::Url::parse(base_url.trim()).map_err(|e| {
-                Error::invalid(format!("the provider URL {base_url:?} is not a URL: {e}"))
-            })?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(Error::invalid(
-                    "the provider URL must start with http:// or https://",
-                ));
-            }
-            // A password in the URL would be stored in the database and logged; keys belong in
-            // the secret store (`--api-key`).
-            if !url.username().is_empty() || url.password().is_some() {
-                return Err(Error::invalid(
-                    "the provider URL must not carry a user name or password; set the API key instead",
-                ));
-            }
-            EngineRow::OpenAi {
-                base_url: url.as_str().trim_end_matches('/').to_owned(),
-                model: text("model name", model, 1, 200)?,
-            }
-        }
+        EngineSetting::OpenAi { base_url, model } => EngineRow::OpenAi {
+            base_url: provider_url(base_url)?,
+            model: text("model name", model, 1, 200)?,
+        },
     })
 }
 
@@ -193,7 +209,8 @@ impl Inner {
         format!("{}/agent/{slug}/api-key", self.namespace)
     }
 
-    fn agent_info(&self, row: FolderRow) -> Result<AgentInfo> {
+    pub(super) fn agent_info(&self, row: FolderRow) -> Result<AgentInfo> {
+        let embeddings = self.embeddings_info(&row)?;
         let engine = match row.engine {
             EngineRow::Answers => EngineInfo::Answers,
             EngineRow::OpenAi { base_url, model } => EngineInfo::Openai {
@@ -208,6 +225,7 @@ impl Inner {
         let budget = AgentBudget::of(&row.ceilings, &self.limits, today);
         Ok(AgentInfo {
             budget,
+            embeddings,
             slug: row.slug,
             name: row.name,
             greeting: row.greeting,
@@ -306,22 +324,13 @@ impl App {
         slug: &str,
         key: Option<Sensitive<String>>,
     ) -> Result<AgentInfo> {
-        if let Some(k) = &key {
-            let k = k.expose();
-            if k.trim().is_empty() || k.len() > 4096 || k.chars().any(char::is_control) {
-                return Err(Error::invalid(
-                    "the API key must be one line of at most 4096 characters",
-                ));
-            }
-        }
+        let key = key.map(|k| secret_line(&k)).transpose()?;
         let slug = slug.to_owned();
         self.blocking(move |i| {
             let row = i.store.folder(&slug)?;
             let name = i.api_key_name(&slug);
             match key {
-                Some(k) => i
-                    .secrets
-                    .set(&name, &Sensitive::new(k.expose().trim().to_owned()))?,
+                Some(k) => i.secrets.set(&name, &k)?,
                 None => i.secrets.delete(&name)?,
             }
             i.agent_info(row)

@@ -174,7 +174,8 @@ impl Inner {
             return Ok(Arc::clone(&cached.base));
         }
         let entries = self.store.knowledge(&folder.slug)?;
-        let base = Arc::new(crate::agent::KnowledgeBase::new(entries, lang));
+        let base =
+            Arc::new(self.with_vectors(folder, crate::agent::KnowledgeBase::new(entries, lang))?);
         if let Ok(mut cache) = self.knowledge.lock() {
             cache.insert(
                 folder.slug.clone(),

@@ -14,6 +14,7 @@ mod look;
 mod overview;
 mod proxies;
 mod public;
+mod semantic;
 mod settings;
 mod widget;
 
@@ -36,6 +37,7 @@ pub use public::{
     AddressChange, Audience, CHECK_EVERY, PROOF_PATH, Reach, ReachCheck, ReachProblem,
     RunningTunnel, STREAM_GAP, Via, audience_of,
 };
+pub use semantic::{EmbeddingsInfo, EmbeddingsSetting};
 pub use settings::{ServerSettings, normalize_base_url};
 pub use widget::{
     AppStatus, CreatedWidgetApp, DEFAULT_TOKEN_TTL, IssuedToken, NewWidgetApp, TokenRequest,
@@ -129,6 +131,10 @@ struct Inner {
     reach_changed: tokio::sync::Notify,
     /// Each agent's knowledge and index as of a knowledge revision (see `knowledge_base`).
     knowledge: std::sync::Mutex<std::collections::HashMap<String, CachedKnowledge>>,
+    /// Each agent's embedding work (semantic matching), so one task embeds at a time.
+    embedding: std::sync::Mutex<std::collections::HashMap<String, semantic::EmbedState>>,
+    /// This state itself, for background tasks started from a call that only has `&Inner`.
+    me: std::sync::Weak<Inner>,
 }
 
 /// An agent's built knowledge, good while its revision and language are these.
@@ -171,7 +177,7 @@ impl App {
             .unwrap_or_else(|| format!("http://127.0.0.1:{DEFAULT_PORT}"));
         let limits = effective_limits(&store, config.limits, &config.limit_overrides)?;
         let shutdown = CancellationToken::new();
-        let app = App(Arc::new(Inner {
+        let app = App(Arc::new_cyclic(|me| Inner {
             data_dir: config.data_dir,
             store: Arc::new(store),
             secrets,
@@ -189,6 +195,8 @@ impl App {
             budget_told: std::sync::Mutex::new(std::collections::HashSet::new()),
             reach_changed: tokio::sync::Notify::new(),
             knowledge: std::sync::Mutex::new(std::collections::HashMap::new()),
+            embedding: std::sync::Mutex::new(std::collections::HashMap::new()),
+            me: me.clone(),
         }));
         if config.seed_demo {
             app.seed_demo()?;

@@ -28,6 +28,15 @@ pub struct FolderRow {
     pub language: Option<crate::i18n::Lang>,
     /// Moves with every change to the knowledge (see the `knowledge_rev` column).
     pub knowledge_rev: i64,
+    /// The embeddings server its knowledge is embedded with, if any (semantic matching).
+    pub embeddings: Option<EmbeddingsRow>,
+}
+
+/// An OpenAI-compatible embeddings endpoint and model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingsRow {
+    pub base_url: String,
+    pub model: String,
 }
 
 /// An agent's own ceilings on its provider's use; `None` takes the server's default limit.
@@ -61,7 +70,8 @@ pub struct RouteRule {
 
 const FOLDER_COLUMNS: &str = "slug, name, greeting, instructions, engine, openai_base_url, openai_model, \
      created_at, updated_at, (SELECT count(*) FROM knowledge k WHERE k.folder = folders.slug), \
-     max_tokens, daily_requests, daily_tokens, json_extract(look, '$.language'), knowledge_rev";
+     max_tokens, daily_requests, daily_tokens, json_extract(look, '$.language'), knowledge_rev, \
+     embed_url, embed_model";
 
 fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
     let engine: String = r.get(4)?;
@@ -91,6 +101,10 @@ fn folder_from_row(r: &Row<'_>) -> rusqlite::Result<FolderRow> {
             .as_deref()
             .and_then(crate::i18n::Lang::from_tag),
         knowledge_rev: r.get(14)?,
+        embeddings: match (r.get(15)?, r.get(16)?) {
+            (Some(base_url), Some(model)) => Some(EmbeddingsRow { base_url, model }),
+            _ => None,
+        },
     })
 }
 
@@ -284,6 +298,24 @@ impl Store {
         })
     }
 
+    /// Sets (or with `None`, clears) the embeddings server of `slug`'s knowledge. The knowledge's
+    /// revision moves, so built indexes are rebuilt with the new server's vectors.
+    pub fn set_embeddings(&self, slug: &str, to: Option<&EmbeddingsRow>) -> Result<FolderRow> {
+        self.write(|tx| {
+            require(tx, slug)?;
+            tx.execute(
+                "UPDATE folders SET embed_url = ?2, embed_model = ?3 WHERE slug = ?1",
+                params![
+                    slug,
+                    to.map(|e| e.base_url.as_str()),
+                    to.map(|e| e.model.as_str())
+                ],
+            )?;
+            knowledge_changed(tx, slug)?;
+            require(tx, slug)
+        })
+    }
+
     /// Counts one provider request for `folder` on `day` unless its ceilings for that day are
     /// reached; `false` means spent (nothing is counted).
     pub fn spend_request(
@@ -358,7 +390,6 @@ impl Store {
         })
     }
 
-    /// Changes an entry's question and answer; its phrasings and language stay.
     /// Changes all of an entry at once (already checked by the caller), so a bad field leaves
     /// none of it changed.
     pub fn edit_knowledge(
@@ -421,6 +452,65 @@ impl Store {
                 "UPDATE knowledge SET lang = ?3 WHERE folder = ?1 AND id = ?2",
                 &[&code],
             )
+        })
+    }
+
+    /// Adds an entry learned from a visitor's question (already checked by the caller) and takes
+    /// the unanswered question `forget` off the list, in one transaction: a failure leaves the
+    /// question on the list and no entry behind.
+    pub fn learn_entry(
+        &self,
+        slug: &str,
+        question: &str,
+        answer: &str,
+        lang: Option<crate::i18n::Lang>,
+        forget: Option<&str>,
+    ) -> Result<Knowledge> {
+        let code = lang.map(|l| l.code());
+        self.write(|tx| {
+            require(tx, slug)?;
+            tx.execute(
+                "INSERT INTO knowledge(folder, question, answer, lang, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![slug, question, answer, code, now_ms()],
+            )?;
+            let id = tx.last_insert_rowid();
+            knowledge_changed(tx, slug)?;
+            if let Some(key) = forget {
+                super::unanswered::forget(tx, slug, key)?;
+            }
+            knowledge_entry(tx, slug, id)
+        })
+    }
+
+    /// Sets an entry's phrasings to `phrasings` (already checked by the caller; `None`: they
+    /// stay) and takes the unanswered question `forget` off the list, in one transaction.
+    pub fn learn_phrasing(
+        &self,
+        slug: &str,
+        id: i64,
+        phrasings: Option<&[String]>,
+        forget: Option<&str>,
+    ) -> Result<Knowledge> {
+        let json = phrasings
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("phrasings as JSON: {e}")))?;
+        self.write(|tx| {
+            let entry = match &json {
+                Some(json) => change_entry(
+                    tx,
+                    slug,
+                    id,
+                    "UPDATE knowledge SET phrasings = ?3 WHERE folder = ?1 AND id = ?2",
+                    &[json],
+                )?,
+                None => knowledge_entry(tx, slug, id)?,
+            };
+            if let Some(key) = forget {
+                super::unanswered::forget(tx, slug, key)?;
+            }
+            Ok(entry)
         })
     }
 

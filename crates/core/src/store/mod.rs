@@ -8,6 +8,7 @@
 
 mod apps;
 mod chat;
+mod embeddings;
 mod folders;
 mod group;
 mod inbox;
@@ -21,7 +22,8 @@ mod values;
 
 pub use apps::{AppRow, NewApp};
 pub use chat::{ConversationRow, NewTurn, RecoveredTurn, Running, TurnRow, TurnStart};
-pub use folders::{Ceilings, EngineRow, FolderRow, FolderUpdate, RouteRule};
+pub use embeddings::TextHash;
+pub use folders::{Ceilings, EmbeddingsRow, EngineRow, FolderRow, FolderUpdate, RouteRule};
 pub use inbox::{DayRow, InboxQuery, InboxRow};
 pub use stats::OverviewRow;
 pub use tokens::{NewToken, TokenRow};

@@ -204,6 +204,21 @@ CREATE TABLE unanswered (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX unanswered_by_asks ON unanswered(folder, asks DESC, last_at DESC);
 "#,
+    r#"
+-- Optional semantic matching: the embeddings server and model an agent's knowledge is embedded
+-- with (both NULL: words alone). The API key, if any, is in the secret store.
+ALTER TABLE folders ADD COLUMN embed_url TEXT;
+ALTER TABLE folders ADD COLUMN embed_model TEXT;
+-- Vectors of the knowledge's texts, by the text's SHA-256 and the server and model that made
+-- them, so an edit re-embeds only what changed. A cache: losing it costs a re-embedding.
+CREATE TABLE embeddings (
+    folder TEXT NOT NULL REFERENCES folders(slug) ON DELETE CASCADE,
+    model  TEXT NOT NULL,
+    hash   BLOB NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (folder, model, hash)
+) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {

@@ -15,18 +15,27 @@
 //! a handoff; how much of the message is words the knowledge never uses ([`Ranked::unknown`])
 //! decides whether a lone weak candidate is answered and whether choices are worth offering.
 //!
+//! When the owner points the agent at an embeddings server, the knowledge's vectors ride along
+//! ([`Semantic`]) and [`semantic`] combines the meaning ranking with the word ranking.
+//!
 //! An index is built once per version of an agent's knowledge and shared (see
 //! `crate::app::KnowledgeCache`); a message only reads it.
 
 pub mod analyze;
 pub mod detect;
 pub mod lexicon;
+pub mod semantic;
 pub mod typo;
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
 use analyze::{Analyzer, Kind, TOPIC, Token};
 use typo::Typos;
+
+use super::embed::Embedder;
 
 use crate::i18n::Lang;
 use crate::model::Knowledge;
@@ -118,12 +127,75 @@ pub enum Decision {
 pub struct KnowledgeBase {
     entries: Vec<Knowledge>,
     index: Index,
+    semantic: Option<Semantic>,
+}
+
+/// The knowledge's vectors and the server that made them: a message is embedded by the same
+/// server and model, or its vector would not compare.
+#[derive(Debug)]
+pub struct Semantic {
+    embedder: Embedder,
+    vectors: semantic::Vectors,
+    /// When a failure to embed a message was last logged: a server that is down is said once a
+    /// minute, not once a message.
+    warned_at: AtomicI64,
+}
+
+/// A visitor waits for the message's vector before the reply starts: past this, words alone.
+const QUERY_DEADLINE: Duration = Duration::from_secs(3);
+const WARN_EVERY_MS: i64 = 60_000;
+
+impl Semantic {
+    pub fn new(embedder: Embedder, vectors: semantic::Vectors) -> Semantic {
+        Semantic {
+            embedder,
+            vectors,
+            warned_at: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    pub fn vectors(&self) -> &semantic::Vectors {
+        &self.vectors
+    }
+
+    /// The message's vector, or `None` (logged) when the server fails: the agent then matches
+    /// by words alone.
+    pub async fn embed_query(&self, message: &str) -> Option<Vec<f32>> {
+        let text = message
+            .trim()
+            .chars()
+            .take(semantic::MAX_TEXT_CHARS)
+            .collect::<String>();
+        match self.embedder.embed(&[text], QUERY_DEADLINE).await {
+            Ok(mut v) => v.pop(),
+            Err(e) => {
+                let now = crate::model::now_ms();
+                let last = self.warned_at.load(Ordering::Relaxed);
+                if now.saturating_sub(last) >= WARN_EVERY_MS {
+                    self.warned_at.store(now, Ordering::Relaxed);
+                    let model = &self.embedder.config().model;
+                    tracing::warn!(%model, "semantic matching skipped for a message: {e}");
+                }
+                None
+            }
+        }
+    }
 }
 
 impl KnowledgeBase {
     pub fn new(entries: Vec<Knowledge>, default: Lang) -> KnowledgeBase {
         let index = Index::new(&entries, default);
-        KnowledgeBase { entries, index }
+        KnowledgeBase {
+            entries,
+            index,
+            semantic: None,
+        }
+    }
+
+    /// The same knowledge with its vectors.
+    pub fn with_semantic(mut self, semantic: Semantic) -> KnowledgeBase {
+        self.semantic = Some(semantic);
+        self
     }
 
     pub fn entries(&self) -> &[Knowledge] {
@@ -133,7 +205,70 @@ impl KnowledgeBase {
     pub fn index(&self) -> &Index {
         &self.index
     }
+
+    pub fn semantic(&self) -> Option<&Semantic> {
+        self.semantic.as_ref()
+    }
+
+    /// The message's vector when the knowledge has vectors and the server answers.
+    pub async fn embed_query(&self, message: &str) -> Option<Vec<f32>> {
+        match &self.semantic {
+            Some(s) => s.embed_query(message).await,
+            None => None,
+        }
+    }
+
+    /// Each searched entry's similarity in meaning to a message whose vector is `query`, best
+    /// first; empty without vectors.
+    pub fn similar(&self, ranked: &Ranked, query: Option<&[f32]>) -> Vec<(usize, f32)> {
+        match (&self.semantic, query) {
+            (Some(s), Some(q)) if !ranked.foreign => {
+                s.vectors.similar(q, |at| self.index.searched(ranked, at))
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Answer, ask which of a few was meant, or hand off: the words' decision, with meaning
+    /// taken into account when there are vectors.
+    pub fn decide(&self, ranked: &Ranked, query: Option<&[f32]>) -> Decision {
+        let words = self.index.decide(ranked);
+        let similar = self.similar(ranked, query);
+        if similar.is_empty() {
+            return words;
+        }
+        semantic::decide(&self.index, ranked, words, &similar)
+    }
+
+    /// The best entries for a message, best first, at most `limit`: the prompt knowledge of a
+    /// language model. Words and meaning fused when there are vectors.
+    pub fn best(&self, message: &str, query: Option<&[f32]>, limit: usize) -> Best {
+        let ranked = self.index.rank(message, limit.max(RANK_DEPTH));
+        let similar = self.similar(&ranked, query);
+        let mut entries = if similar.is_empty() {
+            ranked.hits.iter().map(|h| h.index).collect()
+        } else {
+            semantic::fuse(&ranked, &similar)
+        };
+        entries.truncate(limit);
+        Best {
+            foreign: ranked.foreign,
+            entries,
+        }
+    }
 }
+
+/// [`KnowledgeBase::best`]'s answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Best {
+    /// The message is in a language none of the knowledge is written in (nothing was searched).
+    pub foreign: bool,
+    /// Indexes into the entries, best first.
+    pub entries: Vec<usize>,
+}
+
+/// Ranked entries fusion looks at.
+const RANK_DEPTH: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -255,6 +390,15 @@ impl Index {
     /// The best entries for a message, best first: the prompt knowledge of a language model.
     pub fn search(&self, message: &str, limit: usize) -> Vec<Hit> {
         self.rank(message, limit).hits
+    }
+
+    /// Whether entry `at` is in a part the ranked message was searched in.
+    pub fn searched(&self, ranked: &Ranked, at: usize) -> bool {
+        !ranked.foreign
+            && match ranked.detected {
+                Some(lang) => self.language_of(at) == Some(lang),
+                None => at < self.entries.len(),
+            }
     }
 
     /// Answer, ask which of a few was meant, or hand off.
