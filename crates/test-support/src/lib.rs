@@ -5,6 +5,7 @@
 //!
 //! Test code only: helpers panic with a message saying what failed instead of returning errors.
 
+pub mod embeddings;
 pub mod provider;
 pub mod tunnels;
 
@@ -15,6 +16,7 @@ use chatlink_core::secret::SecretBackend;
 use chatlink_core::{App, AppConfig, Limits};
 use tempfile::TempDir;
 
+pub use embeddings::FakeEmbeddings;
 pub use provider::FakeProvider;
 
 /// A port nobody listens on right now (the OS picks it; a rare race is retried by callers).
