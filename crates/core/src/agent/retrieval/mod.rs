@@ -35,7 +35,7 @@ use std::time::Duration;
 use analyze::{Analyzer, Kind, TOPIC, Token};
 use typo::Typos;
 
-use super::embed::Embedder;
+use super::embed::{EmbedFailure, Embedder};
 
 use crate::i18n::Lang;
 use crate::model::Knowledge;
@@ -158,6 +158,33 @@ impl Semantic {
         &self.vectors
     }
 
+    /// Embeds every text of `entries` now, with no cache and no background: for measuring
+    /// (`chatlink-eval --embeddings`). The server records vectors in `crate::app`.
+    pub async fn embed_all(
+        embedder: Embedder,
+        entries: &[Knowledge],
+        deadline: Duration,
+    ) -> Result<Semantic, EmbedFailure> {
+        let texts: Vec<(usize, semantic::Side, String)> = entries
+            .iter()
+            .enumerate()
+            .flat_map(|(at, e)| {
+                semantic::texts_of(e)
+                    .into_iter()
+                    .map(move |(side, text)| (at, side, text))
+            })
+            .collect();
+        let mut units = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(super::embed::BATCH) {
+            let strings: Vec<String> = batch.iter().map(|t| t.2.clone()).collect();
+            let vectors = embedder.embed(&strings, deadline).await?;
+            units.extend(batch.iter().zip(vectors).map(|(t, v)| (t.0, t.1, v)));
+        }
+        let vectors = semantic::Vectors::new(units)
+            .ok_or_else(|| EmbedFailure::Malformed("no usable vectors".into()))?;
+        Ok(Semantic::new(embedder, vectors))
+    }
+
     /// The message's vector, or `None` (logged) when the server fails: the agent then matches
     /// by words alone.
     pub async fn embed_query(&self, message: &str) -> Option<Vec<f32>> {
@@ -229,15 +256,21 @@ impl KnowledgeBase {
         }
     }
 
-    /// Answer, ask which of a few was meant, or hand off: the words' decision, with meaning
-    /// taken into account when there are vectors.
-    pub fn decide(&self, ranked: &Ranked, query: Option<&[f32]>) -> Decision {
+    /// Answer, ask which of a few was meant, or hand off (with the questions to offer beside
+    /// it): the words' decision, with meaning taken into account when there are vectors.
+    pub fn decide(&self, ranked: &Ranked, query: Option<&[f32]>) -> (Decision, Vec<usize>) {
         let words = self.index.decide(ranked);
         let similar = self.similar(ranked, query);
         if similar.is_empty() {
-            return words;
+            return (words, Vec::new());
         }
-        semantic::decide(&self.index, ranked, words, &similar)
+        match semantic::decide(ranked, words, &similar) {
+            Decision::Handoff => (
+                Decision::Handoff,
+                semantic::related(&self.index, ranked, &similar),
+            ),
+            other => (other, Vec::new()),
+        }
     }
 
     /// The best entries for a message, best first, at most `limit`: the prompt knowledge of a
