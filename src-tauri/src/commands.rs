@@ -340,19 +340,21 @@ pub async fn similar_entries(
 }
 
 /// Adds a visitor's question to the knowledge: a new entry with `answer`, or, with
-/// `phrasing_of`, another way of asking that entry.
+/// `phrasing_of`, another way of asking that entry; and takes the unanswered question `key`
+/// off the list.
 #[tauri::command]
 pub async fn learn(
     desktop: State<'_, Desktop>,
     slug: String,
     question: String,
-    answer: String,
+    answer: Option<String>,
     phrasing_of: Option<i64>,
+    key: Option<String>,
 ) -> Reply<Knowledge> {
-    let learn_as = phrasing_of.map_or(LearnAs::NewEntry, LearnAs::PhrasingOf);
+    let learn_as = LearnAs::from_parts(answer, phrasing_of)?;
     Ok(desktop
         .app()?
-        .learn(&slug, &question, &answer, learn_as)
+        .learn(&slug, &question, learn_as, key)
         .await?)
 }
 

@@ -343,10 +343,14 @@ pub enum KnowledgeCmd {
         slug: String,
         #[arg(long)]
         question: String,
-        #[arg(long, required_unless_present = "into")]
+        /// The new entry's answer (a phrasing keeps its entry's answer)
+        #[arg(long, required_unless_present = "into", conflicts_with = "into")]
         answer: Option<String>,
         #[arg(long)]
         into: Option<i64>,
+        /// The unanswered question's key (from `unanswered`), taken off the list
+        #[arg(long)]
+        key: Option<String>,
     },
 }
 

@@ -634,10 +634,10 @@ async fn knowledge(app: App, cmd: KnowledgeCmd, out: &Out) -> Result<()> {
             question,
             answer,
             into,
+            key,
         } => {
-            let learn_as = into.map_or(LearnAs::NewEntry, LearnAs::PhrasingOf);
-            let answer = answer.unwrap_or_default();
-            out.knowledge(&[app.learn(&slug, &question, &answer, learn_as).await?])
+            let learn_as = LearnAs::from_parts(answer, into)?;
+            out.knowledge(&[app.learn(&slug, &question, learn_as, key).await?])
         }
     }
     Ok(())

@@ -1325,6 +1325,50 @@ fn cli_knowledge_grows_other_phrasings_languages_and_learned_answers() {
         into[0]["phrasings"],
         serde_json::json!(["When do you shut?", "are you open on bank holidays"])
     );
+    // A phrasing keeps its entry's answer: an answer with --into is a usage error, not dropped.
+    let out = data.run(&[
+        "agent",
+        "knowledge",
+        "learn",
+        "demo",
+        "--question",
+        "open at easter?",
+        "--answer",
+        "No.",
+        "--into",
+        &hours,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let long_key = "k".repeat(201);
+    let err = data.fail(&[
+        "agent",
+        "knowledge",
+        "learn",
+        "demo",
+        "--question",
+        "open at easter?",
+        "--into",
+        &hours,
+        "--key",
+        &long_key,
+    ]);
+    assert!(err.contains("key"), "{err}");
+    let err = data.fail(&["agent", "knowledge", "dismiss", "demo", &long_key]);
+    assert!(err.contains("key"), "{err}");
+    let unchanged = array(data.json(&["agent", "knowledge", "list", "demo"]));
+    let hours_now = unchanged
+        .iter()
+        .find(|e| e["id"].as_i64().map(|id| id.to_string()).as_deref() == Some(hours.as_str()))
+        .expect("hours");
+    assert_eq!(
+        hours_now["phrasings"], into[0]["phrasings"],
+        "refused: no change"
+    );
 
     assert_eq!(
         data.json(&["agent", "knowledge", "unanswered", "demo"]),

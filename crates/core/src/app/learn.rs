@@ -15,6 +15,9 @@ use crate::model::{Knowledge, Role, rfc3339};
 pub const MAX_PHRASINGS: usize = 20;
 /// Unanswered questions the owner is shown at most.
 pub const MAX_UNANSWERED_SHOWN: usize = 200;
+/// An unanswered question's key is at most this long: `retrieval::question_key` cuts keys there,
+/// so a longer one names no question and is refused rather than looked up.
+pub const MAX_KEY_BYTES: usize = 200;
 
 /// A question visitors asked that the agent could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,6 +55,9 @@ pub struct LearnSuggestion {
     pub answer: String,
     /// Entries it may be another way of asking, closest first.
     pub similar: Vec<SimilarEntry>,
+    /// The unanswered question this is, when it is on the list: what `learn` takes to take it
+    /// off (the visitor's browser language shaped the key, so it is not rebuilt from the text).
+    pub key: Option<String>,
 }
 
 /// An entry as the owner's edit form changes it.
@@ -68,12 +74,28 @@ pub struct KnowledgeEdit {
 }
 
 /// Where a learned question goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LearnAs {
     /// A new entry with the owner's answer.
-    NewEntry,
-    /// Another phrasing of this entry (the owner's answer is not kept: the entry's stands).
+    NewEntry { answer: String },
+    /// Another phrasing of this entry: its own answer stands, so none is taken.
     PhrasingOf(i64),
+}
+
+impl LearnAs {
+    /// From a front end's two optional fields: an answer makes a new entry, an entry id a
+    /// phrasing of it. Both at once is refused rather than the answer silently dropped.
+    pub fn from_parts(answer: Option<String>, phrasing_of: Option<i64>) -> Result<LearnAs> {
+        let answer = answer.filter(|a| !a.trim().is_empty());
+        match (answer, phrasing_of) {
+            (Some(_), Some(_)) => Err(Error::invalid(
+                "an answer goes with a new entry: another phrasing keeps its entry's answer",
+            )),
+            (None, Some(id)) => Ok(LearnAs::PhrasingOf(id)),
+            (Some(answer), None) => Ok(LearnAs::NewEntry { answer }),
+            (None, None) => Err(Error::invalid("the answer is empty")),
+        }
+    }
 }
 
 impl App {
@@ -136,13 +158,13 @@ impl App {
 
     /// Entries of an agent a question may be another way of asking (for an unanswered
     /// question the owner is about to answer).
+    ///
+    /// A visitor's message may be longer than an entry's question: only its first
+    /// `MAX_QUESTION_CHARS` characters are ranked, which bounds the work and still lets the owner
+    /// answer it (this only reads).
     pub async fn similar_entries(&self, slug: &str, question: &str) -> Result<Vec<SimilarEntry>> {
-        if question.chars().count() > MAX_QUESTION_CHARS {
-            return Err(Error::invalid(format!(
-                "a question is at most {MAX_QUESTION_CHARS} characters"
-            )));
-        }
-        let (slug, question) = (slug.to_owned(), question.to_owned());
+        let question: String = question.chars().take(MAX_QUESTION_CHARS).collect();
+        let slug = slug.to_owned();
         self.blocking(move |i| {
             let folder = i.store.folder(&slug)?;
             i.similar(&folder, &question)
@@ -179,6 +201,7 @@ impl App {
 
     /// Takes a question off the unanswered list without answering it.
     pub async fn dismiss_unanswered(&self, slug: &str, key: &str) -> Result<()> {
+        check_key(key)?;
         let (slug, key) = (slug.to_owned(), key.to_owned());
         self.blocking(move |i| {
             i.store.folder(&slug)?;
@@ -200,53 +223,66 @@ impl App {
             })?;
             let folder = i.store.folder(&conversation.folder)?;
             let similar = i.similar(&folder, &question)?;
+            // The turn keyed the question with the visitor's browser language, which is not
+            // kept: every language's key of the exact text is tried, this conversation's first.
+            let mut keys: Vec<String> = Lang::ALL
+                .iter()
+                .map(|&l| retrieval::question_key(&question, l).0)
+                .collect();
+            keys.sort();
+            keys.dedup();
+            let key = i.store.unanswered_key(&folder.slug, &keys, &id)?;
             Ok(LearnSuggestion {
                 agent: folder.slug,
                 question,
                 answer,
                 similar,
+                key,
             })
         })
         .await
     }
 
-    /// Adds a visitor's question to the knowledge (a new entry with `answer`, or a phrasing of
-    /// an existing one) and takes it off the unanswered list: the next visitor who asks it is
-    /// answered.
+    /// Adds a visitor's question to the knowledge (a new entry with its answer, or a phrasing
+    /// of an existing one) and takes the unanswered question `forget` (its key from
+    /// `unanswered` or `learn_suggestion`) off the list, all in one write: the next visitor
+    /// who asks it is answered. The key is taken as given, not rebuilt from the question: the
+    /// owner may have tidied the wording, and the visitor's browser language shaped the key.
     pub async fn learn(
         &self,
         slug: &str,
         question: &str,
-        answer: &str,
         learn_as: LearnAs,
+        forget: Option<String>,
     ) -> Result<Knowledge> {
-        let (slug, question, answer) = (slug.to_owned(), question.to_owned(), answer.to_owned());
+        if let Some(key) = &forget {
+            check_key(key)?;
+        }
+        // A question is one line: a visitor's message may run over several.
+        let question = one_line(question);
+        if question.is_empty() {
+            return Err(Error::invalid("the question is empty"));
+        }
+        let slug = slug.to_owned();
         self.blocking(move |i| {
-            let folder = i.store.folder(&slug)?;
-            let fallback = folder.language.unwrap_or_default();
-            let entry = match learn_as {
-                LearnAs::NewEntry => {
-                    let entry = knowledge::entry(Some(&question), &answer)?;
-                    if entry.0.is_none() {
-                        return Err(Error::invalid("the question is empty"));
-                    }
-                    let added = i
-                        .store
-                        .add_knowledge(&slug, &[entry])?
-                        .pop()
-                        .ok_or_else(|| Error::Internal("an added entry went missing".into()))?;
+            i.store.folder(&slug)?;
+            let forget = forget.as_deref();
+            match learn_as {
+                LearnAs::NewEntry { answer } => {
+                    let (_, answer) = knowledge::entry(Some(&question), &answer)?;
                     // The visitor's language, when clear, is the entry's: a German question
                     // answered in German is matched with German words.
-                    match retrieval::detect::detect(&question) {
-                        Some(lang) => i.store.set_knowledge_lang(&slug, added.id, Some(lang))?,
-                        None => added,
-                    }
+                    let lang = retrieval::detect::detect(&question);
+                    i.store.learn_entry(&slug, &question, &answer, lang, forget)
                 }
-                LearnAs::PhrasingOf(id) => i.add_phrasing(&slug, id, &question)?,
-            };
-            let (key, _) = retrieval::question_key(&question, fallback);
-            i.store.forget_unanswered(&slug, &[key])?;
-            Ok(entry)
+                LearnAs::PhrasingOf(id) => {
+                    let entry = i.has_question(&slug, id)?;
+                    let phrasings = with_phrasing(&entry, &question)?;
+                    // A phrasing it already has changes nothing, so the index is not rebuilt.
+                    let changed = (phrasings != entry.phrasings).then_some(phrasings.as_slice());
+                    i.store.learn_phrasing(&slug, id, changed, forget)
+                }
+            }
         })
         .await
     }
@@ -286,9 +322,7 @@ impl Inner {
 
     fn add_phrasing(&self, slug: &str, id: i64, phrasing: &str) -> Result<Knowledge> {
         let entry = self.has_question(slug, id)?;
-        let mut phrasings = entry.phrasings.clone();
-        phrasings.push(phrasing.to_owned());
-        let phrasings = tidy_phrasings(phrasings)?;
+        let phrasings = with_phrasing(&entry, phrasing)?;
         if phrasings == entry.phrasings {
             return Ok(entry);
         }
@@ -300,13 +334,48 @@ fn free_text_has_no_question() -> Error {
     Error::invalid("free text has no question to ask another way: give it a question first")
 }
 
+/// Keys come from the owner's front end; one longer than any key names nothing.
+fn check_key(key: &str) -> Result<()> {
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::invalid(format!(
+            "an unanswered question's key is at most {MAX_KEY_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs of whitespace (line breaks too) as one space, trimmed.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// An entry's phrasings with one more. A repeat (ignoring case) changes nothing, even on an
+/// entry that already has as many as it may.
+fn with_phrasing(entry: &Knowledge, phrasing: &str) -> Result<Vec<String>> {
+    let lower = phrasing.trim().to_lowercase();
+    if entry.phrasings.iter().any(|p| p.to_lowercase() == lower) {
+        return Ok(entry.phrasings.clone());
+    }
+    let mut phrasings = entry.phrasings.clone();
+    phrasings.push(phrasing.to_owned());
+    tidy_phrasings(phrasings)
+}
+
 /// Trimmed, without blanks or repeats (ignoring case), each within a question's length.
 fn tidy_phrasings(phrasings: Vec<String>) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for p in phrasings {
         let p = p.trim();
-        if p.is_empty() || out.iter().any(|o| o.to_lowercase() == p.to_lowercase()) {
+        if p.is_empty() {
             continue;
+        }
+        // Checked before the comparison with those kept, so a huge list costs at most
+        // `MAX_PHRASINGS` comparisons per item rather than growing without bound.
+        if out.len() == MAX_PHRASINGS {
+            return Err(Error::invalid(format!(
+                "an entry takes at most {MAX_PHRASINGS} other phrasings"
+            )));
         }
         if p.chars().count() > MAX_QUESTION_CHARS {
             return Err(Error::invalid(format!(
@@ -314,14 +383,14 @@ fn tidy_phrasings(phrasings: Vec<String>) -> Result<Vec<String>> {
             )));
         }
         if p.chars().any(char::is_control) {
-            return Err(Error::invalid("a phrasing must be one line"));
+            return Err(Error::invalid("a phrasing must be one line of plain text"));
+        }
+        let lower = p.to_lowercase();
+        if seen.contains(&lower) {
+            continue;
         }
         out.push(p.to_owned());
-    }
-    if out.len() > MAX_PHRASINGS {
-        return Err(Error::invalid(format!(
-            "an entry takes at most {MAX_PHRASINGS} other phrasings"
-        )));
+        seen.push(lower);
     }
     Ok(out)
 }
@@ -392,7 +461,78 @@ mod tests {
             ["Parking?", "Where do I park"]
         );
         assert!(tidy_phrasings(vec!["x".repeat(MAX_QUESTION_CHARS + 1)]).is_err());
-        assert!(tidy_phrasings(vec!["a\nb".into()]).is_err());
+        let err = tidy_phrasings(vec!["a\nb".into()]).expect_err("two lines");
+        assert_eq!(err.to_string(), "a phrasing must be one line of plain text");
         assert!(tidy_phrasings((0..=MAX_PHRASINGS).map(|i| format!("q{i}")).collect()).is_err());
+        assert_eq!(
+            tidy_phrasings((0..MAX_PHRASINGS).map(|i| format!("q{i}")).collect())
+                .expect("as many as allowed")
+                .len(),
+            MAX_PHRASINGS
+        );
+        // A huge list is refused as soon as it passes the cap, without comparing the rest.
+        let huge: Vec<String> = (0..100_000).map(|i| format!("q{i}")).collect();
+        let err = tidy_phrasings(huge).expect_err("too many");
+        assert_eq!(err.code(), "invalid_input");
+    }
+
+    #[test]
+    fn a_repeat_phrasing_changes_nothing_even_on_a_full_entry() {
+        let full = Knowledge {
+            id: 1,
+            question: Some("Hours?".into()),
+            answer: "9 to 5".into(),
+            phrasings: (0..MAX_PHRASINGS).map(|i| format!("q{i}")).collect(),
+            lang: None,
+        };
+        assert_eq!(
+            with_phrasing(&full, " Q3 ").expect("a repeat"),
+            full.phrasings
+        );
+        assert!(with_phrasing(&full, "one more").is_err());
+    }
+
+    #[test]
+    fn a_question_is_one_line() {
+        assert_eq!(
+            one_line("  Do you\r\n make \t vegan\ncakes? "),
+            "Do you make vegan cakes?"
+        );
+        assert_eq!(one_line(" \n "), "");
+    }
+
+    #[test]
+    fn an_answer_goes_with_a_new_entry_only() {
+        assert_eq!(
+            LearnAs::from_parts(Some("Yes.".into()), None).expect("new"),
+            LearnAs::NewEntry {
+                answer: "Yes.".into()
+            }
+        );
+        assert_eq!(
+            LearnAs::from_parts(Some(" ".into()), Some(4)).expect("phrasing"),
+            LearnAs::PhrasingOf(4)
+        );
+        assert_eq!(
+            LearnAs::from_parts(None, Some(4)).expect("phrasing"),
+            LearnAs::PhrasingOf(4)
+        );
+        for (answer, into) in [(Some("Yes."), Some(4)), (None, None), (Some(""), None)] {
+            let err = LearnAs::from_parts(answer.map(str::to_owned), into).expect_err("refused");
+            assert_eq!(err.code(), "invalid_input", "{answer:?} {into:?}");
+        }
+    }
+
+    #[test]
+    fn every_key_the_turn_makes_fits_the_bound_on_keys() {
+        let long: String = (0..400).map(|i| format!("word{i} ")).collect();
+        let (key, _) = retrieval::question_key(&long, Lang::En);
+        assert!(key.len() <= MAX_KEY_BYTES, "{}", key.len());
+        assert!(
+            key.len() > MAX_KEY_BYTES - 10,
+            "the turn cuts at the same bound"
+        );
+        assert!(check_key(&key).is_ok());
+        assert!(check_key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
     }
 }

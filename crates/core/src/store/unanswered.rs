@@ -1,7 +1,7 @@
 //! Questions the agent handed off, counted by how they were asked, until the owner answers or
 //! dismisses them.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Store;
 use crate::error::Result;
@@ -60,7 +60,43 @@ pub(super) fn note(conn: &Connection, note: &UnansweredNote, conversation: &str)
     Ok(())
 }
 
+/// Forgets one question, inside a caller's transaction (learning it writes the entry too).
+pub(super) fn forget(conn: &Connection, folder: &str, key: &str) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("DELETE FROM unanswered WHERE folder = ?1 AND key = ?2")?
+        .execute(params![folder, key])?)
+}
+
 impl Store {
+    /// Which of `keys` is on the agent's list: the one last asked in `conversation` if any,
+    /// else the most recently asked.
+    pub fn unanswered_key(
+        &self,
+        folder: &str,
+        keys: &[String],
+        conversation: &str,
+    ) -> Result<Option<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT conversation = ?3, last_at FROM unanswered WHERE folder = ?1 AND key = ?2",
+            )?;
+            let mut best: Option<((bool, i64), &String)> = None;
+            for key in keys {
+                let found = stmt
+                    .query_row(params![folder, key, conversation], |r| {
+                        Ok((r.get::<_, Option<bool>>(0)?.unwrap_or(false), r.get(1)?))
+                    })
+                    .optional()?;
+                if let Some(rank) = found
+                    && best.is_none_or(|(b, _)| rank > b)
+                {
+                    best = Some((rank, key));
+                }
+            }
+            Ok(best.map(|(_, k)| k.clone()))
+        })
+    }
+
     /// The agent's unanswered questions, most asked first, then most recent.
     pub fn unanswered(&self, folder: &str, limit: usize) -> Result<Vec<UnansweredRow>> {
         self.read(|c| {
@@ -90,10 +126,8 @@ impl Store {
     pub fn forget_unanswered(&self, folder: &str, keys: &[String]) -> Result<usize> {
         self.write(|tx| {
             let mut n = 0;
-            let mut stmt =
-                tx.prepare_cached("DELETE FROM unanswered WHERE folder = ?1 AND key = ?2")?;
             for key in keys {
-                n += stmt.execute(params![folder, key])?;
+                n += forget(tx, folder, key)?;
             }
             Ok(n)
         })
@@ -146,6 +180,84 @@ mod tests {
         );
         assert_eq!(s.unanswered("acme", 10).expect("list").len(), 1);
         assert!(s.unanswered("elsewhere", 10).expect("list").is_empty());
+    }
+
+    #[test]
+    fn finds_a_key_this_conversations_first() {
+        let (_dir, s) = store_with_folder();
+        ask(&s, "vegan", "vegan?", "c1");
+        ask(&s, "vegan en", "vegan?", "c2");
+        // Asked later, even within the same millisecond.
+        s.write(|tx| {
+            tx.execute(
+                "UPDATE unanswered SET last_at = last_at + 1000 WHERE key = 'vegan en'",
+                [],
+            )?;
+            Ok(())
+        })
+        .expect("later");
+        let keys = ["nope".to_owned(), "vegan".to_owned(), "vegan en".to_owned()];
+        let found = |c| s.unanswered_key("acme", &keys, c).expect("find");
+        assert_eq!(found("c1").as_deref(), Some("vegan"));
+        assert_eq!(found("c2").as_deref(), Some("vegan en"));
+        assert_eq!(found("c9").as_deref(), Some("vegan en"), "else the latest");
+        assert_eq!(
+            s.unanswered_key("acme", &keys[..1], "c1").expect("find"),
+            None
+        );
+    }
+
+    #[test]
+    fn learning_writes_the_entry_and_forgets_the_question_together() {
+        let (_dir, s) = store_with_folder();
+        ask(&s, "vegan", "vegan?", "c1");
+        ask(&s, "flower", "flowers?", "c1");
+        let rev = s.folder("acme").expect("folder").knowledge_rev;
+        let entry = s
+            .learn_entry("acme", "Vegan?", "Yes.", Some(Lang::De), Some("vegan"))
+            .expect("learn");
+        assert_eq!(entry.question.as_deref(), Some("Vegan?"));
+        assert_eq!(
+            entry.lang,
+            Some(Lang::De),
+            "the language goes in with the entry"
+        );
+        assert!(s.folder("acme").expect("folder").knowledge_rev > rev);
+        let keys = |s: &Store| {
+            s.unanswered("acme", 10)
+                .expect("list")
+                .into_iter()
+                .map(|r| r.key)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&s), ["flower"]);
+
+        // A phrasing of an entry that is not there: nothing is forgotten either.
+        let err = s
+            .learn_phrasing(
+                "acme",
+                entry.id + 1,
+                Some(&["flowers?".into()]),
+                Some("flower"),
+            )
+            .expect_err("no such entry");
+        assert_eq!(err.code(), "not_found");
+        assert_eq!(keys(&s), ["flower"]);
+        let err = s
+            .learn_entry("nobody", "Q?", "A.", None, Some("flower"))
+            .expect_err("no such agent");
+        assert_eq!(err.code(), "not_found");
+        assert_eq!(keys(&s), ["flower"]);
+
+        let grown = s
+            .learn_phrasing("acme", entry.id, Some(&["flowers?".into()]), Some("flower"))
+            .expect("a phrasing");
+        assert_eq!(grown.phrasings, ["flowers?"]);
+        assert!(keys(&s).is_empty());
+        let same = s
+            .learn_phrasing("acme", entry.id, None, None)
+            .expect("unchanged");
+        assert_eq!(same, grown);
     }
 
     #[test]
