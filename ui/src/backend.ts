@@ -302,9 +302,16 @@ export function similarEntries(slug: string, question: string): Promise<SimilarE
 }
 
 /** Adds a visitor's question to the knowledge: a new entry with `answer`, or, with
- * `phrasingOf`, another way of asking that entry. */
-export function learn(slug: string, question: string, answer: string, phrasingOf: number | null): Promise<Knowledge> {
-  return call<Knowledge>('learn', { slug, question, answer, phrasingOf });
+ * `phrasingOf` (and no answer: the entry's stays), another way of asking that entry. `key`: the
+ * unanswered question it answers, taken off the list. */
+export function learn(
+  slug: string,
+  question: string,
+  answer: string | null,
+  phrasingOf: number | null,
+  key: string | null,
+): Promise<Knowledge> {
+  return call<Knowledge>('learn', { slug, question, answer, phrasingOf, key });
 }
 
 export function removeKnowledge(slug: string, id: number): Promise<null> {

@@ -16,4 +16,9 @@ answer: string,
 /**
  * Entries it may be another way of asking, closest first.
  */
-similar: Array<SimilarEntry>, };
+similar: Array<SimilarEntry>, 
+/**
+ * The unanswered question this is, when it is on the list: what `learn` takes to take it
+ * off (the visitor's browser language shaped the key, so it is not rebuilt from the text).
+ */
+key: string | null, };

@@ -14,6 +14,8 @@ import {
   hasProblems,
   knowledgeInput,
   knowledgeProblem,
+  learnProblem,
+  oneLine,
   phrasingsInput,
   phrasingsProblem,
   plural,
@@ -187,6 +189,24 @@ describe('knowledge', () => {
     expect(knowledgeProblem('q'.repeat(501), 'a')).toMatch(/question/);
     expect(knowledgeProblem('', 'a'.repeat(20_000))).toBeNull();
     expect(knowledgeProblem('', 'a'.repeat(20_001))).toBe('Use at most 20,000 characters in the answer.');
+  });
+
+  it('keeps a learned question on one line', () => {
+    expect(oneLine('  Do you\r\n make \t vegan\ncakes? ')).toBe('Do you make vegan cakes?');
+    expect(oneLine(' \n ')).toBe('');
+  });
+
+  it('says which field of a learned question is wrong', () => {
+    expect(learnProblem(' \n ', 'Yes.', true)).toEqual({ field: 'question', message: 'Write the question.' });
+    expect(learnProblem('q'.repeat(501), 'Yes.', true)).toEqual({ field: 'question', message: 'Use at most 500 characters in the question.' });
+    expect(learnProblem('q'.repeat(501), '', false)?.field).toBe('question');
+    // Counted as it is kept: whitespace runs count once.
+    expect(learnProblem(`${'q'.repeat(250)}\n\n\n${'q'.repeat(249)}`, 'Yes.', true)).toBeNull();
+    expect(learnProblem('Vegan?', '  ', true)).toEqual({ field: 'answer', message: 'Write the answer.' });
+    expect(learnProblem('Vegan?', 'a'.repeat(20_001), true)).toEqual({ field: 'answer', message: 'Use at most 20,000 characters in the answer.' });
+    // A phrasing keeps its entry's answer: none is needed.
+    expect(learnProblem('Vegan?', '', false)).toBeNull();
+    expect(learnProblem('Vegan?', 'Yes.', true)).toBeNull();
   });
 
   it('reads "also asked as" one per line, as the core keeps it', () => {

@@ -194,6 +194,29 @@ export function knowledgeProblem(question: string, answer: string): string | nul
   return null;
 }
 
+/** A question as one line: runs of whitespace (line breaks too) as one space, trimmed, as the
+ * core keeps a learned question. A visitor's message may run over several lines. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+/** What is wrong in the form that adds a visitor's question to the answers, and in which field:
+ * a new entry (`asNew`) needs its answer; another way of asking an entry keeps that entry's. */
+export function learnProblem(
+  question: string,
+  answer: string,
+  asNew: boolean,
+): { field: 'question' | 'answer'; message: string } | null {
+  const q = oneLine(question);
+  if (q === '') return { field: 'question', message: 'Write the question.' };
+  if (chars(q) > QUESTION_MAX) return { field: 'question', message: `Use at most ${QUESTION_MAX} characters in the question.` };
+  if (!asNew) return null;
+  const a = answer.trim();
+  if (a === '') return { field: 'answer', message: 'Write the answer.' };
+  if (chars(a) > ANSWER_MAX) return { field: 'answer', message: `Use at most ${ANSWER_MAX.toLocaleString('en-US')} characters in the answer.` };
+  return null;
+}
+
 /** Other phrasings an entry keeps at most (the core's `MAX_PHRASINGS`). */
 export const PHRASINGS_MAX = 20;
 
