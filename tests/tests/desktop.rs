@@ -1421,9 +1421,28 @@ async fn an_owners_reply_to_a_handoff_becomes_the_answer_the_next_visitor_gets()
     let bicycle = format!("{question}[data-key='{key}']");
     let key = attr_of_one_with(&app, question, "Do you sell flowers?", "data-key").await;
     let flowers = format!("{question}[data-key='{key}']");
+    // The row's buttons are described by its question, for a screen reader.
+    let described = find(&app, &format!("{flowers} [data-testid=unanswered-answer]"))
+        .await
+        .attr("aria-describedby")
+        .await
+        .expect("read aria-describedby")
+        .expect("aria-describedby");
+    assert_eq!(
+        text(&app, &format!("#{described}")).await,
+        "Do you sell flowers?"
+    );
+    click(&app, &format!("{bicycle} [data-testid=unanswered-answer]")).await;
+    find(&app, &format!("{bicycle} [data-testid=learn-answer]")).await;
+    // One form at a time: another row's "Answer it" would drop what is typed in this one.
+    let other = find(&app, &format!("{flowers} [data-testid=unanswered-answer]"))
+        .await
+        .attr("disabled")
+        .await
+        .expect("read disabled");
+    assert!(other.is_some(), "another row's Answer it waits");
     click(&app, &format!("{flowers} [data-testid=unanswered-dismiss]")).await;
     wait_text(&app, "[data-testid=toast]", "Dismissed").await;
-    click(&app, &format!("{bicycle} [data-testid=unanswered-answer]")).await;
     type_into(
         &app,
         &format!("{bicycle} [data-testid=learn-answer]"),
@@ -1433,7 +1452,19 @@ async fn an_owners_reply_to_a_handoff_becomes_the_answer_the_next_visitor_gets()
     scroll_to(&app, &bicycle).await;
     app.screenshot("desktop-unanswered-answer").await;
     click(&app, &format!("{bicycle} [data-testid=learn-save]")).await;
-    find(&app, "[data-testid=unanswered-empty]").await;
+    wait_text(&app, "[data-testid=toast]", "Added to the answers").await;
+    // Read the list again from the server (a fresh screen shows "Loading…" until it has), so
+    // the learned question must be gone there, not only from the panel's own copy.
+    nav(&app, "Inbox").await;
+    nav(&app, "Agents").await;
+    click(&app, "[data-testid=agent-row][data-slug=demo]").await;
+    find(&app, "[data-testid=agent-editor][data-slug=demo]").await;
+    wait_text(
+        &app,
+        "[data-testid=unanswered-empty]",
+        "No unanswered questions right now.",
+    )
+    .await;
     wait_text(&app, "section.knowledge ol", "try Spokes on Main Street").await;
     next.wait_state("idle", SHORT).await;
     visitor_says(&next, "could you fix my bicycle").await;
