@@ -281,6 +281,25 @@ pub enum AgentCmd {
         #[arg(long)]
         clear: bool,
     },
+    /// Match the knowledge by meaning too, through an OpenAI-compatible embeddings server
+    /// (Ollama, LM Studio, llama.cpp, OpenAI…); --off: by words alone
+    Embeddings {
+        slug: String,
+        /// Up to and including the version, e.g. http://127.0.0.1:11434/v1
+        #[arg(long, required_unless_present = "off")]
+        base_url: Option<String>,
+        /// The embedding model, e.g. nomic-embed-text
+        #[arg(long, required_unless_present = "off")]
+        model: Option<String>,
+        #[arg(long, conflicts_with_all = ["base_url", "model"])]
+        off: bool,
+    },
+    /// Read the embeddings server's API key from stdin into the secret store (or --clear it)
+    EmbeddingsKey {
+        slug: String,
+        #[arg(long)]
+        clear: bool,
+    },
     /// Give one JID its own persona and/or greeting (none of either removes the rule)
     Rule {
         jid: String,

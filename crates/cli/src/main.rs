@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use chatlink_core::app::{
-    AgentUpdate, EngineSetting, ExportFormat, ExportScope, InboxFilter, IssueLink, LearnAs,
-    LinkKind, NewAgent, NewWidgetApp, ProxyServer, Via, proxy_config,
+    AgentUpdate, EmbeddingsSetting, EngineSetting, ExportFormat, ExportScope, InboxFilter,
+    IssueLink, LearnAs, LinkKind, NewAgent, NewWidgetApp, ProxyServer, Via, proxy_config,
 };
 use chatlink_core::files::Access;
 use chatlink_core::secret::{SecretBackend, Sensitive};
@@ -572,6 +572,25 @@ async fn agent(app: App, cmd: AgentCmd, out: &Out) -> Result<()> {
                 Some(read_secret_from_stdin()?)
             };
             out.agent(&app.set_api_key(&slug, key).await?);
+        }
+        AgentCmd::Embeddings {
+            slug,
+            base_url,
+            model,
+            off: _,
+        } => {
+            let setting = base_url
+                .zip(model)
+                .map(|(base_url, model)| EmbeddingsSetting { base_url, model });
+            out.agent(&app.set_embeddings(&slug, setting).await?);
+        }
+        AgentCmd::EmbeddingsKey { slug, clear } => {
+            let key = if clear {
+                None
+            } else {
+                Some(read_secret_from_stdin()?)
+            };
+            out.agent(&app.set_embeddings_key(&slug, key).await?);
         }
         AgentCmd::Rule {
             jid,

@@ -128,6 +128,19 @@ impl Out {
                 if *api_key_set { "set" } else { "not set" }
             ),
         }
+        if let Some(e) = &a.embeddings {
+            let state = match (&e.problem, e.ready) {
+                (Some(problem), _) => format!("not in use: {problem}"),
+                (None, true) => "in use".to_owned(),
+                (None, false) => "embedding the knowledge…".to_owned(),
+            };
+            println!(
+                "  meaning:      {} at {}, API key {}, {state}",
+                e.model,
+                e.base_url,
+                if e.api_key_set { "set" } else { "not set" }
+            );
+        }
         println!("  knowledge:    {} entries", a.knowledge_count);
     }
 

@@ -343,6 +343,61 @@ fn cli_agents_engines_api_keys_and_knowledge() {
     let cleared = data.json(&["agent", "api-key", "acme", "--clear"]);
     assert_eq!(cleared["engine"]["api_key_set"], false);
 
+    // Semantic matching: an embeddings server and model, its own key on stdin, and off again.
+    let set = data.json(&[
+        "agent",
+        "embeddings",
+        "acme",
+        "--base-url",
+        "http://127.0.0.1:9/v1/",
+        "--model",
+        "nomic-embed-text",
+    ]);
+    assert_eq!(set["embeddings"]["base_url"], "http://127.0.0.1:9/v1");
+    assert_eq!(set["embeddings"]["model"], "nomic-embed-text");
+    assert_eq!(set["embeddings"]["api_key_set"], false);
+    const EMBED_KEY: &str = "sk-embed-0a1b2c3d4e5f";
+    let out = run(
+        data.command(&["agent", "embeddings-key", "acme"]),
+        Some(format!("{EMBED_KEY}\n").as_bytes()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = data.ok(&["agent", "show", "acme"]);
+    assert!(
+        shown.contains("meaning:      nomic-embed-text at http://127.0.0.1:9/v1, API key set"),
+        "{shown}"
+    );
+    assert!(!shown.contains(EMBED_KEY));
+    let db = data.database_bytes();
+    assert!(
+        !db.windows(EMBED_KEY.len())
+            .any(|w| w == EMBED_KEY.as_bytes())
+    );
+    let err = data.fail(&[
+        "agent",
+        "embeddings",
+        "acme",
+        "--base-url",
+        "file:///etc",
+        "--model",
+        "m",
+    ]);
+    assert!(err.contains("http://"), "{err}");
+    assert_eq!(
+        data.json(&["agent", "show", "acme"])["embeddings"]["base_url"],
+        "http://127.0.0.1:9/v1",
+        "a refused setting changes nothing"
+    );
+    let usage = data.run(&["agent", "embeddings", "acme", "--model", "m"]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--base-url"));
+    let off = data.json(&["agent", "embeddings", "acme", "--off"]);
+    assert_eq!(off["embeddings"], Value::Null);
+
     // Knowledge: add, list, remove.
     let added = array(data.json(&[
         "agent",
