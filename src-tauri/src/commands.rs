@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use base64::prelude::{BASE64_STANDARD, Engine as _};
 use chatlink_core::app::{
-    AgentInfo, AgentUpdate, ConversationDetail, ConversationSummary, DayActivity, EngineSetting,
-    ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent, NewWidgetApp, Overview, RouteRuleInfo,
-    ServerSettings, TestAnswer, TranscriptMessage, WidgetAppInfo, WidgetEmbed,
+    AgentInfo, AgentUpdate, ConversationDetail, ConversationSummary, DayActivity,
+    EmbeddingsSetting, EngineSetting, ExportScope, InboxFilter, IssueLink, LinkInfo, NewAgent,
+    NewWidgetApp, Overview, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage,
+    WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::app::{
     KnowledgeEdit, LanguageInfo, LearnAs, LearnSuggestion, LinkEmbed, LookInfo, ProxyServer,
@@ -24,8 +25,8 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::desktop::Desktop;
 use crate::types::{
-    AgentEdit, CommandError, CreatedWidgetAppView, EngineForm, ExportForm, InboxFilterForm,
-    NewAgentForm, NewLink, NewWidgetAppForm, ReachView, RouteRuleForm, Status,
+    AgentEdit, CommandError, CreatedWidgetAppView, EmbeddingsForm, EngineForm, ExportForm,
+    InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, ReachView, RouteRuleForm, Status,
 };
 
 type Reply<T> = Result<T, CommandError>;
@@ -230,6 +231,34 @@ pub async fn set_api_key(
     Ok(desktop
         .app()?
         .set_api_key(&slug, key.map(Sensitive::new))
+        .await?)
+}
+
+/// Matches the agent's knowledge by meaning too, through this embeddings server; `None`: by
+/// words alone.
+#[tauri::command]
+pub async fn set_embeddings(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    form: Option<EmbeddingsForm>,
+) -> Reply<AgentInfo> {
+    let setting = form.map(|f| EmbeddingsSetting {
+        base_url: f.base_url,
+        model: f.model,
+    });
+    Ok(desktop.app()?.set_embeddings(&slug, setting).await?)
+}
+
+/// The embeddings server's key goes to the secret store; the window only learns "set" or not.
+#[tauri::command]
+pub async fn set_embeddings_key(
+    desktop: State<'_, Desktop>,
+    slug: String,
+    key: Option<String>,
+) -> Reply<AgentInfo> {
+    Ok(desktop
+        .app()?
+        .set_embeddings_key(&slug, key.map(Sensitive::new))
         .await?)
 }
 

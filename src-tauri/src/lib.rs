@@ -183,6 +183,8 @@ pub fn run() {
             commands::create_agent,
             commands::update_agent,
             commands::set_api_key,
+            commands::set_embeddings,
+            commands::set_embeddings_key,
             commands::list_knowledge,
             commands::add_knowledge,
             commands::update_knowledge,

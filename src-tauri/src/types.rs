@@ -82,6 +82,14 @@ pub enum EngineForm {
     Openai { base_url: String, model: String },
 }
 
+/// Where the agent's knowledge is embedded to match by meaning too (semantic matching). Its
+/// key is set on its own (`set_embeddings_key`) and never comes back to the window.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct EmbeddingsForm {
+    pub base_url: String,
+    pub model: String,
+}
+
 /// The agent form's fields, saved together.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct AgentEdit {

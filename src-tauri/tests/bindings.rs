@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use chatlink_core::app::{
     AddressChange, AgentBudget, AgentInfo, AppStatus, Audience, Channel, ConversationDetail,
-    ConversationSummary, DayActivity, EngineInfo, LinkInfo, LinkStatus, Overview, ProxyServer,
-    Reach, ReachCheck, ReachProblem, RouteRuleInfo, ServerSettings, TestAnswer, TranscriptMessage,
-    Via, WidgetAppInfo, WidgetEmbed,
+    ConversationSummary, DayActivity, EmbeddingsInfo, EngineInfo, LinkInfo, LinkStatus, Overview,
+    ProxyServer, Reach, ReachCheck, ReachProblem, RouteRuleInfo, ServerSettings, TestAnswer,
+    TranscriptMessage, Via, WidgetAppInfo, WidgetEmbed,
 };
 use chatlink_core::app::{
     KnowledgeEdit, LanguageInfo, LearnSuggestion, LinkEmbed, LookInfo, SimilarEntry,
@@ -21,9 +21,9 @@ use chatlink_core::tunnel::{
     NamedTunnel, TunnelChoice, TunnelKind, TunnelState, TunnelStatus, TunnelTool,
 };
 use chatlink_desktop::types::{
-    AgentEdit, BudgetForm, CommandError, CreatedWidgetAppView, EngineForm, ExportForm,
-    InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView, ReachView,
-    RouteRuleForm, Status,
+    AgentEdit, BudgetForm, CommandError, CreatedWidgetAppView, EmbeddingsForm, EngineForm,
+    ExportForm, InboxFilterForm, NewAgentForm, NewLink, NewWidgetAppForm, OwnerEventView,
+    ReachView, RouteRuleForm, Status,
 };
 use ts_rs::TS;
 
@@ -53,6 +53,8 @@ fn typescript_bindings_match_the_rust_types() {
         check::<LinkInfo>(),
         check::<AgentInfo>(),
         check::<EngineInfo>(),
+        check::<EmbeddingsInfo>(),
+        check::<EmbeddingsForm>(),
         check::<AgentBudget>(),
         check::<BudgetForm>(),
         check::<Status>(),

@@ -539,6 +539,67 @@ async fn the_window_previews_copies_qr_images_tests_agents_and_sets_suffix_overr
     )
     .await;
 
+    // Match by meaning: words alone hand a coeliac visitor over; with an embeddings server set
+    // in the window, the gluten-free question is offered beside the handoff.
+    const COELIAC: &str = "I'm coeliac, is there anything I can eat?";
+    clear_and_type(&app, "[data-testid=agent-test-question]", COELIAC).await;
+    click(&app, "[data-testid=agent-test-ask]").await;
+    find(
+        &app,
+        "[data-testid=agent-test-answer][data-outcome=handoff]",
+    )
+    .await;
+    assert!(
+        app.client
+            .find(Locator::Css("[data-testid=agent-test-choices]"))
+            .await
+            .is_err(),
+        "words alone offer nothing"
+    );
+    let fake = chatlink_test_support::FakeEmbeddings::start(&[&["coeliac", "gluten"]]).await;
+    wait_text(&app, "[data-testid=meaning-state]", "off").await;
+    clear_and_type(&app, "[data-testid=meaning-url]", "not a url").await;
+    click(&app, "[data-testid=meaning-save]").await;
+    wait_text(&app, "[data-testid=meaning-panel]", "Enter a full URL").await;
+    clear_and_type(&app, "[data-testid=meaning-url]", &fake.base_url).await;
+    type_into(&app, "[data-testid=meaning-model]", "fake-embed").await;
+    click(&app, "[data-testid=meaning-save]").await;
+    wait_text(
+        &app,
+        "[data-testid=meaning-detail]",
+        "matched by meaning too",
+    )
+    .await;
+    type_into(&app, "[data-testid=meaning-key-input]", "emb-key-1").await;
+    click(&app, "[data-testid=meaning-key-save]").await;
+    wait_text(&app, "[data-testid=meaning-key-state]", "Key set").await;
+    scroll_to(&app, "[data-testid=meaning-panel]").await;
+    app.screenshot("desktop-meaning").await;
+    clear_and_type(&app, "[data-testid=agent-test-question]", COELIAC).await;
+    click(&app, "[data-testid=agent-test-ask]").await;
+    wait_text(
+        &app,
+        "[data-testid=agent-test-choices]",
+        "Do you have gluten-free options?",
+    )
+    .await;
+    find(
+        &app,
+        "[data-testid=agent-test-answer][data-outcome=handoff]",
+    )
+    .await;
+    let asked = fake.asked();
+    assert!(asked.iter().any(|a| a.texts.iter().any(|t| t == COELIAC)
+        && a.authorization.as_deref() == Some("Bearer emb-key-1")));
+    assert!(
+        fake.texts()
+            .iter()
+            .any(|t| t == "Do you have gluten-free options?")
+    );
+    // Off again: words alone.
+    click(&app, "[data-testid=meaning-off]").await;
+    wait_text(&app, "[data-testid=meaning-state]", "off").await;
+
     // A suffix override: links with that suffix greet their visitors differently.
     type_into(&app, "[data-testid=route-rule-suffix]", "flyer").await;
     type_into(

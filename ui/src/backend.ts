@@ -16,6 +16,8 @@ import type { ConversationDetail } from './bindings/ConversationDetail';
 import type { ConversationSummary } from './bindings/ConversationSummary';
 import type { CreatedWidgetAppView } from './bindings/CreatedWidgetAppView';
 import type { DayActivity } from './bindings/DayActivity';
+import type { EmbeddingsForm } from './bindings/EmbeddingsForm';
+import type { EmbeddingsInfo } from './bindings/EmbeddingsInfo';
 import type { EngineForm } from './bindings/EngineForm';
 import type { EngineInfo } from './bindings/EngineInfo';
 import type { ExportForm } from './bindings/ExportForm';
@@ -64,6 +66,8 @@ export type {
   ConversationSummary,
   CreatedWidgetAppView,
   DayActivity,
+  EmbeddingsForm,
+  EmbeddingsInfo,
   EngineForm,
   EngineInfo,
   ExportForm,
@@ -245,6 +249,17 @@ export function updateAgent(slug: string, edit: AgentEdit): Promise<AgentInfo> {
 /** Write-only: the key never comes back, only `engine.api_key_set`. `null` removes it. */
 export function setApiKey(slug: string, key: string | null): Promise<AgentInfo> {
   return call<AgentInfo>('set_api_key', { slug, key });
+}
+
+/** Matches the agent's knowledge by meaning too, through this embeddings server; `null`: by
+ * words alone. The knowledge is embedded in the background (`embeddings.ready`). */
+export function setEmbeddings(slug: string, form: EmbeddingsForm | null): Promise<AgentInfo> {
+  return call<AgentInfo>('set_embeddings', { slug, form });
+}
+
+/** Write-only, like `setApiKey`: only `embeddings.api_key_set` comes back. `null` removes it. */
+export function setEmbeddingsKey(slug: string, key: string | null): Promise<AgentInfo> {
+  return call<AgentInfo>('set_embeddings_key', { slug, key });
 }
 
 /** The saved agent's answer to a test question, as a visitor of `web:<slug>[/<suffix>]` would

@@ -15,6 +15,8 @@ import {
   knowledgeInput,
   knowledgeProblem,
   learnProblem,
+  meaningProblems,
+  meaningState,
   oneLine,
   phrasingsInput,
   phrasingsProblem,
@@ -41,6 +43,7 @@ function agent(over: Partial<AgentInfo> = {}): AgentInfo {
     },
     created_at: '2025-03-01T10:00:00Z',
     updated_at: '2025-03-01T10:00:00Z',
+    embeddings: null,
     ...over,
   };
 }
@@ -224,5 +227,30 @@ describe('knowledge', () => {
     expect(plural(0, 'entry', 'entries')).toBe('0 entries');
     expect(plural(1, 'entry', 'entries')).toBe('1 entry');
     expect(plural(12, 'entry', 'entries')).toBe('12 entries');
+  });
+});
+
+describe('match by meaning', () => {
+  const embeddings = { base_url: 'http://127.0.0.1:11434/v1', model: 'nomic-embed-text', api_key_set: false, ready: false, problem: null };
+
+  it('needs an http(s) server address and a model name', () => {
+    expect(meaningProblems({ base_url: 'http://127.0.0.1:11434/v1', model: 'nomic-embed-text' })).toEqual({});
+    const none = meaningProblems({ base_url: '  ', model: '' });
+    expect(none.base_url).toMatch(/embeddings server/);
+    expect(none.model).toMatch(/embedding model/);
+    expect(meaningProblems({ base_url: 'ftp://x', model: 'm' }).base_url).toMatch(/http:\/\//);
+    expect(meaningProblems({ base_url: 'localhost', model: 'm' }).base_url).toMatch(/full URL/);
+    expect(meaningProblems({ base_url: 'http://x/v1', model: 'm'.repeat(201) }).model).toMatch(/at most 200/);
+  });
+
+  it('says whether it is off, reading, on or not working', () => {
+    expect(meaningState(agent()).tone).toBe('off');
+    expect(meaningState(agent({ embeddings })).tone).toBe('busy');
+    const on = meaningState(agent({ embeddings: { ...embeddings, ready: true } }));
+    expect(on).toMatchObject({ badge: 'on', tone: 'ok' });
+    expect(on.text).toContain('nomic-embed-text');
+    const bad = meaningState(agent({ embeddings: { ...embeddings, problem: 'the embeddings server answered 401' } }));
+    expect(bad).toMatchObject({ badge: 'not working', tone: 'bad' });
+    expect(bad.text).toContain('answered 401');
   });
 });

@@ -132,8 +132,8 @@ export function budgetLine(agent: AgentInfo): string {
   return `Today (UTC): ${n(b.today_requests)} of ${n(b.daily_requests)} requests · ${n(b.today_tokens)} of ${n(b.daily_tokens)} tokens`;
 }
 
-function urlProblem(text: string): string | null {
-  if (text === '') return 'Enter the provider’s base URL.';
+function urlProblem(text: string, what = 'provider'): string | null {
+  if (text === '') return `Enter the ${what}’s base URL.`;
   let url: URL;
   try {
     url = new URL(text);
@@ -174,6 +174,35 @@ export function agentProblems(fields: AgentFields): AgentProblems {
     }
   }
   return problems;
+}
+
+/** The "Match by meaning" form: an embeddings server and model. */
+export type MeaningFields = { base_url: string; model: string };
+export type MeaningProblems = Partial<Record<keyof MeaningFields, string>>;
+
+export function meaningProblems(fields: MeaningFields): MeaningProblems {
+  const problems: MeaningProblems = {};
+  const url = urlProblem(fields.base_url.trim(), 'embeddings server');
+  if (url) problems.base_url = url;
+  const model = fields.model.trim();
+  if (model === '') problems.model = 'Enter the embedding model’s name, like nomic-embed-text.';
+  else if (chars(model) > MODEL_MAX) problems.model = `Use at most ${MODEL_MAX} characters.`;
+  return problems;
+}
+
+/** Where semantic matching stands, in the owner's words: a one-word badge and a sentence. */
+export function meaningState(agent: AgentInfo): { badge: string; text: string; tone: 'off' | 'ok' | 'busy' | 'bad' } {
+  const e = agent.embeddings;
+  if (!e) return { badge: 'off', text: 'Answers are matched by their words.', tone: 'off' };
+  if (e.ready) return { badge: 'on', text: `Questions are matched by meaning too, with ${e.model}.`, tone: 'ok' };
+  if (e.problem) {
+    return {
+      badge: 'not working',
+      text: `Answers are matched by their words until this is fixed: ${e.problem}. Save again to retry now.`,
+      tone: 'bad',
+    };
+  }
+  return { badge: 'reading your answers…', text: 'Words match until the server has read every answer.', tone: 'busy' };
 }
 
 export function hasProblems(problems: AgentProblems): boolean {

@@ -118,6 +118,12 @@ impl Inner {
             if let Some(vectors) = Vectors::new(units) {
                 return Ok(base.with_semantic(Semantic::new(embedder, vectors)));
             }
+            if !texts.is_empty()
+                && let Ok(mut states) = self.embedding.lock()
+            {
+                states.entry(folder.slug.clone()).or_default().problem =
+                    Some("the embeddings server's vectors were all empty or unreadable".into());
+            }
             return Ok(base);
         }
         let keep: HashSet<TextHash> = texts.iter().map(|t| t.3).collect();
@@ -174,8 +180,20 @@ impl Inner {
                 }
             }
             match outcome {
-                // The next message rebuilds the index, now with every vector cached.
-                Ok(()) => inner.forget_knowledge(&slug),
+                // The index is built again now, with every vector cached, so the owner sees it
+                // in use and the next visitor does not wait for the build.
+                Ok(()) => {
+                    inner.forget_knowledge(&slug);
+                    let rebuilt = Arc::clone(&inner);
+                    let built = tokio::task::spawn_blocking(move || {
+                        let folder = rebuilt.store.folder(&slug)?;
+                        rebuilt.knowledge_base(&folder).map(|_| ())
+                    })
+                    .await;
+                    if let Ok(Err(e)) = built {
+                        tracing::warn!(error = %e, "could not build the knowledge index after embedding it");
+                    }
+                }
                 Err(problem) => tracing::warn!(
                     agent = slug,
                     "the agent's knowledge could not be embedded; it matches by words alone: {problem}"
@@ -299,7 +317,10 @@ impl App {
             if let Ok(mut states) = i.embedding.lock() {
                 states.remove(&slug);
             }
+            // Built again at once: the cached vectors still hold, and a message embedded from
+            // now on carries the new key.
             i.forget_knowledge(&slug);
+            i.knowledge_base(&row)?;
             i.agent_info(row)
         })
         .await
