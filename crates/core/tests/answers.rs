@@ -6,7 +6,6 @@ mod common;
 
 use chatlink_core::app::{IssueLink, KnowledgeEdit, LearnAs};
 use chatlink_core::i18n::Lang;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use common::*;
@@ -28,33 +27,6 @@ async fn page_config(s: &Server, link: &str, accept_language: &str) -> Value {
     let open = body.find('>').expect("tag end") + 1;
     let close = body.find("</script>").expect("script end");
     serde_json::from_str(&body[open..close]).expect("config JSON")
-}
-
-/// Asks `content` on `link` and returns the turn's `done` frame and its reply text.
-async fn turn(s: &Server, link: &str, content: &str, lang: &str) -> (Value, String) {
-    let res = s
-        .client
-        .post(link)
-        .header("Accept-Language", lang)
-        .json(&json!({"content": content}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let posted: Value = res.json().await.expect("json");
-    let turn_id = posted["turn_id"].as_str().expect("turn");
-    let events = all_events(s.sse(link, turn_id, None).await).await;
-    let mut text = String::new();
-    let mut done = Value::Null;
-    for e in events {
-        let data: Value = serde_json::from_str(&e.data).expect("frame JSON");
-        match e.event.as_str() {
-            "message" => text = data["content"].as_str().unwrap_or_default().to_owned(),
-            "done" => done = data,
-            _ => {}
-        }
-    }
-    (done, text)
 }
 
 #[tokio::test]

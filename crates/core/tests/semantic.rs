@@ -11,8 +11,7 @@ use std::time::Duration;
 use chatlink_core::app::{AgentInfo, EmbeddingsSetting, IssueLink};
 use chatlink_core::secret::Sensitive;
 use chatlink_test_support::FakeEmbeddings;
-use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use common::*;
 
@@ -60,36 +59,11 @@ async fn settled(s: &Server, slug: &str) -> AgentInfo {
     }
 }
 
-/// Asks `content` on `link` and returns the `done` frame and the reply.
-async fn visit(s: &Server, link: &str, content: &str) -> (Value, String) {
-    let res = s
-        .client
-        .post(link)
-        .json(&json!({ "content": content }))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let posted: Value = res.json().await.expect("json");
-    let turn = posted["turn_id"].as_str().expect("turn id");
-    let mut done = Value::Null;
-    let mut text = String::new();
-    for e in all_events(s.sse(link, turn, None).await).await {
-        let data: Value = serde_json::from_str(&e.data).expect("frame");
-        match e.event.as_str() {
-            "message" => text = data["content"].as_str().unwrap_or_default().to_owned(),
-            "done" => done = data,
-            _ => {}
-        }
-    }
-    (done, text)
-}
-
 #[tokio::test]
 async fn a_question_no_word_of_the_knowledge_shares_is_matched_by_meaning() {
     let s = start().await;
     let (_, link) = s.link(IssueLink::chat("demo")).await;
-    let (done, _) = visit(&s, &link, COELIAC).await;
+    let (done, _) = turn(&s, &link, COELIAC, "en").await;
     assert_eq!(done["status"], "handoff", "words alone: {done}");
 
     let fake = embeddings().await;
@@ -120,10 +94,10 @@ async fn a_question_no_word_of_the_knowledge_shares_is_matched_by_meaning() {
 
     // A person is still told, and meanwhile the visitor is offered the entry meaning points
     // at; tapping it answers.
-    let (done, _) = visit(&s, &link, COELIAC).await;
+    let (done, _) = turn(&s, &link, COELIAC, "en").await;
     assert_eq!(done["status"], "handoff", "{done}");
     assert_eq!(done["choices"], json!([GLUTEN]), "{done}");
-    let (done, text) = visit(&s, &link, GLUTEN).await;
+    let (done, text) = turn(&s, &link, GLUTEN, "en").await;
     assert_eq!(done["status"], "ok");
     assert!(text.contains("gluten-free brownies"), "{text}");
     // The message was embedded by the same server and model, with the same key.

@@ -110,3 +110,30 @@ pub async fn error_code(res: reqwest::Response) -> String {
 pub async fn slow_agent(server: &Server, slug: &str) {
     agent_on(&server.app, slug, &FakeProvider::hanging().await.base_url).await;
 }
+
+/// Asks `content` on `link` and returns the turn's `done` frame and its reply text.
+pub async fn turn(s: &Server, link: &str, content: &str, lang: &str) -> (Value, String) {
+    let res = s
+        .client
+        .post(link)
+        .header("Accept-Language", lang)
+        .json(&json!({"content": content}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let posted: Value = res.json().await.expect("json");
+    let turn_id = posted["turn_id"].as_str().expect("turn");
+    let events = all_events(s.sse(link, turn_id, None).await).await;
+    let mut text = String::new();
+    let mut done = Value::Null;
+    for e in events {
+        let data: Value = serde_json::from_str(&e.data).expect("frame JSON");
+        match e.event.as_str() {
+            "message" => text = data["content"].as_str().unwrap_or_default().to_owned(),
+            "done" => done = data,
+            _ => {}
+        }
+    }
+    (done, text)
+}
