@@ -973,3 +973,48 @@ async fn a_tapped_suggestion_gets_its_answer_and_a_close_call_offers_choices() {
     assert_eq!(reply, "Wedding cakes start at $120.");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_offers_the_question_meant_in_other_words_when_matching_by_meaning() {
+    let server = TestServer::start().await;
+    let fake = chatlink_test_support::FakeEmbeddings::start(&[&["coeliac", "gluten"]]).await;
+    server
+        .app
+        .set_embeddings(
+            "demo",
+            Some(chatlink_core::app::EmbeddingsSetting {
+                base_url: fake.base_url.clone(),
+                model: "fake-embed".into(),
+            }),
+        )
+        .await
+        .expect("match the demo by meaning");
+    wait_for(
+        || async {
+            let info = server.app.agent("demo").await.ok()?;
+            info.embeddings.filter(|e| e.ready).map(|_| ())
+        },
+        SHORT,
+    )
+    .await
+    .expect("the demo's knowledge is embedded");
+    let browser = Browser::start().await;
+    open_chat(&browser, &server.demo_url).await;
+    let reply = ask(&browser, "I'm coeliac, is there anything I can eat?").await;
+    assert!(reply.contains("Rosie's Bakery"), "the handoff: {reply}");
+    let offered = wait_for(
+        || async {
+            let c = choices(&browser).await;
+            (!c.is_empty()).then_some(c)
+        },
+        SHORT,
+    )
+    .await
+    .expect("a question offered beside the handoff");
+    assert_eq!(offered, ["Do you have gluten-free options?"]);
+    screenshot(&browser.client, "chat-handoff-related").await;
+    let reply = tap(&browser, "Do you have gluten-free options?").await;
+    assert!(reply.contains("gluten-free brownies"), "{reply}");
+    browser.close().await;
+    server.stop().await;
+}
