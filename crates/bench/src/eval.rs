@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chatlink_core::agent::answers::{Verdict, verdict};
 use chatlink_core::agent::embed::{BATCH, Embedder, EmbeddingsConfig};
 use chatlink_core::agent::retrieval::Semantic;
+use chatlink_core::agent::retrieval::semantic::query_text;
 use chatlink_core::agent::{AgentInput, KnowledgeBase};
 use chatlink_core::i18n::Lang;
 use chatlink_core::model::Knowledge;
@@ -91,7 +92,7 @@ impl Meaning {
             api_key: None,
         };
         Meaning {
-            embedder: Embedder::new(config, reqwest::Client::new()),
+            embedder: Embedder::new(config, chatlink_core::agent::openai::default_client()),
             queries: HashMap::new(),
         }
     }
@@ -118,10 +119,12 @@ impl Meaning {
             let mut messages: Vec<String> = cases.iter().map(|c| c.message.clone()).collect();
             messages.sort();
             messages.dedup();
+            // Embedded as the agent embeds a visitor's message.
             for batch in messages.chunks(BATCH) {
+                let texts: Vec<String> = batch.iter().map(|m| query_text(m)).collect();
                 let vectors = self
                     .embedder
-                    .embed(batch, EMBED_DEADLINE)
+                    .embed(&texts, EMBED_DEADLINE)
                     .await
                     .map_err(|e| e.to_string())?;
                 self.queries.extend(batch.iter().cloned().zip(vectors));

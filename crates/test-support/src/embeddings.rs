@@ -6,7 +6,7 @@
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -35,6 +35,9 @@ struct Shared {
     asked: Arc<Mutex<Vec<Asked>>>,
     /// 0: answer; otherwise the status every request gets.
     failing: Arc<AtomicU16>,
+    /// Answer 200 with what is not embeddings: the request's Authorization header echoed back,
+    /// as a confused proxy might.
+    garbage: Arc<AtomicBool>,
 }
 
 /// A running fake embeddings server; it serves until the test's runtime ends.
@@ -57,6 +60,7 @@ impl FakeEmbeddings {
             ),
             asked: Arc::new(Mutex::new(Vec::new())),
             failing: Arc::new(AtomicU16::new(0)),
+            garbage: Arc::new(AtomicBool::new(false)),
         };
         let app = Router::new()
             .route("/v1/embeddings", post(embed))
@@ -77,6 +81,12 @@ impl FakeEmbeddings {
     /// From now on every request gets `status` (0: answer again).
     pub fn fail_with(&self, status: u16) {
         self.shared.failing.store(status, Ordering::SeqCst);
+    }
+
+    /// From now on (or no longer) every request gets a 200 that is not embeddings but echoes
+    /// its Authorization header.
+    pub fn echo_garbage(&self, on: bool) {
+        self.shared.garbage.store(on, Ordering::SeqCst);
     }
 
     /// Every request so far, oldest first.
@@ -134,6 +144,13 @@ async fn embed(State(shared): State<Shared>, headers: HeaderMap, body: String) -
             model: body["model"].as_str().unwrap_or_default().to_owned(),
             texts: texts.clone(),
         });
+    }
+    if shared.garbage.load(Ordering::SeqCst) {
+        let echoed = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        return axum::Json(json!({ "data": echoed })).into_response();
     }
     let failing = shared.failing.load(Ordering::SeqCst);
     if failing != 0 {

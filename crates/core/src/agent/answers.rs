@@ -34,11 +34,18 @@ impl AnswersAgent {
 impl Agent for AnswersAgent {
     fn run<'a>(&'a self, input: AgentInput<'a>, sink: &'a DeltaSink) -> BoxFuture<'a, Reply> {
         Box::pin(async move {
-            // A greeting or thanks needs no vector; anything else is embedded when the
-            // knowledge has vectors (a server that fails leaves words alone).
-            let query = match small_talk(&input) {
-                Some(_) => None,
-                None => input.knowledge.embed_query(input.message).await,
+            // Meaning only weighs in where the words leave it open (a close call or a
+            // handoff), so only then is the message embedded: a greeting, thanks or a clear
+            // answer costs the embeddings server nothing. A server that fails leaves words
+            // alone.
+            let open = input.knowledge.semantic().is_some()
+                && matches!(
+                    verdict(&input, None).0,
+                    Verdict::Clarify(_) | Verdict::Handoff(_)
+                );
+            let query = match open {
+                true => input.knowledge.embed_query(input.message).await,
+                false => None,
             };
             let reply = answer(&input, query.as_deref());
             for piece in pieces(&reply.text, WORDS_PER_DELTA) {

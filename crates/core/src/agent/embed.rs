@@ -20,7 +20,9 @@ use crate::secret::Sensitive;
 pub const BATCH: usize = 64;
 /// The longest vector believed (OpenAI's largest model has 3,072 dimensions).
 pub const MAX_DIMS: usize = 8_192;
-/// A batch of [`BATCH`] vectors of 3,072 floats as JSON is about 4 MiB.
+/// What one vector may take as JSON: [`MAX_DIMS`] floats of up to 24 characters each. An
+/// answer is bounded by the texts asked for, so one message's vector is never a 32 MiB parse.
+const MAX_VECTOR_BYTES: usize = MAX_DIMS * 24;
 const MAX_BODY_BYTES: usize = 32 << 20;
 
 /// Where the embeddings come from. `Debug` is safe to log: the key prints as `***`.
@@ -127,23 +129,28 @@ impl Embedder {
         if !response.status().is_success() {
             return Err(EmbedFailure::Status(response.status().as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-        {
+        let limit = (texts.len() * MAX_VECTOR_BYTES + 4096).min(MAX_BODY_BYTES);
+        if response.content_length().is_some_and(|n| n > limit as u64) {
             return Err(EmbedFailure::TooLarge);
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| EmbedFailure::Connect(super::openai::chain(&e)))?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > limit {
                 return Err(EmbedFailure::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
-        let answer: Answer =
-            serde_json::from_slice(&body).map_err(|e| EmbedFailure::Malformed(e.to_string()))?;
+        // serde's message quotes what it could not read, which may be anything the server
+        // echoed (a key among it): only where it went wrong is kept.
+        let answer: Answer = serde_json::from_slice(&body).map_err(|e| {
+            EmbedFailure::Malformed(format!(
+                "not embeddings JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })?;
         order(answer, texts.len())
     }
 }

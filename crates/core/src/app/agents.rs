@@ -163,22 +163,22 @@ pub(super) fn text(what: &str, value: &str, min: usize, max: usize) -> Result<St
     Ok(value.to_owned())
 }
 
-/// A provider's (or embeddings server's) base URL as stored: http(s), no credentials, no
-/// trailing slash.
-pub(super) fn provider_url(base_url: &str) -> Result<String> {
+/// A provider's (or embeddings server's: `what`) base URL as stored: http(s), no
+/// credentials, no trailing slash.
+pub(super) fn provider_url(what: &str, base_url: &str) -> Result<String> {
     let url = reqwest::Url::parse(base_url.trim())
-        .map_err(|e| Error::invalid(format!("the provider URL {base_url:?} is not a URL: {e}")))?;
+        .map_err(|e| Error::invalid(format!("the {what} URL {base_url:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::invalid(
-            "the provider URL must start with http:// or https://",
-        ));
+        return Err(Error::invalid(format!(
+            "the {what} URL must start with http:// or https://"
+        )));
     }
     // A password in the URL would be stored in the database and logged; keys belong in the
     // secret store (`--api-key`).
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::invalid(
-            "the provider URL must not carry a user name or password; set the API key instead",
-        ));
+        return Err(Error::invalid(format!(
+            "the {what} URL must not carry a user name or password; set the API key instead"
+        )));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -198,7 +198,7 @@ fn engine_row(setting: &EngineSetting) -> Result<EngineRow> {
     Ok(match setting {
         EngineSetting::Answers => EngineRow::Answers,
         EngineSetting::OpenAi { base_url, model } => EngineRow::OpenAi {
-            base_url: provider_url(base_url)?,
+            base_url: provider_url("provider", base_url)?,
             model: text("model name", model, 1, 200)?,
         },
     })

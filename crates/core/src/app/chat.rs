@@ -167,7 +167,9 @@ impl Inner {
         folder: &crate::store::FolderRow,
     ) -> Result<Arc<crate::agent::KnowledgeBase>> {
         let lang = folder.language.unwrap_or_default();
-        let fresh = |c: &super::CachedKnowledge| c.rev == folder.knowledge_rev && c.lang == lang;
+        let fresh = |c: &super::CachedKnowledge| {
+            c.rev == folder.knowledge_rev && c.lang == lang && !self.wants_vectors(folder, &c.base)
+        };
         if let Ok(cache) = self.knowledge.lock()
             && let Some(cached) = cache.get(&folder.slug).filter(|c| fresh(c))
         {
@@ -175,13 +177,15 @@ impl Inner {
         }
         let entries = self.store.knowledge(&folder.slug)?;
         let base =
-            Arc::new(self.with_vectors(folder, crate::agent::KnowledgeBase::new(entries, lang))?);
+            Arc::new(self.with_vectors(folder, crate::agent::KnowledgeBase::new(entries, lang)));
         if let Ok(mut cache) = self.knowledge.lock() {
             // Two builds may race; the one of an older revision, or one without the vectors
             // another build of the same revision has, must not replace it.
             let better = cache.get(&folder.slug).is_some_and(|c| {
                 c.rev > folder.knowledge_rev
-                    || (fresh(c) && c.base.semantic().is_some() && base.semantic().is_none())
+                    || (c.rev == folder.knowledge_rev
+                        && c.base.semantic().is_some()
+                        && base.semantic().is_none())
             });
             if !better {
                 cache.insert(

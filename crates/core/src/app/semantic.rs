@@ -54,10 +54,35 @@ pub struct EmbeddingsInfo {
 /// How an agent's embedding work stands, per agent.
 #[derive(Debug, Default)]
 pub(super) struct EmbedState {
-    /// The knowledge revision a task is embedding.
-    running: Option<i64>,
+    /// Moves when the owner changes the server, model or key: a task started before keeps
+    /// nothing it made, and a new one may start at once.
+    generation: u64,
+    running: bool,
     failed_at: Option<i64>,
     problem: Option<String>,
+}
+
+impl EmbedState {
+    fn may_start(&self) -> bool {
+        !self.running
+            && !self
+                .failed_at
+                .is_some_and(|t| now_ms().saturating_sub(t) < RETRY_AFTER_MS)
+    }
+
+    fn failed(&mut self, problem: String) {
+        self.running = false;
+        self.failed_at = Some(now_ms());
+        self.problem = Some(problem);
+    }
+
+    /// The owner changed the setting: start over.
+    fn restart(&mut self) {
+        *self = EmbedState {
+            generation: self.generation.wrapping_add(1),
+            ..EmbedState::default()
+        };
+    }
 }
 
 /// The texts of the knowledge with their hashes, in the order of the entries.
@@ -90,21 +115,46 @@ impl Inner {
         ))
     }
 
+    /// Whether a built index lacks vectors it could get now: matching by meaning is on, the
+    /// knowledge has texts, and no task is at it or failed a moment ago. Such an index is
+    /// built again at its next use, which starts embedding what is missing; so a server that
+    /// was down is tried again after a minute.
+    pub(super) fn wants_vectors(&self, folder: &FolderRow, base: &KnowledgeBase) -> bool {
+        folder.embeddings.is_some()
+            && base.semantic().is_none()
+            && !base.entries().is_empty()
+            && self
+                .embedding
+                .lock()
+                .is_ok_and(|s| s.get(&folder.slug).is_none_or(EmbedState::may_start))
+    }
+
     /// `base` with its vectors when every text's is cached; otherwise `base` as it is, and a
     /// background task embeds the rest (unless one is already at it, or the server failed a
-    /// moment ago).
-    pub(super) fn with_vectors(
-        &self,
-        folder: &FolderRow,
-        base: KnowledgeBase,
-    ) -> Result<KnowledgeBase> {
+    /// moment ago). Never fails: trouble with the key or the cache leaves words alone and is
+    /// told to the owner, and the visitor's turn goes on.
+    pub(super) fn with_vectors(&self, folder: &FolderRow, base: KnowledgeBase) -> KnowledgeBase {
         let Some(row) = &folder.embeddings else {
-            return Ok(base);
+            return base;
         };
-        let embedder = self.embedder(&folder.slug, row)?;
-        let model = embedder.config().identity();
         let texts = texts(&base);
-        let cached = self.store.embeddings(&folder.slug, &model)?;
+        if texts.is_empty() {
+            return base;
+        }
+        let found = self.embedder(&folder.slug, row).and_then(|embedder| {
+            let cached = self
+                .store
+                .embeddings(&folder.slug, &embedder.config().identity())?;
+            Ok((embedder, cached))
+        });
+        let (embedder, cached) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(agent = folder.slug, error = %e, "matching by words alone");
+                self.record_failure(&folder.slug, e.to_string());
+                return base;
+            }
+        };
         let missing: Vec<(String, TextHash)> = texts
             .iter()
             .filter(|t| !cached.contains_key(&t.3))
@@ -116,19 +166,23 @@ impl Inner {
                 .filter_map(|(at, side, _, hash)| Some((*at, *side, cached.get(hash)?.clone())))
                 .collect();
             if let Some(vectors) = Vectors::new(units) {
-                return Ok(base.with_semantic(Semantic::new(embedder, vectors)));
+                return base.with_semantic(Semantic::new(embedder, vectors));
             }
-            if !texts.is_empty()
-                && let Ok(mut states) = self.embedding.lock()
-            {
-                states.entry(folder.slug.clone()).or_default().problem =
-                    Some("the embeddings server's vectors were all empty or unreadable".into());
-            }
-            return Ok(base);
+            self.record_failure(
+                &folder.slug,
+                "the embeddings server's vectors were all empty or unreadable".into(),
+            );
+            return base;
         }
         let keep: HashSet<TextHash> = texts.iter().map(|t| t.3).collect();
         self.start_embedding(folder, embedder, missing, keep);
-        Ok(base)
+        base
+    }
+
+    fn record_failure(&self, slug: &str, problem: String) {
+        if let Ok(mut states) = self.embedding.lock() {
+            states.entry(slug.to_owned()).or_default().failed(problem);
+        }
     }
 
     fn start_embedding(
@@ -142,62 +196,72 @@ impl Inner {
         else {
             return;
         };
-        let (slug, rev) = (folder.slug.clone(), folder.knowledge_rev);
-        {
+        let slug = folder.slug.clone();
+        let generation = {
             let Ok(mut states) = self.embedding.lock() else {
                 return;
             };
             let state = states.entry(slug.clone()).or_default();
-            let recently_failed = state
-                .failed_at
-                .is_some_and(|t| now_ms().saturating_sub(t) < RETRY_AFTER_MS);
-            if state.running.is_some() || recently_failed {
+            if !state.may_start() {
                 return;
             }
-            state.running = Some(rev);
-        }
+            state.running = true;
+            state.generation
+        };
         let shutdown = self.shutdown.clone();
         let tracker = self.tasks.clone();
         let _guard = runtime.enter();
         tracker.spawn(async move {
-            let work = embed_missing(&inner, &slug, &embedder, missing, keep);
-            let outcome = tokio::select! {
+            let work = embed_missing(&embedder, missing);
+            let made = tokio::select! {
                 r = work => r,
                 () = shutdown.cancelled() => return,
             };
-            if let Ok(mut states) = inner.embedding.lock() {
+            let model = embedder.config().identity();
+            let task = Arc::clone(&inner);
+            let done = tokio::task::spawn_blocking(move || {
+                // The vectors are kept, and the state changed, only if the owner has not
+                // changed the setting meanwhile: the lock is held across the write so a
+                // newer task's vectors are never swept by an older one.
+                let Ok(mut states) = task.embedding.lock() else {
+                    return false;
+                };
                 let state = states.entry(slug.clone()).or_default();
-                state.running = None;
-                match &outcome {
+                if state.generation != generation {
+                    return false;
+                }
+                let stored = made.and_then(|made| {
+                    task.store
+                        .put_embeddings(&slug, &model, &made, &keep)
+                        .map_err(|e| e.to_string())
+                });
+                match stored {
                     Ok(()) => {
-                        state.failed_at = None;
-                        state.problem = None;
+                        *state = EmbedState {
+                            generation,
+                            ..EmbedState::default()
+                        };
+                        drop(states);
+                        // Built again now, with every vector cached, so the owner sees it in
+                        // use and the next visitor does not wait for the build.
+                        task.forget_knowledge(&slug);
+                        if let Err(e) = task.store.folder(&slug).map(|f| task.knowledge_base(&f)) {
+                            tracing::warn!(error = %e, "could not build the knowledge index after embedding it");
+                        }
                     }
                     Err(problem) => {
-                        state.failed_at = Some(now_ms());
-                        state.problem = Some(problem.clone());
+                        tracing::warn!(
+                            agent = slug,
+                            "the agent's knowledge could not be embedded; it matches by words alone: {problem}"
+                        );
+                        state.failed(problem);
                     }
                 }
-            }
-            match outcome {
-                // The index is built again now, with every vector cached, so the owner sees it
-                // in use and the next visitor does not wait for the build.
-                Ok(()) => {
-                    inner.forget_knowledge(&slug);
-                    let rebuilt = Arc::clone(&inner);
-                    let built = tokio::task::spawn_blocking(move || {
-                        let folder = rebuilt.store.folder(&slug)?;
-                        rebuilt.knowledge_base(&folder).map(|_| ())
-                    })
-                    .await;
-                    if let Ok(Err(e)) = built {
-                        tracing::warn!(error = %e, "could not build the knowledge index after embedding it");
-                    }
-                }
-                Err(problem) => tracing::warn!(
-                    agent = slug,
-                    "the agent's knowledge could not be embedded; it matches by words alone: {problem}"
-                ),
+                true
+            })
+            .await;
+            if done.is_err() {
+                tracing::warn!("the embedding task's last step failed");
             }
         });
     }
@@ -209,15 +273,24 @@ impl Inner {
         }
     }
 
+    /// The owner changed the server, model or key: what a running task makes is dropped, a
+    /// failure is forgotten, and the index is built again with the new setting.
+    fn restart_embedding(&self, slug: &str) {
+        if let Ok(mut states) = self.embedding.lock() {
+            states.entry(slug.to_owned()).or_default().restart();
+        }
+        self.forget_knowledge(slug);
+    }
+
     pub(super) fn embeddings_info(&self, folder: &FolderRow) -> Result<Option<EmbeddingsInfo>> {
         let Some(row) = &folder.embeddings else {
             return Ok(None);
         };
-        let ready = self.knowledge.lock().ok().is_some_and(|cache| {
-            cache
-                .get(&folder.slug)
-                .is_some_and(|c| c.rev == folder.knowledge_rev && c.base.semantic().is_some())
-        });
+        // Built (or embedding started) here too, so the window sees the state move without
+        // waiting for a visitor's message.
+        let ready = self
+            .knowledge_base(folder)
+            .is_ok_and(|b| b.semantic().is_some() || b.entries().is_empty());
         let problem = self
             .embedding
             .lock()
@@ -236,15 +309,11 @@ impl Inner {
     }
 }
 
-/// Embeds `missing` in batches and files the vectors (forgetting those of texts gone).
+/// Embeds `missing` in batches: each distinct text once (two entries may share an answer).
 async fn embed_missing(
-    inner: &Arc<Inner>,
-    slug: &str,
     embedder: &Embedder,
     missing: Vec<(String, TextHash)>,
-    keep: HashSet<TextHash>,
-) -> std::result::Result<(), String> {
-    // One vector per distinct text: two entries may share an answer.
+) -> std::result::Result<Vec<(TextHash, Vec<f32>)>, String> {
     let mut unique: HashMap<TextHash, String> = HashMap::new();
     for (text, hash) in missing {
         unique.entry(hash).or_insert(text);
@@ -259,15 +328,7 @@ async fn embed_missing(
             .map_err(|e| e.to_string())?;
         made.extend(batch.iter().map(|(h, _)| *h).zip(vectors));
     }
-    let (store, slug, model) = (
-        Arc::clone(&inner.store),
-        slug.to_owned(),
-        embedder.config().identity(),
-    );
-    tokio::task::spawn_blocking(move || store.put_embeddings(&slug, &model, &made, &keep))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    Ok(made)
 }
 
 impl App {
@@ -281,7 +342,7 @@ impl App {
         let row = setting
             .map(|s| {
                 Ok::<_, crate::error::Error>(EmbeddingsRow {
-                    base_url: provider_url(&s.base_url)?,
+                    base_url: provider_url("embeddings server", &s.base_url)?,
                     model: text("embeddings model name", &s.model, 1, 200)?,
                 })
             })
@@ -289,11 +350,8 @@ impl App {
         let slug = slug.to_owned();
         self.blocking(move |i| {
             let folder = i.store.set_embeddings(&slug, row.as_ref())?;
-            if let Ok(mut states) = i.embedding.lock() {
-                states.remove(&slug);
-            }
-            // Start embedding now, not at the first visitor's message.
-            i.knowledge_base(&folder)?;
+            // Embedding starts now (agent_info builds the index), not at the first message.
+            i.restart_embedding(&slug);
             i.agent_info(folder)
         })
         .await
@@ -308,19 +366,16 @@ impl App {
         let key = key.map(|k| secret_line(&k)).transpose()?;
         let slug = slug.to_owned();
         self.blocking(move |i| {
-            let row = i.store.folder(&slug)?;
+            i.store.folder(&slug)?;
             let name = i.embeddings_key_name(&slug);
             match key {
                 Some(k) => i.secrets.set(&name, &k)?,
                 None => i.secrets.delete(&name)?,
             }
-            if let Ok(mut states) = i.embedding.lock() {
-                states.remove(&slug);
-            }
-            // Built again at once: the cached vectors still hold, and a message embedded from
-            // now on carries the new key.
-            i.forget_knowledge(&slug);
-            i.knowledge_base(&row)?;
+            // The revision moves so a server in another process (the CLI set the key) builds
+            // its index again too: a message embedded from now on carries the new key.
+            let row = i.store.touch_knowledge(&slug)?;
+            i.restart_embedding(&slug);
             i.agent_info(row)
         })
         .await

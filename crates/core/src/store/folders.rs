@@ -298,6 +298,16 @@ impl Store {
         })
     }
 
+    /// Moves `slug`'s knowledge revision without changing the knowledge, so every process
+    /// builds its index again (a key it reads when building changed).
+    pub fn touch_knowledge(&self, slug: &str) -> Result<FolderRow> {
+        self.write(|tx| {
+            require(tx, slug)?;
+            knowledge_changed(tx, slug)?;
+            require(tx, slug)
+        })
+    }
+
     /// Sets (or with `None`, clears) the embeddings server of `slug`'s knowledge. The knowledge's
     /// revision moves, so built indexes are rebuilt with the new server's vectors.
     pub fn set_embeddings(&self, slug: &str, to: Option<&EmbeddingsRow>) -> Result<FolderRow> {

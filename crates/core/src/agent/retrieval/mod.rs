@@ -188,11 +188,7 @@ impl Semantic {
     /// The message's vector, or `None` (logged) when the server fails: the agent then matches
     /// by words alone.
     pub async fn embed_query(&self, message: &str) -> Option<Vec<f32>> {
-        let text = message
-            .trim()
-            .chars()
-            .take(semantic::MAX_TEXT_CHARS)
-            .collect::<String>();
+        let text = semantic::query_text(message);
         match self.embedder.embed(&[text], QUERY_DEADLINE).await {
             Ok(mut v) => v.pop(),
             Err(e) => {

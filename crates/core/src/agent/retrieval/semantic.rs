@@ -53,6 +53,11 @@ pub enum Side {
 /// Longest text of an entry sent to be embedded: a long free-text page is judged by its start.
 pub const MAX_TEXT_CHARS: usize = 2_000;
 
+/// What of a visitor's message is embedded.
+pub fn query_text(message: &str) -> String {
+    message.trim().chars().take(MAX_TEXT_CHARS).collect()
+}
+
 /// The texts of one entry that are embedded: its question, each phrasing, and its answer.
 pub fn texts_of(entry: &crate::model::Knowledge) -> Vec<(Side, String)> {
     let clip = |s: &str| s.trim().chars().take(MAX_TEXT_CHARS).collect::<String>();
