@@ -65,9 +65,9 @@ pub(super) struct EmbedState {
 impl EmbedState {
     fn may_start(&self) -> bool {
         !self.running
-            && !self
+            && self
                 .failed_at
-                .is_some_and(|t| now_ms().saturating_sub(t) < RETRY_AFTER_MS)
+                .is_none_or(|t| now_ms().saturating_sub(t) >= RETRY_AFTER_MS)
     }
 
     fn failed(&mut self, problem: String) {
