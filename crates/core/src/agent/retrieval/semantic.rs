@@ -109,23 +109,49 @@ impl Vectors {
         let Some(query) = unit(query.to_vec(), self.dims) else {
             return Vec::new();
         };
-        let mut best: HashMap<usize, f32> = HashMap::new();
+        // Units are grouped by entry in the order they were made, but a slot per entry keeps
+        // that an assumption of nobody's.
+        let entries = self.units.iter().map(|u| u.0 + 1).max().unwrap_or(0);
+        let mut best: Vec<Option<f32>> = vec![None; entries];
         for (at, side, v) in &self.units {
             if !allowed(*at) {
                 continue;
             }
-            let cos: f32 = v.iter().zip(&query).map(|(a, b)| a * b).sum();
+            let cos = dot(v, &query);
             let cos = match side {
                 Side::Question => cos,
                 Side::Answer => cos * ANSWER_WEIGHT,
             };
-            let slot = best.entry(*at).or_insert(f32::MIN);
-            *slot = slot.max(cos);
+            let slot = &mut best[*at];
+            *slot = Some(slot.map_or(cos, |b| b.max(cos)));
         }
-        let mut out: Vec<(usize, f32)> = best.into_iter().collect();
+        let mut out: Vec<(usize, f32)> = best
+            .into_iter()
+            .enumerate()
+            .filter_map(|(at, s)| Some((at, s?)))
+            .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         out
     }
+}
+
+/// The dot product in eight lanes, which the compiler turns into vector instructions (a plain
+/// sum of products must be added in order, and stays scalar): about a third of the time.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// `v` scaled to length 1, if it has `dims` finite values and is not zero.
@@ -332,6 +358,19 @@ mod tests {
             v.similar(&[1.0, 0.0, 0.0], |_| true).is_empty(),
             "wrong length"
         );
+    }
+
+    #[test]
+    fn the_lane_dot_product_is_the_dot_product() {
+        let a: Vec<f32> = (0..21).map(|i| i as f32 * 0.5 - 3.0).collect();
+        let b: Vec<f32> = (0..21).map(|i| 1.0 - i as f32 * 0.25).collect();
+        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!(
+            (dot(&a, &b) - plain).abs() < 1e-4,
+            "{} vs {plain}",
+            dot(&a, &b)
+        );
+        assert_eq!(dot(&[], &[]), 0.0);
     }
 
     #[test]
