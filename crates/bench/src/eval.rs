@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chatlink_core::agent::answers::{Verdict, verdict};
-use chatlink_core::agent::embed::{BATCH, Embedder, EmbeddingsConfig};
+use chatlink_core::agent::embed::{Embedder, EmbeddingsConfig};
 use chatlink_core::agent::retrieval::Semantic;
 use chatlink_core::agent::retrieval::semantic::{Vectors, query_text, texts_of};
 use chatlink_core::agent::{AgentInput, KnowledgeBase};
@@ -120,15 +120,13 @@ impl Meaning {
             messages.sort();
             messages.dedup();
             // Embedded as the agent embeds a visitor's message.
-            for batch in messages.chunks(BATCH) {
-                let texts: Vec<String> = batch.iter().map(|m| query_text(m)).collect();
-                let vectors = self
-                    .embedder
-                    .embed(&texts, EMBED_DEADLINE)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.queries.extend(batch.iter().cloned().zip(vectors));
-            }
+            let texts: Vec<String> = messages.iter().map(|m| query_text(m)).collect();
+            let vectors = self
+                .embedder
+                .embed_all(&texts, EMBED_DEADLINE)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.queries.extend(messages.into_iter().zip(vectors));
             Ok(())
         })
     }
@@ -500,6 +498,18 @@ fn timing(cases: &[Case]) -> f64 {
         "index of {TIMING_ENTRIES} entries built in {:.1} ms",
         built.elapsed().as_secs_f64() * 1000.0
     );
+    let (ms, answered, asked) = time_questions(&base, cases, None);
+    eprintln!("{answered} of {asked} timed questions answered from the synthetic entries");
+    ms
+}
+
+/// Asks every case's message of `base` five times (with the vector `query` when given): the
+/// milliseconds a question took, and how many of how many were answered.
+fn time_questions(
+    base: &KnowledgeBase,
+    cases: &[Case],
+    query: Option<&[f32]>,
+) -> (f64, usize, usize) {
     let rounds = 5;
     let start = Instant::now();
     let mut answered = 0usize;
@@ -509,19 +519,22 @@ fn timing(cases: &[Case]) -> f64 {
                 name: "Shop",
                 persona: "",
                 greeting: "Hi",
-                knowledge: &base,
+                knowledge: base,
                 history: &[],
                 message: &case.message,
                 lang: Lang::En,
             };
-            if matches!(verdict(&input, None).0, Verdict::Answer(_)) {
+            if matches!(verdict(&input, query).0, Verdict::Answer(_)) {
                 answered += 1;
             }
         }
     }
     let asked = (rounds * cases.len()).max(1);
-    eprintln!("{answered} of {asked} timed questions answered from the synthetic entries");
-    start.elapsed().as_secs_f64() * 1000.0 / asked as f64
+    (
+        start.elapsed().as_secs_f64() * 1000.0 / asked as f64,
+        answered,
+        asked,
+    )
 }
 
 /// The dimensions of the vectors `combining_time` compares: a small model's (MiniLM: 384) and
@@ -567,23 +580,7 @@ fn combining_time(cases: &[Case]) -> f64 {
     let base =
         KnowledgeBase::new(entries, Lang::En).with_semantic(Semantic::new(embedder, vectors));
     let query: Vec<f32> = (0..TIMING_DIMS).map(|_| next()).collect();
-    let rounds = 5;
-    let start = Instant::now();
-    for _ in 0..rounds {
-        for case in cases {
-            let input = AgentInput {
-                name: "Shop",
-                persona: "",
-                greeting: "Hi",
-                knowledge: &base,
-                history: &[],
-                message: &case.message,
-                lang: Lang::En,
-            };
-            std::hint::black_box(verdict(&input, Some(&query)));
-        }
-    }
-    start.elapsed().as_secs_f64() * 1000.0 / (rounds * cases.len()).max(1) as f64
+    time_questions(&base, cases, Some(&query)).0
 }
 
 /// `n` distinct shop-like entries from a fixed word list (deterministic).

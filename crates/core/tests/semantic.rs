@@ -91,6 +91,13 @@ async fn a_question_no_word_of_the_knowledge_shares_is_matched_by_meaning() {
         "answers are embedded too"
     );
 
+    // A clear answer by words costs the embeddings server nothing.
+    let asked = fake.asked().len();
+    let (done, text) = turn(&s, &link, "When are you open on Sunday?", "en").await;
+    assert_eq!(done["status"], "ok");
+    assert!(text.contains("8am to 2pm"), "{text}");
+    assert_eq!(fake.asked().len(), asked, "not embedded");
+
     // A person is still told, and meanwhile the visitor is offered the entry meaning points
     // at; tapping it answers.
     let (done, _) = turn(&s, &link, COELIAC, "en").await;
@@ -243,4 +250,39 @@ async fn a_language_models_prompt_gets_the_knowledge_meaning_points_at() {
     assert!(settled(&s, "chef").await.embeddings.expect("set").ready);
     let system = prompt().await;
     assert!(system.contains("gluten-free brownies"), "{system}");
+}
+
+#[tokio::test]
+async fn a_large_knowledge_is_embedded_in_batches_of_64() {
+    let s = start().await;
+    s.app
+        .create_agent(chatlink_core::app::NewAgent {
+            slug: "big".into(),
+            name: "Big Shop".into(),
+            greeting: String::new(),
+            instructions: String::new(),
+        })
+        .await
+        .expect("agent");
+    for i in 0..50 {
+        s.app
+            .add_knowledge(
+                "big",
+                Some(format!("Do you stock item number {i}?")),
+                format!("Yes, item {i} is on shelf {i}."),
+            )
+            .await
+            .expect("entry");
+    }
+    let fake = embeddings().await;
+    embed_with(&s, "big", &fake).await;
+    assert!(settled(&s, "big").await.embeddings.expect("set").ready);
+    let sizes: Vec<usize> = fake.asked().iter().map(|a| a.texts.len()).collect();
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        100,
+        "each text once: {sizes:?}"
+    );
+    assert!(sizes.iter().all(|&n| n <= 64), "{sizes:?}");
+    assert!(sizes.len() >= 2, "{sizes:?}");
 }

@@ -38,16 +38,15 @@ impl Agent for AnswersAgent {
             // handoff), so only then is the message embedded: a greeting, thanks or a clear
             // answer costs the embeddings server nothing. A server that fails leaves words
             // alone.
-            let open = input.knowledge.semantic().is_some()
-                && matches!(
-                    verdict(&input, None).0,
-                    Verdict::Clarify(_) | Verdict::Handoff(_)
-                );
-            let query = match open {
-                true => input.knowledge.embed_query(input.message).await,
-                false => None,
-            };
-            let reply = answer(&input, query.as_deref());
+            let mut judged = verdict(&input, None);
+            let open = matches!(judged.0, Verdict::Clarify(_) | Verdict::Handoff(_));
+            if open
+                && input.knowledge.semantic().is_some()
+                && let Some(query) = input.knowledge.embed_query(input.message).await
+            {
+                judged = verdict(&input, Some(&query));
+            }
+            let reply = answer(&input, judged);
             for piece in pieces(&reply.text, WORDS_PER_DELTA) {
                 sink(piece);
             }
@@ -97,9 +96,9 @@ pub fn verdict(input: &AgentInput<'_>, query: Option<&[f32]>) -> (Verdict, Lang)
     (verdict, lang)
 }
 
-fn answer(input: &AgentInput<'_>, query: Option<&[f32]>) -> Reply {
+/// The reply to `input.message` given the engine's verdict on it.
+fn answer(input: &AgentInput<'_>, (verdict, lang): (Verdict, Lang)) -> Reply {
     let ok = |text: &str| Reply::new(text, Outcome::Ok);
-    let (verdict, lang) = verdict(input, query);
     let entries = input.knowledge.entries();
     let questions = |at: &[usize]| -> Vec<String> {
         at.iter()

@@ -113,6 +113,20 @@ impl Embedder {
             .unwrap_or(Err(EmbedFailure::Timeout))
     }
 
+    /// One vector per text, in order, however many: [`BATCH`] at a time, each batch within
+    /// `deadline`.
+    pub async fn embed_all(
+        &self,
+        texts: &[String],
+        deadline: Duration,
+    ) -> Result<Vec<Vec<f32>>, EmbedFailure> {
+        let mut out = Vec::with_capacity(texts.len());
+        for batch in texts.chunks(BATCH) {
+            out.extend(self.embed(batch, deadline).await?);
+        }
+        Ok(out)
+    }
+
     async fn request(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedFailure> {
         let url = format!("{}/embeddings", self.config.base_url.trim_end_matches('/'));
         let mut request = self

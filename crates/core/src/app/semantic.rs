@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::agents::{provider_url, secret_line, text};
 use super::{App, Inner};
 use crate::agent::KnowledgeBase;
-use crate::agent::embed::{BATCH, Embedder, EmbeddingsConfig};
+use crate::agent::embed::{Embedder, EmbeddingsConfig};
 use crate::agent::retrieval::Semantic;
 use crate::agent::retrieval::semantic::{Side, Vectors, texts_of};
 use crate::error::Result;
@@ -318,17 +318,12 @@ async fn embed_missing(
     for (text, hash) in missing {
         unique.entry(hash).or_insert(text);
     }
-    let unique: Vec<(TextHash, String)> = unique.into_iter().collect();
-    let mut made: Vec<(TextHash, Vec<f32>)> = Vec::with_capacity(unique.len());
-    for batch in unique.chunks(BATCH) {
-        let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
-        let vectors = embedder
-            .embed(&texts, BATCH_DEADLINE)
-            .await
-            .map_err(|e| e.to_string())?;
-        made.extend(batch.iter().map(|(h, _)| *h).zip(vectors));
-    }
-    Ok(made)
+    let (hashes, texts): (Vec<TextHash>, Vec<String>) = unique.into_iter().unzip();
+    let vectors = embedder
+        .embed_all(&texts, BATCH_DEADLINE)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(hashes.into_iter().zip(vectors).collect())
 }
 
 impl App {

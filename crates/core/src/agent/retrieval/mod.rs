@@ -154,10 +154,6 @@ impl Semantic {
         }
     }
 
-    pub fn vectors(&self) -> &semantic::Vectors {
-        &self.vectors
-    }
-
     /// Embeds every text of `entries` now, with no cache and no background: for measuring
     /// (`chatlink-eval --embeddings`). The server records vectors in `crate::app`.
     pub async fn embed_all(
@@ -174,12 +170,13 @@ impl Semantic {
                     .map(move |(side, text)| (at, side, text))
             })
             .collect();
-        let mut units = Vec::with_capacity(texts.len());
-        for batch in texts.chunks(super::embed::BATCH) {
-            let strings: Vec<String> = batch.iter().map(|t| t.2.clone()).collect();
-            let vectors = embedder.embed(&strings, deadline).await?;
-            units.extend(batch.iter().zip(vectors).map(|(t, v)| (t.0, t.1, v)));
-        }
+        let strings: Vec<String> = texts.iter().map(|t| t.2.clone()).collect();
+        let made = embedder.embed_all(&strings, deadline).await?;
+        let units = texts
+            .into_iter()
+            .zip(made)
+            .map(|(t, v)| (t.0, t.1, v))
+            .collect();
         let vectors = semantic::Vectors::new(units)
             .ok_or_else(|| EmbedFailure::Malformed("no usable vectors".into()))?;
         Ok(Semantic::new(embedder, vectors))

@@ -91,18 +91,6 @@ impl Vectors {
         (!units.is_empty()).then_some(Vectors { dims, units })
     }
 
-    pub fn dims(&self) -> usize {
-        self.dims
-    }
-
-    pub fn len(&self) -> usize {
-        self.units.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.units.is_empty()
-    }
-
     /// Each allowed entry's similarity to `query` (its best text; an answer's counted at
     /// [`ANSWER_WEIGHT`]), best first. Empty when the query is not a vector of the same kind.
     pub fn similar(&self, query: &[f32], allowed: impl Fn(usize) -> bool) -> Vec<(usize, f32)> {
@@ -335,7 +323,11 @@ mod tests {
             (3, Side::Question, vec![f32::NAN, 1.0]),
         ];
         let kept = Vectors::new(mixed).expect("the good one");
-        assert_eq!(kept.len(), 1, "other lengths, zero and NaN are left out");
+        assert_eq!(
+            kept.similar(&[1.0, 0.0], |_| true),
+            [(0, 1.0)],
+            "other lengths, zero and NaN are left out"
+        );
         assert!(Vectors::new(vec![(0, Side::Question, vec![0.0, 0.0])]).is_none());
     }
 
