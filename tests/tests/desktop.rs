@@ -289,8 +289,7 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
     click(&app, "[data-testid=knowledge-add]").await;
     wait_text(&app, "[data-testid=knowledge-entry]", "10am sharp").await;
     app.screenshot("desktop-agents").await;
-    // The provider engine brings its spending limits, filled with the server's defaults; the
-    // agent stays on built-in answers (nothing is saved).
+    // The provider engine brings its spending limits, filled with the server's defaults.
     click(&app, "[data-testid=engine-openai]").await;
     let daily = find(&app, "[data-testid=budget-daily_requests]")
         .await
@@ -299,7 +298,31 @@ async fn an_agent_made_in_the_window_answers_from_its_knowledge_and_gets_a_widge
         .expect("the field's value");
     assert_eq!(daily.as_deref(), Some("2000"));
     app.screenshot("desktop-agent-budget").await;
+    // Saved on a provider, the agent takes an API key that never comes back: only "set".
+    type_into(&app, "[data-testid=engine-model]", "gpt-4o-mini").await;
+    click(&app, "[data-testid=agent-save]").await;
+    wait_text(&app, "[data-testid=api-key-state]", "not set").await;
+    type_into(&app, "[data-testid=api-key-input]", "sk-desktop-test").await;
+    click(&app, "[data-testid=api-key-save]").await;
+    wait_text(&app, "[data-testid=toast]", "API key saved").await;
+    let state = text(&app, "[data-testid=api-key-state]").await;
+    assert_eq!(state.trim(), "set");
+    let typed = find(&app, "[data-testid=api-key-input]")
+        .await
+        .prop("value")
+        .await
+        .expect("the input's value");
+    assert_eq!(
+        typed.as_deref(),
+        Some(""),
+        "the key leaves the window once saved"
+    );
+    app.screenshot("desktop-api-key").await;
+    click(&app, "[data-testid=api-key-remove]").await;
+    wait_text(&app, "[data-testid=api-key-state]", "not set").await;
     click(&app, "[data-testid=engine-answers]").await;
+    click(&app, "[data-testid=agent-save]").await;
+    wait_text(&app, "[data-testid=toast]", "Agent saved").await;
 
     nav(&app, "Links").await;
     click(&app, "[data-testid=new-link]").await;
